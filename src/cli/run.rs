@@ -1,0 +1,62 @@
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::cli::DataDirArg;
+use crate::cli::args::ConfigArgs;
+use crate::config::RunConfig;
+use crate::error::Result;
+use crate::pipeline;
+use crate::report::artifacts::RunFolder;
+
+/// Flags of `pretext run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Run folder for results (default: runs/<preset>-seed<seed>)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite a run folder that already holds results
+    #[arg(long)]
+    pub force: bool,
+    /// Print only the final summary
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `runs/<preset>-seed<seed>` unless `--out` says otherwise.
+pub fn out_dir(out: &Option<PathBuf>, config: &RunConfig) -> PathBuf {
+    out.clone().unwrap_or_else(|| {
+        let preset = format!("{:?}", config.preset).to_lowercase();
+        PathBuf::from("runs").join(format!("{preset}-seed{}", config.seed))
+    })
+}
+
+pub fn execute(args: RunArgs) -> Result<()> {
+    let start = Instant::now();
+    let config = args.config.resolve(None)?;
+    let folder = RunFolder::create(&out_dir(&args.out, &config), args.force)?;
+    let verbose = !args.quiet;
+    let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
+    folder.write_config(&config)?;
+    let pretrained = pipeline::pretrain(&config, &data.train, verbose)?;
+    folder.write_pretext(&pretrained, &data.train)?;
+    let probed = pipeline::probe(&config, pretrained.model.encoder, &data.train, data.classes.len(), verbose)?;
+    folder.write_downstream(&probed)?;
+    let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
+    folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    let eval = predictions.evaluation();
+    println!(
+        "test accuracy {:.4} on {} held-out images (loss {:.4}); results in {} ({:.1}s)",
+        eval.accuracy,
+        predictions.len(),
+        eval.loss,
+        folder.path("").display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

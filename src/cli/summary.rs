@@ -1,0 +1,29 @@
+use clap::Args;
+
+use crate::cli::args::ConfigArgs;
+use crate::error::Result;
+use crate::pipeline::training_device;
+
+/// Flags of `pretext summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Side of the square input images
+    #[arg(long, default_value_t = 28)]
+    pub image_size: usize,
+}
+
+pub fn execute(args: SummaryArgs) -> Result<()> {
+    let config = args.config.resolve(None)?;
+    let device = training_device();
+    let mut rng = rand::SeedableRng::seed_from_u64(config.seed);
+    let pretext = config.model.pretext(args.image_size, 4, &mut rng, &device);
+    println!("{}\n", pretext.summary(args.image_size, &device));
+    let classifier = crate::model::encoder::Classifier {
+        encoder: pretext.encoder,
+        head: config.model.head(args.image_size, 10, &mut rng, &device),
+    };
+    println!("{}", classifier.summary(args.image_size, false, &device));
+    Ok(())
+}

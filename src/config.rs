@@ -1,0 +1,306 @@
+//! The fully resolved settings of a run: a preset, overlaid by a TOML file, overlaid by flags.
+//! Every hyper-parameter of the notebook is a field here; the run folder gets a copy.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::data::batch::Pixels;
+use crate::error::{Error, Result};
+use crate::model::encoder::ModelConfig;
+use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
+use crate::train::optimizer::{OptimizerKind, TrainConfig};
+
+/// A starting point for the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// The teaching notebook, reproduced exactly (raw pixels, SGD, no shuffle).
+    Seed,
+    /// Our recommended settings: normalised pixels, Adam, shuffling, best-epoch head.
+    Default,
+}
+
+/// A number of items, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// Every item available.
+    All,
+    /// At most this many (the first ones).
+    N(usize),
+}
+
+impl Count {
+    /// How many of `available` items this selects.
+    pub fn of(self, available: usize) -> usize {
+        match self {
+            Count::All => available,
+            Count::N(n) => n.min(available),
+        }
+    }
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Count::All => f.write_str("all"),
+            Count::N(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "all" {
+            return Ok(Count::All);
+        }
+        s.parse().map(Count::N).map_err(|_| format!("expected a number or 'all', got '{s}'"))
+    }
+}
+
+impl Serialize for Count {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Count::All => s.serialize_str("all"),
+            Count::N(n) => s.serialize_u64(*n as u64),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(usize),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Count::N(n)),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Which images a run uses and how they become inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Catalog name (`mnist`, `fashion-mnist`).
+    pub dataset: String,
+    /// The first N training images: the pretext task uses them without labels, the
+    /// downstream head with labels.
+    pub train_size: Count,
+    /// The first N test images, held out until the final evaluation.
+    pub test_size: Count,
+    /// Pixel scaling.
+    pub pixels: Pixels,
+    /// Fraction of the labelled images held out (the last ones, as Keras does) for validation.
+    pub validation_split: f64,
+}
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The preset these settings started from.
+    pub preset: Preset,
+    /// Seed of every random choice (initialisation, shuffling).
+    pub seed: u64,
+    /// Images.
+    pub data: DataConfig,
+    /// Network shape and initialisation.
+    pub model: ModelConfig,
+    /// Training of the pretext model.
+    pub pretext: TrainConfig,
+    /// Training of the downstream head on the frozen encoder.
+    pub downstream: TrainConfig,
+}
+
+impl RunConfig {
+    /// The settings of `preset`.
+    pub fn preset(preset: Preset) -> Self {
+        match preset {
+            Preset::Seed => Self::seed_preset(),
+            Preset::Default => Self::default_preset(),
+        }
+    }
+
+    /// The notebook: 1000 / 300 images, raw pixels, SGD(0.001, 0.9), batches of 192 then 64,
+    /// no shuffling for the pretext task, early stopping on training accuracy.
+    fn seed_preset() -> Self {
+        let sgd = |batch_size, shuffle, early_stopping| TrainConfig {
+            optimizer: OptimizerKind::Sgd,
+            learning_rate: 0.001,
+            momentum: 0.9,
+            batch_size,
+            epochs: 50,
+            shuffle,
+            early_stopping,
+        };
+        Self {
+            preset: Preset::Seed,
+            seed: 0,
+            data: DataConfig {
+                dataset: "mnist".into(),
+                train_size: Count::N(1000),
+                test_size: Count::N(300),
+                pixels: Pixels::Raw,
+                validation_split: 0.3,
+            },
+            model: ModelConfig::default(),
+            pretext: sgd(192, false, None),
+            downstream: sgd(
+                64,
+                true,
+                Some(EarlyStoppingConfig { monitor: Monitor::Accuracy, patience: 7, restore_best: false }),
+            ),
+        }
+    }
+
+    /// Measured improvements over the notebook; see the README for each one's effect.
+    fn default_preset() -> Self {
+        let mut config = Self::seed_preset();
+        config.preset = Preset::Default;
+        config.data.pixels = Pixels::Signed;
+        config.data.test_size = Count::All;
+        config.pretext = TrainConfig {
+            optimizer: OptimizerKind::Adam,
+            learning_rate: 0.001,
+            momentum: 0.0,
+            batch_size: 64,
+            epochs: 30,
+            shuffle: true,
+            early_stopping: None,
+        };
+        config.downstream = TrainConfig {
+            optimizer: OptimizerKind::Adam,
+            learning_rate: 0.003,
+            momentum: 0.0,
+            batch_size: 32,
+            epochs: 100,
+            shuffle: true,
+            early_stopping: Some(EarlyStoppingConfig {
+                monitor: Monitor::ValAccuracy,
+                patience: 15,
+                restore_best: true,
+            }),
+        };
+        config
+    }
+
+    /// Reads a TOML file over the given preset (or the file's own `preset` key).
+    /// Keys the file leaves out keep the preset's values; unknown keys are refused.
+    pub fn from_toml_file(path: &Path, preset: Option<Preset>) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let overlay: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+        let file_preset = match overlay.get("preset") {
+            Some(value) => Some(
+                value
+                    .clone()
+                    .try_into::<Preset>()
+                    .map_err(|e| Error::Config(format!("{}: preset: {}", path.display(), e.message())))?,
+            ),
+            None => None,
+        };
+        let base = Self::preset(preset.or(file_preset).unwrap_or(Preset::Default));
+        let mut merged = toml::Table::try_from(&base).expect("config serialises to a table");
+        merge(&mut merged, overlay);
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{}: {}", path.display(), e.message())))
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    /// Rejects settings that cannot work, before any data is read or any training starts.
+    pub fn validate(&self) -> Result<()> {
+        self.pretext.validate("pretext")?;
+        self.downstream.validate("downstream")?;
+        let split = self.data.validation_split;
+        if !(0.0..1.0).contains(&split) {
+            return Err(Error::Config(format!("validation split must be in [0, 1), got {split}")));
+        }
+        if self.data.train_size == Count::N(0) || self.data.test_size == Count::N(0) {
+            return Err(Error::Config("train and test sizes must be at least 1".into()));
+        }
+        if !(self.model.init_std.is_finite() && self.model.init_std > 0.0) {
+            return Err(Error::Config(format!("init std must be positive, got {}", self.model.init_std)));
+        }
+        if self.model.kernel_size == 0 || self.model.filters.contains(&0) {
+            return Err(Error::Config("kernel size and filter counts must be at least 1".into()));
+        }
+        let needs_val = self.downstream.early_stopping.as_ref().is_some_and(|e| e.monitor.needs_validation());
+        if needs_val && split == 0.0 {
+            return Err(Error::Config("early stopping on a val_ metric needs --validation-split > 0".into()));
+        }
+        crate::data::catalog::spec(&self.data.dataset)?;
+        Ok(())
+    }
+}
+
+/// Recursively overlays `overlay` onto `base`.
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_preset_is_the_notebook() {
+        let c = RunConfig::preset(Preset::Seed);
+        assert_eq!((c.data.train_size, c.data.test_size), (Count::N(1000), Count::N(300)));
+        assert_eq!(c.data.pixels, Pixels::Raw);
+        assert_eq!((c.pretext.learning_rate, c.pretext.momentum, c.pretext.batch_size), (0.001, 0.9, 192));
+        assert!(!c.pretext.shuffle && c.downstream.shuffle);
+        assert_eq!(c.downstream.batch_size, 64);
+        assert_eq!(c.downstream.early_stopping.as_ref().map(|e| (e.monitor, e.patience)), Some((Monitor::Accuracy, 7)));
+    }
+
+    #[test]
+    fn toml_round_trips_and_overlays_a_preset() {
+        for preset in [Preset::Seed, Preset::Default] {
+            let c = RunConfig::preset(preset);
+            let back: RunConfig = toml::from_str(&c.to_toml()).unwrap();
+            assert_eq!(back, c);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "preset = 'seed'\n[pretext]\nepochs = 3\n[data]\ntest_size = 'all'\n").unwrap();
+        let c = RunConfig::from_toml_file(&path, None).unwrap();
+        assert_eq!((c.preset, c.pretext.epochs, c.pretext.batch_size), (Preset::Seed, 3, 192));
+        assert_eq!(c.data.test_size, Count::All);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[pretext]\nepochz = 3\n").unwrap();
+        let err = RunConfig::from_toml_file(&path, None).unwrap_err().to_string();
+        assert!(err.contains("epochz"), "{err}");
+        let mut c = RunConfig::preset(Preset::Seed);
+        c.data.validation_split = 1.0;
+        assert!(c.validate().unwrap_err().to_string().contains("validation split"));
+        let mut c = RunConfig::preset(Preset::Seed);
+        c.downstream.batch_size = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("downstream: batch size"));
+    }
+}

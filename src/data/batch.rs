@@ -1,0 +1,127 @@
+//! Turning numbered samples into tensors, one batch at a time: images stay bytes until here.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::data::source::SampleSource;
+
+/// How pixel bytes become network inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pixels {
+    /// 0..255 as they are (the notebook; its learning rate only works with these).
+    Raw,
+    /// Divided by 255, so 0..1.
+    Unit,
+    /// Mapped to -1..1, centred on mid-grey.
+    Signed,
+}
+
+impl Pixels {
+    /// The float a pixel byte becomes.
+    pub fn convert(self, byte: u8) -> f32 {
+        match self {
+            Pixels::Raw => byte as f32,
+            Pixels::Unit => byte as f32 / 255.0,
+            Pixels::Signed => byte as f32 / 127.5 - 1.0,
+        }
+    }
+}
+
+/// A batch ready for a model: inputs and their class targets.
+#[derive(Debug, Clone)]
+pub struct Batch<I> {
+    /// Model input.
+    pub input: I,
+    /// Class target of each row.
+    pub targets: Vec<usize>,
+}
+
+/// Anything the trainer can draw numbered batches from.
+pub trait BatchSource {
+    /// The model input type (`Tensor<4>` images, `Tensor<2>` features).
+    type Input;
+    /// Number of samples.
+    fn len(&self) -> usize;
+    /// True when there are no samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Number of target classes.
+    fn num_classes(&self) -> usize;
+    /// The samples at `indices`, on `device`.
+    fn batch(&self, indices: &[usize], device: &Device) -> Batch<Self::Input>;
+}
+
+/// Image batches `[batch, 1, height, width]` from a [`SampleSource`].
+#[derive(Debug, Clone, Copy)]
+pub struct ImageBatches<S> {
+    source: S,
+    pixels: Pixels,
+}
+
+impl<S: SampleSource> ImageBatches<S> {
+    /// Batches of `source` converted with `pixels`.
+    pub fn new(source: S, pixels: Pixels) -> Self {
+        Self { source, pixels }
+    }
+}
+
+impl<S: SampleSource> BatchSource for ImageBatches<S> {
+    type Input = Tensor<4>;
+
+    fn len(&self) -> usize {
+        self.source.len()
+    }
+
+    fn num_classes(&self) -> usize {
+        self.source.num_classes()
+    }
+
+    fn batch(&self, indices: &[usize], device: &Device) -> Batch<Tensor<4>> {
+        let (height, width) = self.source.image_dims();
+        let size = height * width;
+        let mut bytes = vec![0u8; size];
+        let mut values = Vec::with_capacity(indices.len() * size);
+        for &i in indices {
+            self.source.write_image(i, &mut bytes);
+            values.extend(bytes.iter().map(|&b| self.pixels.convert(b)));
+        }
+        let input = Tensor::from_data(TensorData::new(values, [indices.len(), 1, height, width]), device);
+        Batch { input, targets: indices.iter().map(|&i| self.source.target(i)).collect() }
+    }
+}
+
+/// Precomputed feature rows (a frozen encoder's output) with their labels.
+#[derive(Debug, Clone)]
+pub struct FeatureBatches {
+    features: Tensor<2>,
+    targets: Vec<usize>,
+    num_classes: usize,
+}
+
+impl FeatureBatches {
+    /// `features` `[n, dim]` and one target per row.
+    pub fn new(features: Tensor<2>, targets: Vec<usize>, num_classes: usize) -> Self {
+        Self { features, targets, num_classes }
+    }
+}
+
+impl BatchSource for FeatureBatches {
+    type Input = Tensor<2>;
+
+    fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn batch(&self, indices: &[usize], device: &Device) -> Batch<Tensor<2>> {
+        let index: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [indices.len()]), &self.features.device());
+        let input = self.features.clone().select(0, index).to_device(device);
+        Batch { input, targets: indices.iter().map(|&i| self.targets[i]).collect() }
+    }
+}

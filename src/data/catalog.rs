@@ -1,0 +1,285 @@
+//! Named data sets: which files they have, where to find them locally, where to download them.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::GzDecoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::data::idx::read_idx;
+use crate::data::images::LabeledImages;
+use crate::error::{Error, Result};
+
+/// Environment variable that points at a folder of data sets (one sub-folder per name) or
+/// directly at a folder holding the IDX files.
+pub const DATA_DIR_ENV: &str = "PRETEXT_DATA_DIR";
+
+/// One IDX file of a data set and the SHA-256 of its uncompressed bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct IdxFile {
+    /// File name without `.gz`.
+    pub name: &'static str,
+    /// Hex SHA-256 of the uncompressed file.
+    pub sha256: &'static str,
+}
+
+/// A data set in the IDX layout of MNIST: train/test images and labels.
+#[derive(Debug, Clone, Copy)]
+pub struct DatasetSpec {
+    /// Name used on the command line.
+    pub name: &'static str,
+    /// Human names of the classes, in label order.
+    pub classes: &'static [&'static str],
+    /// Training images, training labels, test images, test labels.
+    pub files: [IdxFile; 4],
+    /// Base addresses that serve `<file>.gz`, tried in order.
+    pub mirrors: &'static [&'static str],
+}
+
+/// The training and test halves of a data set.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Training images (for the pretext task and the labelled head).
+    pub train: LabeledImages,
+    /// Held-out test images.
+    pub test: LabeledImages,
+    /// Class names in label order.
+    pub classes: &'static [&'static str],
+}
+
+/// MNIST handwritten digits.
+pub const MNIST: DatasetSpec = DatasetSpec {
+    name: "mnist",
+    classes: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+    files: [
+        IdxFile {
+            name: "train-images-idx3-ubyte",
+            sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        },
+        IdxFile {
+            name: "train-labels-idx1-ubyte",
+            sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        },
+        IdxFile {
+            name: "t10k-images-idx3-ubyte",
+            sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        },
+        IdxFile {
+            name: "t10k-labels-idx1-ubyte",
+            sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
+    ],
+    mirrors: &[
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    ],
+};
+
+/// Zalando's Fashion-MNIST: same format, ten kinds of clothing.
+///
+/// Upstream publishes only MD5s of its gzip files; these SHA-256 values are of the
+/// uncompressed files as Debian's `dataset-fashion-mnist` package ships them.
+pub const FASHION_MNIST: DatasetSpec = DatasetSpec {
+    name: "fashion-mnist",
+    classes: &[
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+        "Ankle boot",
+    ],
+    files: [
+        IdxFile {
+            name: "train-images-idx3-ubyte",
+            sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        },
+        IdxFile {
+            name: "train-labels-idx1-ubyte",
+            sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        },
+        IdxFile {
+            name: "t10k-images-idx3-ubyte",
+            sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        },
+        IdxFile {
+            name: "t10k-labels-idx1-ubyte",
+            sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+    ],
+    mirrors: &["https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+};
+
+/// Every data set the catalog knows.
+pub const CATALOG: &[DatasetSpec] = &[MNIST, FASHION_MNIST];
+
+/// Looks a data set up by name.
+pub fn spec(name: &str) -> Result<&'static DatasetSpec> {
+    CATALOG.iter().find(|s| s.name == name).ok_or_else(|| {
+        let known: Vec<_> = CATALOG.iter().map(|s| s.name).collect();
+        Error::Config(format!("unknown data set '{name}' (known: {})", known.join(", ")))
+    })
+}
+
+impl DatasetSpec {
+    /// Folders searched, in order: `--data-dir`, `$PRETEXT_DATA_DIR` (and its `<name>`
+    /// sub-folder), the user cache folder, `/usr/share/datasets/<name>` (Debian packages).
+    pub fn candidate_dirs(&self, explicit: Option<&Path>) -> Vec<PathBuf> {
+        if let Some(dir) = explicit {
+            return vec![dir.to_path_buf(), dir.join(self.name)];
+        }
+        let mut dirs = Vec::new();
+        if let Some(env) = std::env::var_os(DATA_DIR_ENV) {
+            let env = PathBuf::from(env);
+            dirs.push(env.join(self.name));
+            dirs.push(env);
+        }
+        dirs.push(self.cache_dir());
+        dirs.push(Path::new("/usr/share/datasets").join(self.name));
+        dirs
+    }
+
+    /// Where `pretext data fetch` puts the files by default.
+    pub fn cache_dir(&self) -> PathBuf {
+        dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("pretext").join(self.name)
+    }
+
+    /// The first candidate folder that holds all four files, raw or gzipped.
+    pub fn resolve_dir(&self, explicit: Option<&Path>) -> Result<PathBuf> {
+        let candidates = self.candidate_dirs(explicit);
+        candidates
+            .iter()
+            .find(|dir| self.files.iter().all(|f| locate(dir, f.name).is_some()))
+            .cloned()
+            .ok_or_else(|| Error::DataNotFound {
+                name: self.name.to_string(),
+                searched: candidates.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    /// Loads train and test halves from `dir`, checking that images and labels agree.
+    pub fn load(&self, dir: &Path) -> Result<Dataset> {
+        let [train_images, train_labels, test_images, test_labels] = self.files;
+        Ok(Dataset {
+            train: self.load_pair(dir, train_images, train_labels)?,
+            test: self.load_pair(dir, test_images, test_labels)?,
+            classes: self.classes,
+        })
+    }
+
+    fn load_pair(&self, dir: &Path, images: IdxFile, labels: IdxFile) -> Result<LabeledImages> {
+        let image_path = locate(dir, images.name).unwrap_or_else(|| dir.join(images.name));
+        let label_path = locate(dir, labels.name).unwrap_or_else(|| dir.join(labels.name));
+        let images = read_idx(&image_path, 3)?;
+        let labels = read_idx(&label_path, 1)?;
+        let (n, height, width) = (images.dims[0], images.dims[1], images.dims[2]);
+        if labels.dims[0] != n {
+            return Err(Error::malformed(
+                &label_path,
+                format!("holds {} labels but {} holds {n} images", labels.dims[0], image_path.display()),
+            ));
+        }
+        if let Some(pos) = labels.data.iter().position(|&l| l as usize >= self.classes.len()) {
+            return Err(Error::malformed(
+                &label_path,
+                format!("label {} at index {pos} is outside 0..{}", labels.data[pos], self.classes.len() - 1),
+            ));
+        }
+        Ok(LabeledImages::new(images.data, labels.data, height, width))
+    }
+
+    /// Downloads the four files into `dest`, verifying each checksum before it is moved into
+    /// place; a failed or corrupt transfer leaves only a `.part` file, never a complete-looking one.
+    pub fn fetch(&self, dest: &Path) -> Result<()> {
+        std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
+        for file in &self.files {
+            let final_path = dest.join(format!("{}.gz", file.name));
+            if final_path.exists() && verify_file(&final_path, file).is_ok() {
+                eprintln!("{} already present and verified", final_path.display());
+                continue;
+            }
+            let mut last_error = None;
+            for mirror in self.mirrors {
+                match download_verified(&format!("{mirror}{}.gz", file.name), file, &final_path) {
+                    Ok(()) => {
+                        last_error = None;
+                        break;
+                    }
+                    Err(e) => last_error = Some(e),
+                }
+            }
+            if let Some(e) = last_error {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every local file against its published checksum.
+    pub fn verify(&self, dir: &Path) -> Result<()> {
+        for file in &self.files {
+            let path = locate(dir, file.name).unwrap_or_else(|| dir.join(file.name));
+            verify_file(&path, file)?;
+        }
+        Ok(())
+    }
+}
+
+/// `dir/name` or `dir/name.gz`, whichever exists.
+fn locate(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name), dir.join(format!("{name}.gz"))].into_iter().find(|p| p.is_file())
+}
+
+/// SHA-256 of the uncompressed contents of a raw or gzipped file.
+fn verify_file(path: &Path, file: &IdxFile) -> Result<()> {
+    let reader = BufReader::new(File::open(path).map_err(|e| Error::io(path, e))?);
+    let actual = if path.extension().is_some_and(|e| e == "gz") {
+        sha256_hex(GzDecoder::new(reader), path)?
+    } else {
+        sha256_hex(reader, path)?
+    };
+    if actual != file.sha256 {
+        return Err(Error::Checksum { file: path.to_path_buf(), expected: file.sha256.into(), actual });
+    }
+    Ok(())
+}
+
+fn sha256_hex(mut reader: impl Read, path: &Path) -> Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut reader, &mut hasher)
+        .map_err(|e| Error::malformed(path, format!("cannot be read to the end ({e})")))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Streams `url` into `<final>.part` with a progress bar, checks the checksum of the
+/// uncompressed bytes, then renames into place.
+fn download_verified(url: &str, file: &IdxFile, final_path: &Path) -> Result<()> {
+    let download_error = |reason: String| Error::Download { url: url.to_string(), reason };
+    let response = ureq::get(url).call().map_err(|e| download_error(e.to_string()))?;
+    let total: Option<u64> = response.header("Content-Length").and_then(|v| v.parse().ok());
+    let bar = total.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:30} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("static template"),
+    );
+    bar.set_message(format!("{}.gz", file.name));
+    let part = final_path.with_extension("gz.part");
+    let mut out = File::create(&part).map_err(|e| Error::io(&part, e))?;
+    let mut reader = bar.wrap_read(response.into_reader());
+    let copied = std::io::copy(&mut reader, &mut out).map_err(|e| download_error(e.to_string()))?;
+    bar.finish_and_clear();
+    if total.is_some_and(|t| t != copied) {
+        return Err(download_error(format!("transfer ended after {copied} of {} bytes", total.unwrap_or(0))));
+    }
+    out.sync_all().map_err(|e| Error::io(&part, e))?;
+    drop(out);
+    if let Err(e) = verify_file(&part, file) {
+        let _ = std::fs::remove_file(&part);
+        return Err(match e {
+            Error::Checksum { expected, actual, .. } => {
+                Error::Checksum { file: final_path.to_path_buf(), expected, actual }
+            }
+            other => other,
+        });
+    }
+    std::fs::rename(&part, final_path).map_err(|e| Error::io(final_path, e))?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! A labelled set of small grey-scale images, kept as bytes until a batch needs floats.
+
+use std::ops::Range;
+
+/// Square-or-rectangular u8 images with one class label each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabeledImages {
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+    height: usize,
+    width: usize,
+}
+
+impl LabeledImages {
+    /// Wraps `pixels` (row-major, `labels.len() * height * width` bytes) and their labels.
+    ///
+    /// # Panics
+    /// If the pixel count does not match; callers (the IDX loader) check this first.
+    pub fn new(pixels: Vec<u8>, labels: Vec<u8>, height: usize, width: usize) -> Self {
+        assert_eq!(pixels.len(), labels.len() * height * width, "pixel count must match labels");
+        Self { pixels, labels, height, width }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Image height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Image width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Pixels of image `i`, row-major.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let size = self.height * self.width;
+        &self.pixels[i * size..(i + 1) * size]
+    }
+
+    /// Class label of image `i`.
+    pub fn label(&self, i: usize) -> usize {
+        self.labels[i] as usize
+    }
+
+    /// All labels in order.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// A copy of the images in `range`.
+    pub fn slice(&self, range: Range<usize>) -> Self {
+        let size = self.height * self.width;
+        Self {
+            pixels: self.pixels[range.start * size..range.end * size].to_vec(),
+            labels: self.labels[range].to_vec(),
+            height: self.height,
+            width: self.width,
+        }
+    }
+
+    /// The first `n` images (all of them if there are fewer).
+    pub fn head(&self, n: usize) -> Self {
+        self.slice(0..n.min(self.len()))
+    }
+
+    /// Splits off the last `fraction` of the images for validation, as Keras'
+    /// `validation_split` does: the first `floor(n * (1 - fraction))` images train.
+    pub fn split_tail(&self, fraction: f64) -> (Self, Self) {
+        let split_at = (self.len() as f64 * (1.0 - fraction)).floor() as usize;
+        (self.slice(0..split_at), self.slice(split_at..self.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ten() -> LabeledImages {
+        LabeledImages::new((0..40).collect(), (0..10).collect(), 2, 2)
+    }
+
+    #[test]
+    fn split_tail_keeps_the_last_fraction_for_validation_like_keras() {
+        let (train, val) = ten().split_tail(0.3);
+        assert_eq!(train.labels(), &[0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(val.labels(), &[7, 8, 9]);
+        assert_eq!(val.image(0), &[28, 29, 30, 31]);
+        // Keras floors the training size: 1000 images at 0.3 give 700 / 300.
+        let thousand = LabeledImages::new(vec![0; 1000], vec![0; 1000], 1, 1);
+        let (train, val) = thousand.split_tail(0.3);
+        assert_eq!((train.len(), val.len()), (700, 300));
+    }
+
+    #[test]
+    fn head_and_image_address_the_right_bytes() {
+        let set = ten().head(3);
+        assert_eq!(set.len(), 3);
+        assert_eq!(set.image(2), &[8, 9, 10, 11]);
+        assert_eq!(set.label(2), 2);
+    }
+}

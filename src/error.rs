@@ -1,0 +1,125 @@
+//! One error type for the whole crate, with the exit code each kind maps to.
+
+use std::path::PathBuf;
+
+/// Crate-wide result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, each variant naming the thing at fault and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A data file exists but is not what it should be (bad magic, truncated, ...).
+    #[error("{}: {problem}", path.display())]
+    MalformedData {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// No folder holds the named data set.
+    #[error(
+        "data set '{name}' not found (looked in: {searched}); run `pretext data fetch {name}` \
+         or pass --data-dir DIR (or set PRETEXT_DATA_DIR) to a folder with its IDX files"
+    )]
+    DataNotFound {
+        /// Data set name from the catalog.
+        name: String,
+        /// Folders that were searched, comma separated.
+        searched: String,
+    },
+    /// A download failed (no network, HTTP error, broken transfer).
+    #[error(
+        "download of {url} failed: {reason}; without network, copy the IDX files to a folder \
+         and pass --data-dir DIR"
+    )]
+    Download {
+        /// The address that failed.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A downloaded or local file does not have the published checksum.
+    #[error("{}: SHA-256 is {actual}, expected {expected}; the file was not kept", file.display())]
+    Checksum {
+        /// The file that was checked.
+        file: PathBuf,
+        /// The published checksum.
+        expected: String,
+        /// What the bytes hash to.
+        actual: String,
+    },
+    /// A flag or config value is invalid; caught before any work starts.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Training produced a non-finite loss.
+    #[error(
+        "training diverged in the {phase} phase: loss is {loss} at epoch {epoch}, step {step}; \
+         lower the learning rate (--{phase}-lr)"
+    )]
+    Diverged {
+        /// `pretext` or `downstream`.
+        phase: &'static str,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// The offending loss value.
+        loss: f32,
+    },
+    /// A weights file is missing, unreadable or does not fit the model.
+    #[error("weights {}: {problem}", path.display())]
+    Weights {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An input image for prediction cannot be used.
+    #[error("image {}: {problem}", path.display())]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Writing a figure failed.
+    #[error("figure {}: {problem}", path.display())]
+    Plot {
+        /// The figure file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+}
+
+impl Error {
+    /// Exit code for scripts: distinct per kind of failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => 2,
+            Error::MalformedData { .. } | Error::DataNotFound { .. } => 3,
+            Error::Download { .. } | Error::Checksum { .. } => 4,
+            Error::Diverged { .. } => 5,
+            Error::Weights { .. } | Error::Image { .. } => 6,
+            Error::Io { .. } | Error::Plot { .. } => 7,
+        }
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// A malformed-data error for `path`.
+    pub fn malformed(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+        Error::MalformedData { path: path.into(), problem: problem.into() }
+    }
+}

@@ -1,0 +1,200 @@
+//! The notebook's ConvNet: the encoder (two conv + pool stages) shared by both phases, the
+//! pretext model (encoder, a third conv, a 4-way head) and the downstream classifier
+//! (encoder and a dense head).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::model::init::{init_conv, init_linear};
+use crate::model::summary::{Summary, Tracer};
+
+/// Shape of the ConvNet; the notebook's values are the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Filters of the three convolutions (the third belongs to the pretext model only).
+    pub filters: [usize; 3],
+    /// Side of the square convolution kernels.
+    pub kernel_size: usize,
+    /// Standard deviation of the `N(0, std)` weight initialisation (biases start at 0).
+    pub init_std: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { filters: [64, 32, 16], kernel_size: 3, init_std: 0.05 }
+    }
+}
+
+/// Output side of a Keras 'same' convolution.
+fn same_out(size: usize, stride: usize) -> usize {
+    size.div_ceil(stride)
+}
+
+/// Output side of a 2x2/2 max pool with 'valid' padding.
+fn pool_out(size: usize) -> usize {
+    size / 2
+}
+
+impl ModelConfig {
+    fn conv(&self, channels: [usize; 2], stride: usize, rng: &mut StdRng, device: &Device) -> Conv2d {
+        let mut conv = Conv2dConfig::new(channels, [self.kernel_size; 2])
+            .with_stride([stride; 2])
+            .with_padding(PaddingConfig2d::Same)
+            .init(device);
+        init_conv(&mut conv, self.init_std, rng, device);
+        conv
+    }
+
+    fn dense(&self, inputs: usize, outputs: usize, rng: &mut StdRng, device: &Device) -> Linear {
+        let mut linear = LinearConfig::new(inputs, outputs).init(device);
+        init_linear(&mut linear, self.init_std, rng, device);
+        linear
+    }
+
+    /// A freshly initialised encoder.
+    pub fn encoder(&self, rng: &mut StdRng, device: &Device) -> Encoder {
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        Encoder {
+            conv1: self.conv([1, self.filters[0]], 2, rng, device),
+            pool1: pool.clone(),
+            conv2: self.conv([self.filters[0], self.filters[1]], 1, rng, device),
+            pool2: pool,
+        }
+    }
+
+    /// Length of the encoder's flattened features for `image_size`x`image_size` inputs.
+    pub fn feature_dim(&self, image_size: usize) -> usize {
+        let side = pool_out(pool_out(same_out(image_size, 2)));
+        self.filters[1] * side * side
+    }
+
+    /// The pretext model: an encoder, the third convolution and a `classes`-way head.
+    pub fn pretext(&self, image_size: usize, classes: usize, rng: &mut StdRng, device: &Device) -> PretextModel {
+        let encoder = self.encoder(rng, device);
+        let conv3 = self.conv([self.filters[1], self.filters[2]], 2, rng, device);
+        let side = same_out(pool_out(pool_out(same_out(image_size, 2))), 2);
+        let head = self.dense(self.filters[2] * side * side, classes, rng, device);
+        PretextModel { encoder, conv3, head }
+    }
+
+    /// A dense head for the encoder's features.
+    pub fn head(&self, image_size: usize, classes: usize, rng: &mut StdRng, device: &Device) -> Linear {
+        self.dense(self.feature_dim(image_size), classes, rng, device)
+    }
+}
+
+/// Conv(3x3, stride 2) ReLU, MaxPool 2x2, Conv(3x3) ReLU, MaxPool 2x2.
+#[derive(Module, Debug)]
+pub struct Encoder {
+    conv1: Conv2d,
+    pool1: MaxPool2d,
+    conv2: Conv2d,
+    pool2: MaxPool2d,
+}
+
+impl Encoder {
+    /// Feature maps `[batch, filters[1], h, w]` of a `[batch, 1, H, W]` image batch.
+    pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
+        let x = relu(self.conv1.forward(x));
+        trace.record("conv2d", "Conv2D", &x, self.conv1.num_params(), trainable);
+        let x = self.pool1.forward(x);
+        trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
+        let x = relu(self.conv2.forward(x));
+        trace.record("conv2d", "Conv2D", &x, self.conv2.num_params(), trainable);
+        let x = self.pool2.forward(x);
+        trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
+        x
+    }
+
+    /// Flattened features `[batch, feature_dim]`, what the downstream head sees.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward(x, &mut Tracer::off(), false).flatten(1, 3)
+    }
+}
+
+/// A model that maps an input batch to class logits (softmax is part of the loss).
+pub trait Logits<I>: Module {
+    /// Unnormalised class scores `[batch, classes]`.
+    fn logits(&self, input: I) -> Tensor<2>;
+}
+
+impl Logits<Tensor<2>> for Linear {
+    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
+        self.forward(input)
+    }
+}
+
+/// Encoder, Conv(3x3, stride 2) ReLU, Flatten, Dense: predicts the pretext target.
+#[derive(Module, Debug)]
+pub struct PretextModel {
+    /// The part kept for downstream tasks.
+    pub encoder: Encoder,
+    conv3: Conv2d,
+    head: Linear,
+}
+
+impl PretextModel {
+    fn forward(&self, x: Tensor<4>, trace: &mut Tracer) -> Tensor<2> {
+        let x = self.encoder.forward(x, trace, true);
+        let x = relu(self.conv3.forward(x));
+        trace.record("conv2d", "Conv2D", &x, self.conv3.num_params(), true);
+        let x = x.flatten(1, 3);
+        trace.record("flatten", "Flatten", &x, 0, true);
+        let x = self.head.forward(x);
+        trace.record("dense", "Dense", &x, self.head.num_params(), true);
+        x
+    }
+
+    /// Keras-style summary for `image_size`x`image_size` inputs.
+    pub fn summary(&self, image_size: usize, device: &Device) -> Summary {
+        let mut trace = Tracer::on();
+        self.forward(Tensor::zeros([1, 1, image_size, image_size], device), &mut trace);
+        Summary { model: "pretext".into(), rows: trace.into_rows() }
+    }
+}
+
+impl Logits<Tensor<4>> for PretextModel {
+    fn logits(&self, input: Tensor<4>) -> Tensor<2> {
+        self.forward(input, &mut Tracer::off())
+    }
+}
+
+/// The downstream model: encoder (frozen for a linear probe), Flatten, Dense.
+#[derive(Module, Debug)]
+pub struct Classifier {
+    /// Encoder, usually taken from a pretext model.
+    pub encoder: Encoder,
+    /// Dense layer over the flattened features.
+    pub head: Linear,
+}
+
+impl Classifier {
+    fn forward(&self, x: Tensor<4>, trace: &mut Tracer, encoder_trainable: bool) -> Tensor<2> {
+        let x = self.encoder.forward(x, trace, encoder_trainable);
+        let x = x.flatten(1, 3);
+        trace.record("flatten", "Flatten", &x, 0, true);
+        let x = self.head.forward(x);
+        trace.record("dense", "Dense", &x, self.head.num_params(), true);
+        x
+    }
+
+    /// Keras-style summary; `encoder_trainable` false marks the encoder frozen.
+    pub fn summary(&self, image_size: usize, encoder_trainable: bool, device: &Device) -> Summary {
+        let mut trace = Tracer::on();
+        self.forward(Tensor::zeros([1, 1, image_size, image_size], device), &mut trace, encoder_trainable);
+        Summary { model: "downstream".into(), rows: trace.into_rows() }
+    }
+}
+
+impl Logits<Tensor<4>> for Classifier {
+    fn logits(&self, input: Tensor<4>) -> Tensor<2> {
+        self.forward(input, &mut Tracer::off(), false)
+    }
+}

@@ -1,0 +1,152 @@
+//! The steps of a self-supervised run, each usable alone: load data, pretrain on the pretext
+//! task, probe (train a head on the frozen encoder), evaluate on held-out images.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::config::RunConfig;
+use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels};
+use crate::data::catalog::{self, Dataset};
+use crate::data::images::LabeledImages;
+use crate::data::source::Labeled;
+use crate::error::{Error, Result};
+use crate::eval::predict::{Predictions, predict};
+use crate::model::encoder::{Classifier, Encoder, PretextModel};
+use crate::tasks::rotation::RotationTask;
+use crate::train::history::EpochRecord;
+use crate::train::trainer::Trainer;
+
+/// Batch size for inference-only passes (features, evaluation); it does not change results.
+const INFERENCE_BATCH: usize = 500;
+
+/// Independent random streams, so that changing one step never shifts another's randomness.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    PretextInit = 1,
+    PretextShuffle = 2,
+    HeadInit = 3,
+    DownstreamShuffle = 4,
+}
+
+fn rng(seed: u64, stream: Stream) -> StdRng {
+    StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream as u64)
+}
+
+/// The CPU device training runs on (Burn flex, with autodiff).
+pub fn training_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Loads the configured data set from `data_dir` (or the standard places) and keeps the
+/// configured number of training and test images.
+pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<Dataset> {
+    let spec = catalog::spec(&config.data.dataset)?;
+    let dir = spec.resolve_dir(data_dir)?;
+    let full = spec.load(&dir)?;
+    let train = full.train.head(config.data.train_size.of(full.train.len()));
+    let test = full.test.head(config.data.test_size.of(full.test.len()));
+    if train.height() != train.width() {
+        return Err(Error::malformed(&dir, format!("images are {}x{}; rotation needs square images", train.height(), train.width())));
+    }
+    let labelled = train.len() - (train.len() as f64 * config.data.validation_split).ceil() as usize;
+    if labelled == 0 {
+        return Err(Error::Config(format!(
+            "{} training images with validation split {} leave none to train the head",
+            train.len(),
+            config.data.validation_split
+        )));
+    }
+    Ok(Dataset { train, test, classes: full.classes })
+}
+
+/// A pretext model and its training history.
+#[derive(Debug)]
+pub struct Pretrained {
+    /// The trained model (on the plain, inference device).
+    pub model: PretextModel,
+    /// Per-epoch metrics.
+    pub history: Vec<EpochRecord>,
+}
+
+/// Trains the rotation pretext model on `images` (their labels are never read).
+pub fn pretrain(config: &RunConfig, images: &LabeledImages, verbose: bool) -> Result<Pretrained> {
+    let device = training_device();
+    let model = config.model.pretext(images.height(), 4, &mut rng(config.seed, Stream::PretextInit), &device);
+    if verbose {
+        println!("{}", model.summary(images.height(), &device));
+    }
+    let trainer = Trainer { phase: "pretext", config: &config.pretext, device, verbose };
+    let task = ImageBatches::new(RotationTask::new(images), config.data.pixels);
+    let fitted = trainer.fit(model, &task, None, &mut rng(config.seed, Stream::PretextShuffle))?;
+    Ok(Pretrained { model: fitted.model.valid(), history: fitted.history })
+}
+
+/// A classifier (frozen encoder + trained head) and the head's training history.
+#[derive(Debug)]
+pub struct Probed {
+    /// Encoder and head (on the plain, inference device).
+    pub model: Classifier,
+    /// Per-epoch metrics.
+    pub history: Vec<EpochRecord>,
+}
+
+/// Trains a dense head on the frozen `encoder`'s features of the labelled `images`, holding
+/// out the last `validation_split` of them for validation. The frozen features are computed
+/// once: with no dropout or normalisation layers they are the same every epoch.
+pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, classes: usize, verbose: bool) -> Result<Probed> {
+    let device = training_device();
+    let head = config.model.head(images.height(), classes, &mut rng(config.seed, Stream::HeadInit), &device);
+    let classifier = Classifier { encoder: encoder.valid(), head };
+    if verbose {
+        println!("{}", classifier.summary(images.height(), false, &device));
+    }
+    let (train, val) = images.split_tail(config.data.validation_split);
+    let train = encode(&classifier.encoder, &train, classes, config.data.pixels);
+    let val = (!val.is_empty()).then(|| encode(&classifier.encoder, &val, classes, config.data.pixels));
+    let trainer = Trainer { phase: "downstream", config: &config.downstream, device, verbose };
+    let fitted = trainer.fit(classifier.head, &train, val.as_ref(), &mut rng(config.seed, Stream::DownstreamShuffle))?;
+    Ok(Probed { model: Classifier { encoder: classifier.encoder, head: fitted.model.valid() }, history: fitted.history })
+}
+
+/// The encoder's features of every image, as batches for the head.
+pub fn encode(encoder: &Encoder, images: &LabeledImages, classes: usize, pixels: Pixels) -> FeatureBatches {
+    let device = Device::flex();
+    let encoder = encoder.valid();
+    let source = ImageBatches::new(Labeled::new(images, classes), pixels);
+    let all: Vec<usize> = (0..source.len()).collect();
+    let mut parts = Vec::new();
+    let mut targets = Vec::with_capacity(images.len());
+    for indices in all.chunks(INFERENCE_BATCH) {
+        let batch = source.batch(indices, &device);
+        parts.push(encoder.features(batch.input));
+        targets.extend(batch.targets);
+    }
+    FeatureBatches::new(Tensor::cat(parts, 0), targets, classes)
+}
+
+/// The classifier's predictions for every image of `images`.
+pub fn evaluate(model: &Classifier, images: &LabeledImages, classes: usize, pixels: Pixels) -> Predictions {
+    let source = ImageBatches::new(Labeled::new(images, classes), pixels);
+    predict(model, &source, INFERENCE_BATCH, &Device::flex())
+}
+
+/// A pretext model with the weights saved at `path`.
+pub fn load_pretext(config: &RunConfig, image_size: usize, path: &Path) -> Result<PretextModel> {
+    let device = Device::flex();
+    let blank = config.model.pretext(image_size, 4, &mut rng(config.seed, Stream::PretextInit), &device);
+    crate::model::weights::load(blank, path)
+}
+
+/// A classifier with the weights saved at `path`.
+pub fn load_classifier(config: &RunConfig, image_size: usize, classes: usize, path: &Path) -> Result<Classifier> {
+    let device = Device::flex();
+    let blank = Classifier {
+        encoder: config.model.encoder(&mut rng(config.seed, Stream::PretextInit), &device),
+        head: config.model.head(image_size, classes, &mut rng(config.seed, Stream::HeadInit), &device),
+    };
+    crate::model::weights::load(blank, path)
+}

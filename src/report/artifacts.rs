@@ -1,0 +1,183 @@
+//! The run folder: what each step leaves behind, under names a person can guess.
+//!
+//! ```text
+//! config.toml              fully resolved settings
+//! metrics.json             pretext / downstream / test sections (no timings: same seed, same file)
+//! history_pretext.csv      one row per epoch (loss, accuracy, val_*, seconds)
+//! history_downstream.csv
+//! pretext.safetensors      pretext model weights
+//! classifier.safetensors   encoder + head weights
+//! rotations.png, pretext_curves.png, downstream_curves.png,
+//! examples.png, misclassified.png, confusion_matrix.png
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::config::RunConfig;
+use crate::data::images::LabeledImages;
+use crate::error::{Error, Result};
+use crate::eval::confusion::ConfusionMatrix;
+use crate::eval::predict::Predictions;
+use crate::model::weights::write_atomically;
+use crate::pipeline::{Pretrained, Probed};
+use crate::report::plots::{Tile, confusion_matrix, image_grid, training_curves};
+use crate::tasks::rotation::{Rotation, RotationTask};
+use crate::data::source::SampleSource;
+use crate::train::history::{EpochRecord, write_csv};
+
+/// File name of the pretext model's weights.
+pub const PRETEXT_WEIGHTS: &str = "pretext.safetensors";
+/// File name of the classifier's weights.
+pub const CLASSIFIER_WEIGHTS: &str = "classifier.safetensors";
+/// File name of the resolved config.
+pub const CONFIG: &str = "config.toml";
+/// File name of the metrics.
+pub const METRICS: &str = "metrics.json";
+/// Most misclassified test images shown in `misclassified.png`.
+const MISCLASSIFIED_SHOWN: usize = 40;
+
+/// A folder holding one run's files.
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    dir: PathBuf,
+}
+
+impl RunFolder {
+    /// Creates `dir` for a new run; refuses one that already holds a run unless `force`.
+    pub fn create(dir: &Path, force: bool) -> Result<Self> {
+        if dir.join(CONFIG).exists() && !force {
+            return Err(Error::Config(format!(
+                "{} already holds a run; choose another --out or pass --force to overwrite it",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    /// Opens the folder of an earlier run.
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.join(CONFIG).is_file() {
+            return Err(Error::Config(format!(
+                "{} is not a run folder (no {CONFIG}); run `pretext run` or `pretext pretrain` first",
+                dir.display()
+            )));
+        }
+        Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    /// Path of `name` inside the folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Writes the resolved config.
+    pub fn write_config(&self, config: &RunConfig) -> Result<()> {
+        write_atomically(&self.path(CONFIG), config.to_toml().as_bytes())
+    }
+
+    /// Reads the run's config.
+    pub fn read_config(&self) -> Result<RunConfig> {
+        let path = self.path(CONFIG);
+        RunConfig::from_toml_file(&path, None)
+    }
+
+    /// The run's metrics so far (empty object when none were written).
+    pub fn read_metrics(&self) -> Result<Value> {
+        let path = self.path(METRICS);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::malformed(&path, e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Sets one top-level section of `metrics.json`, keeping the others.
+    pub fn set_metrics(&self, section: &str, value: Value) -> Result<()> {
+        let mut metrics = self.read_metrics()?;
+        metrics[section] = value;
+        let text = serde_json::to_string_pretty(&metrics).expect("json serialises") + "\n";
+        write_atomically(&self.path(METRICS), text.as_bytes())
+    }
+
+    /// Weights, history, curves and the rotation figure of the pretext phase.
+    pub fn write_pretext(&self, pretrained: &Pretrained, images: &LabeledImages) -> Result<()> {
+        crate::model::weights::save(&pretrained.model, &self.path(PRETEXT_WEIGHTS))?;
+        write_csv(&pretrained.history, &self.path("history_pretext.csv"))?;
+        training_curves(&self.path("pretext_curves.png"), "Pretext task: rotation prediction", &pretrained.history)?;
+        rotations_figure(&self.path("rotations.png"), images)?;
+        self.set_metrics("pretext", phase_metrics(&pretrained.history))
+    }
+
+    /// Weights, history and curves of the downstream phase.
+    pub fn write_downstream(&self, probed: &Probed) -> Result<()> {
+        crate::model::weights::save(&probed.model, &self.path(CLASSIFIER_WEIGHTS))?;
+        write_csv(&probed.history, &self.path("history_downstream.csv"))?;
+        training_curves(&self.path("downstream_curves.png"), "Downstream: digit classifier on the frozen encoder", &probed.history)?;
+        self.set_metrics("downstream", phase_metrics(&probed.history))
+    }
+
+    /// Test metrics, confusion matrix and example figures.
+    pub fn write_evaluation(&self, predictions: &Predictions, test: &LabeledImages, classes: &[&str]) -> Result<()> {
+        let predicted = predictions.predicted();
+        let matrix = ConfusionMatrix::new(&predicted, &predictions.targets, predictions.classes);
+        let eval = predictions.evaluation();
+        self.set_metrics(
+            "test",
+            json!({
+                "n": predictions.len(),
+                "loss": eval.loss,
+                "accuracy": eval.accuracy,
+                "per_class_accuracy": matrix.per_class_accuracy(),
+                "confusion_matrix": matrix.counts,
+            }),
+        )?;
+        confusion_matrix(&self.path("confusion_matrix.png"), &matrix, classes)?;
+        let caption = |i: usize| {
+            let p = predicted[i];
+            format!("Prediction: {} ({:.0}%)\nTrue answer: {}", classes[p], 100.0 * predictions.probability(i, p), classes[predictions.targets[i]])
+        };
+        let tile = |i: usize| Tile { pixels: test.image(i).to_vec(), caption: caption(i) };
+        let is_wrong = |i: &usize| predicted[*i] != predictions.targets[*i];
+        let first_right = (0..test.len()).find(|i| !is_wrong(i));
+        let wrong: Vec<usize> = (0..test.len()).filter(is_wrong).collect();
+        let examples: Vec<Tile> = first_right.into_iter().chain(wrong.first().copied()).map(tile).collect();
+        let dims = (test.height(), test.width());
+        image_grid(&self.path("examples.png"), "First correct and first wrong test prediction", &examples, dims, 2, 5)?;
+        let shown: Vec<Tile> = wrong.iter().take(MISCLASSIFIED_SHOWN).map(|&i| tile(i)).collect();
+        let title = format!("Misclassified test images: {} of {} (first {} shown)", wrong.len(), test.len(), shown.len());
+        image_grid(&self.path("misclassified.png"), &title, &shown, dims, 8, 3)
+    }
+}
+
+/// Epochs run and the last epoch's numbers.
+fn phase_metrics(history: &[EpochRecord]) -> Value {
+    let last = history.last();
+    json!({
+        "epochs_run": history.len(),
+        "final_loss": last.map(|r| r.loss),
+        "final_accuracy": last.map(|r| r.accuracy),
+        "final_val_loss": last.and_then(|r| r.val_loss),
+        "final_val_accuracy": last.and_then(|r| r.val_accuracy),
+    })
+}
+
+/// The four rotations of one image with their one-hot labels, as the notebook shows them
+/// (its samples 4..8, i.e. the third image).
+fn rotations_figure(path: &Path, images: &LabeledImages) -> Result<()> {
+    let task = RotationTask::new(images);
+    let first = if task.len() >= 8 { 4 } else { 0 };
+    let size = images.height() * images.width();
+    let tiles: Vec<Tile> = (first..first + 4)
+        .map(|i| {
+            let mut pixels = vec![0; size];
+            task.write_image(i, &mut pixels);
+            let rotation = Rotation::from_class(task.target(i));
+            let one_hot: Vec<&str> = (0..4).map(|k| if k == i % 4 { "1" } else { "0" }).collect();
+            Tile { pixels, caption: format!("label: [{}]\n{} degrees", one_hot.join(" "), rotation.degrees()) }
+        })
+        .collect();
+    image_grid(path, "Pretext task: the four rotations of one image", &tiles, (images.height(), images.width()), 4, 5)
+}

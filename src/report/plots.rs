@@ -1,0 +1,167 @@
+//! PNG figures: image grids with captions, training curves, the confusion matrix.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::error::{Error, Result};
+use crate::eval::confusion::ConfusionMatrix;
+use crate::train::history::EpochRecord;
+
+/// Bundled so figures look the same everywhere, with no system font lookup.
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FONT_NAME: &str = "sans-serif";
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font(FONT_NAME, FontStyle::Normal, FONT).unwrap_or_else(|_| panic!("bundled font is valid"));
+    });
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Plot { path: path.to_path_buf(), problem: e.to_string() }
+}
+
+/// A grey-scale image with a (possibly multi-line) caption above it.
+#[derive(Debug, Clone)]
+pub struct Tile {
+    /// Row-major bytes, `height * width`.
+    pub pixels: Vec<u8>,
+    /// Text above the image; `\n` separates lines.
+    pub caption: String,
+}
+
+/// Draws `tiles` in a grid of `cols` columns, each image scaled up `scale` times.
+pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], dims: (usize, usize), cols: usize, scale: usize) -> Result<()> {
+    register_font();
+    let (h, w) = dims;
+    let lines = tiles.iter().map(|t| t.caption.lines().count()).max().unwrap_or(0);
+    let caption_h = 16 * lines + 6;
+    let (cell_w, cell_h) = ((w * scale + 16).max(150), h * scale + caption_h + 10);
+    let cols = cols.clamp(1, tiles.len().max(1));
+    let rows = tiles.len().div_ceil(cols).max(1);
+    let title_h = if title.is_empty() { 0 } else { 34 };
+    let size = ((cols * cell_w) as u32, (rows * cell_h + title_h) as u32);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    if !title.is_empty() {
+        let style = TextStyle::from((FONT_NAME, 20).into_font()).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ));
+        root.draw_text(title, &style, (size.0 as i32 / 2, 6)).map_err(|e| plot_error(path, e))?;
+    }
+    for (k, tile) in tiles.iter().enumerate() {
+        let x0 = (k % cols * cell_w + (cell_w - w * scale) / 2) as i32;
+        let y0 = (title_h + k / cols * cell_h) as i32;
+        for (line_no, line) in tile.caption.lines().enumerate() {
+            let style = TextStyle::from((FONT_NAME, 14).into_font()).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
+            ));
+            let cx = (k % cols * cell_w + cell_w / 2) as i32;
+            root.draw_text(line, &style, (cx, y0 + 2 + 16 * line_no as i32)).map_err(|e| plot_error(path, e))?;
+        }
+        let top = y0 + caption_h as i32;
+        for r in 0..h {
+            for c in 0..w {
+                let v = tile.pixels[r * w + c];
+                let (x, y) = (x0 + (c * scale) as i32, top + (r * scale) as i32);
+                root.draw(&Rectangle::new([(x, y), (x + scale as i32, y + scale as i32)], RGBColor(v, v, v).filled()))
+                    .map_err(|e| plot_error(path, e))?;
+            }
+        }
+    }
+    root.present().map_err(|e| plot_error(path, e))
+}
+
+/// Loss and accuracy per epoch, training and (when present) validation, side by side.
+pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (1100, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let root = root.titled(title, (FONT_NAME, 22)).map_err(|e| plot_error(path, e))?;
+    let panels = root.split_evenly((1, 2));
+    let epochs = history.len().max(2) as f64;
+    type Pick = fn(&EpochRecord) -> Option<f64>;
+    let metrics: [(&str, Pick, Pick); 2] = [
+        ("loss", |r| Some(r.loss), |r| r.val_loss),
+        ("accuracy", |r| Some(r.accuracy), |r| r.val_accuracy),
+    ];
+    for (panel, (name, train, val)) in panels.iter().zip(metrics) {
+        let values: Vec<f64> = history.iter().flat_map(|r| [train(r), val(r)]).flatten().filter(|v| v.is_finite()).collect();
+        let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = if lo < hi { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+        let pad = (hi - lo) * 0.05;
+        let mut chart = ChartBuilder::on(panel)
+            .margin(12)
+            .caption(name, (FONT_NAME, 18))
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(1.0..epochs, (lo - pad)..(hi + pad))
+            .map_err(|e| plot_error(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .label_style((FONT_NAME, 13))
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+        for (label, pick, color) in [("training", train, BLUE), ("validation", val, RED)] {
+            let points: Vec<(f64, f64)> = history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, v))).collect();
+            if points.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(|e| plot_error(path, e))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font((FONT_NAME, 13))
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+    }
+    root.present().map_err(|e| plot_error(path, e))
+}
+
+/// The confusion matrix as a heat map, rows normalised, with counts in the cells.
+pub fn confusion_matrix(path: &Path, matrix: &ConfusionMatrix, classes: &[&str]) -> Result<()> {
+    register_font();
+    let n = matrix.counts.len();
+    let cell = 52i32;
+    let (left, top) = (130i32, 70i32);
+    let size = ((left + cell * n as i32 + 30) as u32, (top + cell * n as i32 + 70) as u32);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let center = plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Center,
+    );
+    let text = |s: i32| TextStyle::from((FONT_NAME, s).into_font()).pos(center);
+    let draw = |t: &str, style: &TextStyle, at: (i32, i32)| root.draw_text(t, style, at).map_err(|e| plot_error(path, e));
+    draw("Confusion matrix (rows: true class, columns: predicted)", &text(18), (size.0 as i32 / 2, 22))?;
+    for (t, row) in matrix.counts.iter().enumerate() {
+        let total = row.iter().sum::<usize>().max(1) as f64;
+        for (p, &count) in row.iter().enumerate() {
+            let share = count as f64 / total;
+            let shade = (255.0 * (1.0 - share)) as u8;
+            let (x, y) = (left + p as i32 * cell, top + t as i32 * cell);
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], RGBColor(shade, shade, 255).filled()))
+                .map_err(|e| plot_error(path, e))?;
+            let ink = if share > 0.5 { WHITE } else { BLACK };
+            draw(&count.to_string(), &text(14).color(&ink), (x + cell / 2, y + cell / 2))?;
+        }
+        let name = classes.get(t).copied().unwrap_or("?");
+        draw(name, &text(13), (left - 55, top + t as i32 * cell + cell / 2))?;
+        draw(name, &text(13), (left + t as i32 * cell + cell / 2, top + n as i32 * cell + 14))?;
+    }
+    draw("predicted", &text(15), (left + cell * n as i32 / 2, top + n as i32 * cell + 44))?;
+    root.present().map_err(|e| plot_error(path, e))
+}

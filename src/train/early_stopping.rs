@@ -1,0 +1,156 @@
+//! Keras' `EarlyStopping` callback, with the same counting rules.
+
+use serde::{Deserialize, Serialize};
+
+use crate::train::history::EpochRecord;
+
+/// The quantity early stopping watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[clap(rename_all = "snake_case")]
+pub enum Monitor {
+    /// Training loss (lower is better).
+    Loss,
+    /// Training accuracy (higher is better); the notebook's choice.
+    Accuracy,
+    /// Validation loss (lower is better).
+    ValLoss,
+    /// Validation accuracy (higher is better).
+    ValAccuracy,
+}
+
+impl Monitor {
+    /// The watched value of one epoch, oriented so that larger is better.
+    fn score(self, record: &EpochRecord) -> Option<f64> {
+        match self {
+            Monitor::Loss => Some(-record.loss),
+            Monitor::Accuracy => Some(record.accuracy),
+            Monitor::ValLoss => record.val_loss.map(|l| -l),
+            Monitor::ValAccuracy => record.val_accuracy,
+        }
+    }
+
+    /// True for monitors that need a validation set.
+    pub fn needs_validation(self) -> bool {
+        matches!(self, Monitor::ValLoss | Monitor::ValAccuracy)
+    }
+}
+
+/// Settings of early stopping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStoppingConfig {
+    /// What to watch.
+    pub monitor: Monitor,
+    /// Epochs without improvement before training stops.
+    pub patience: usize,
+    /// Put back the weights of the best epoch when training ends.
+    #[serde(default)]
+    pub restore_best: bool,
+}
+
+/// Running state of early stopping.
+#[derive(Debug, Clone)]
+pub struct EarlyStopping {
+    config: EarlyStoppingConfig,
+    best: f64,
+    best_epoch: usize,
+    wait: usize,
+}
+
+/// What the trainer should do after an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// This epoch is the best so far.
+    Improved,
+    /// No improvement, keep going.
+    Continue,
+    /// Patience exhausted.
+    Stop,
+}
+
+impl EarlyStopping {
+    /// Fresh state: nothing seen yet.
+    pub fn new(config: EarlyStoppingConfig) -> Self {
+        Self { config, best: f64::NEG_INFINITY, best_epoch: 0, wait: 0 }
+    }
+
+    /// The epoch (1-based) with the best monitored value so far.
+    pub fn best_epoch(&self) -> usize {
+        self.best_epoch
+    }
+
+    /// Whether the best weights should be restored at the end.
+    pub fn restore_best(&self) -> bool {
+        self.config.restore_best
+    }
+
+    /// Keras' rule: count every epoch, reset on strict improvement, stop once the count
+    /// reaches `patience` (never after the first epoch).
+    pub fn update(&mut self, record: &EpochRecord) -> Verdict {
+        let Some(score) = self.config.monitor.score(record) else {
+            return Verdict::Continue;
+        };
+        self.wait += 1;
+        if score > self.best {
+            self.best = score;
+            self.best_epoch = record.epoch;
+            self.wait = 0;
+            return Verdict::Improved;
+        }
+        if self.wait >= self.config.patience && record.epoch > 1 {
+            Verdict::Stop
+        } else {
+            Verdict::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(epoch: usize, accuracy: f64) -> EpochRecord {
+        EpochRecord { epoch, loss: 1.0, accuracy, val_loss: None, val_accuracy: None, seconds: 0.0 }
+    }
+
+    fn stop_epoch(accuracies: &[f64], patience: usize) -> Option<usize> {
+        let config = EarlyStoppingConfig { monitor: Monitor::Accuracy, patience, restore_best: false };
+        let mut stopping = EarlyStopping::new(config);
+        accuracies
+            .iter()
+            .enumerate()
+            .find(|(i, a)| stopping.update(&record(i + 1, **a)) == Verdict::Stop)
+            .map(|(i, _)| i + 1)
+    }
+
+    #[test]
+    fn stops_after_patience_epochs_without_strict_improvement() {
+        // Best at epoch 3; epochs 4..=10 do not beat it (ties do not count): stop at 10.
+        let acc = [0.5, 0.6, 0.9, 0.9, 0.8, 0.85, 0.9, 0.7, 0.88, 0.89, 0.95];
+        assert_eq!(stop_epoch(&acc, 7), Some(10));
+    }
+
+    #[test]
+    fn any_improvement_resets_the_count() {
+        let acc = [0.1, 0.2, 0.1, 0.1, 0.3, 0.1, 0.1];
+        assert_eq!(stop_epoch(&acc, 3), None);
+        assert_eq!(stop_epoch(&acc, 2), Some(4));
+    }
+
+    #[test]
+    fn loss_monitors_prefer_lower_values() {
+        let config = EarlyStoppingConfig { monitor: Monitor::ValLoss, patience: 1, restore_best: false };
+        let mut stopping = EarlyStopping::new(config);
+        let mut r = record(1, 0.0);
+        r.val_loss = Some(2.0);
+        assert_eq!(stopping.update(&r), Verdict::Improved);
+        r.epoch = 2;
+        r.val_loss = Some(1.0);
+        assert_eq!(stopping.update(&r), Verdict::Improved);
+        r.epoch = 3;
+        r.val_loss = Some(1.5);
+        assert_eq!(stopping.update(&r), Verdict::Stop);
+        assert_eq!(stopping.best_epoch(), 2);
+    }
+}

@@ -1,0 +1,49 @@
+//! Bad input gets one clear line and a distinct exit code, before any training starts.
+
+mod common;
+
+use common::{pretext, stderr};
+
+#[test]
+fn bad_flags_exit_2_with_the_problem_named() {
+    let output = pretext(&["run", "--pretext-batch-size", "0", "--out", "/nonexistent/x"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("pretext: batch size must be at least 1"), "{}", stderr(&output));
+
+    let output = pretext(&["run", "--validation-split", "1.5"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("validation split must be in [0, 1)"));
+
+    let output = pretext(&["run", "--preset", "nope"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("invalid value 'nope'"));
+}
+
+#[test]
+fn missing_data_exits_3_and_says_how_to_fix_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = pretext(&["run", "--data-dir", dir.path().to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3));
+    let err = stderr(&output);
+    assert!(err.contains("data set 'mnist' not found") && err.contains("--data-dir"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn data_info_verifies_the_checksums() {
+    let output = pretext(&["data", "info", "mnist", "--data-dir", common::data_dir().to_str().unwrap()]);
+    common::assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("60000 images of 28x28"), "{stdout}");
+    assert!(stdout.contains("all four match the published SHA-256"), "{stdout}");
+}
+
+#[test]
+fn summary_shows_the_keras_parameter_counts() {
+    let output = pretext(&["summary"]);
+    common::assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in ["Total params: 23,988", "Total params: 21,994", "Trainable params: 2,890", "Non-trainable params: 19,104"] {
+        assert!(stdout.contains(expected), "{expected} not in\n{stdout}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Malformed data files give an error that names the file and the problem.
+
+use std::io::Write;
+use std::path::Path;
+
+use pretext::data::catalog::MNIST;
+
+fn idx(rank: u8, dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 8, rank];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A tiny data set in MNIST's file layout: 3 train and 2 test images of 2x2.
+fn write_set(dir: &Path) {
+    std::fs::write(dir.join("train-images-idx3-ubyte.gz"), gzip(&idx(3, &[3, 2, 2], &[7; 12]))).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx(1, &[3], &[1, 2, 3])).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(3, &[2, 2, 2], &[9; 8])).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(1, &[2], &[0, 9])).unwrap();
+}
+
+fn load_error(dir: &Path) -> String {
+    MNIST.load(dir).unwrap_err().to_string()
+}
+
+#[test]
+fn a_well_formed_tiny_set_loads_from_raw_and_gzip_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    assert_eq!(MNIST.resolve_dir(Some(dir.path())).unwrap(), dir.path());
+    let data = MNIST.load(dir.path()).unwrap();
+    assert_eq!((data.train.len(), data.test.len(), data.train.height()), (3, 2, 2));
+    assert_eq!(data.test.labels(), &[0, 9]);
+}
+
+#[test]
+fn image_and_label_counts_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), idx(1, &[2], &[1, 2])).unwrap();
+    let err = load_error(dir.path());
+    assert!(err.contains("train-labels-idx1-ubyte: holds 2 labels but") && err.contains("holds 3 images"), "{err}");
+}
+
+#[test]
+fn labels_outside_the_classes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    std::fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx(1, &[2], &[0, 12])).unwrap();
+    let err = load_error(dir.path());
+    assert!(err.contains("label 12 at index 1 is outside 0..9"), "{err}");
+}
+
+#[test]
+fn corrupt_gzip_empty_files_and_directories_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let path = dir.path().join("train-images-idx3-ubyte.gz");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..].iter_mut().for_each(|b| *b = !*b);
+    std::fs::write(&path, bytes).unwrap();
+    let err = load_error(dir.path());
+    assert!(err.contains("train-images-idx3-ubyte.gz") && (err.contains("corrupt gzip") || err.contains("truncated")), "{err}");
+
+    std::fs::write(&path, b"").unwrap();
+    assert!(load_error(dir.path()).contains("train-images-idx3-ubyte.gz: file is empty"));
+
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(dir.path().join("train-images-idx3-ubyte")).unwrap();
+    // A directory where a file should be is not taken for the data set...
+    assert!(MNIST.resolve_dir(Some(dir.path())).is_err());
+    // ...and loading from it directly names it.
+    assert!(load_error(dir.path()).contains("is a directory"));
+}
+
+#[test]
+fn a_header_claiming_more_than_the_file_holds_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path());
+    let huge = gzip(&idx(3, &[60000, 60000, 60000], &[1, 2, 3]));
+    std::fs::write(dir.path().join("train-images-idx3-ubyte.gz"), huge).unwrap();
+    let err = load_error(dir.path());
+    assert!(err.contains("more bytes than the file can hold"), "{err}");
+}
