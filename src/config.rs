@@ -91,8 +91,10 @@ impl<'de> Deserialize<'de> for Count {
 pub struct DataConfig {
     /// Catalog name (`mnist`, `fashion-mnist`).
     pub dataset: String,
-    /// The first N training images: the pretext task uses them without labels, the
-    /// downstream head with labels.
+    /// The first N training images, used without their labels by the pretext task.
+    pub unlabeled_size: Count,
+    /// The first N training images, used with their labels by the downstream head
+    /// (including the validation split).
     pub train_size: Count,
     /// The first N test images, held out until the final evaluation.
     pub test_size: Count,
@@ -116,8 +118,11 @@ pub struct RunConfig {
     pub model: ModelConfig,
     /// Training of the pretext model.
     pub pretext: TrainConfig,
-    /// Training of the downstream head on the frozen encoder.
+    /// Training of the downstream classifier.
     pub downstream: TrainConfig,
+    /// Train the encoder with the head in the downstream phase (fine-tuning) instead of
+    /// freezing it (a linear probe, the notebook's protocol).
+    pub fine_tune: bool,
 }
 
 impl RunConfig {
@@ -146,6 +151,7 @@ impl RunConfig {
             seed: 0,
             data: DataConfig {
                 dataset: "mnist".into(),
+                unlabeled_size: Count::N(1000),
                 train_size: Count::N(1000),
                 test_size: Count::N(300),
                 pixels: Pixels::Raw,
@@ -158,6 +164,7 @@ impl RunConfig {
                 true,
                 Some(EarlyStoppingConfig { monitor: Monitor::Accuracy, patience: 7, restore_best: false }),
             ),
+            fine_tune: false,
         }
     }
 
@@ -229,8 +236,9 @@ impl RunConfig {
         if !(0.0..1.0).contains(&split) {
             return Err(Error::Config(format!("validation split must be in [0, 1), got {split}")));
         }
-        if self.data.train_size == Count::N(0) || self.data.test_size == Count::N(0) {
-            return Err(Error::Config("train and test sizes must be at least 1".into()));
+        let sizes = [self.data.unlabeled_size, self.data.train_size, self.data.test_size];
+        if sizes.contains(&Count::N(0)) {
+            return Err(Error::Config("unlabeled, train and test sizes must be at least 1".into()));
         }
         if !(self.model.init_std.is_finite() && self.model.init_std > 0.0) {
             return Err(Error::Config(format!("init std must be positive, got {}", self.model.init_std)));

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 
 use crate::config::RunConfig;
 use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels};
-use crate::data::catalog::{self, Dataset};
+use crate::data::catalog;
 use crate::data::images::LabeledImages;
 use crate::data::source::Labeled;
 use crate::error::{Error, Result};
@@ -41,12 +41,36 @@ pub fn training_device() -> Device {
     Device::flex().autodiff()
 }
 
-/// Loads the configured data set from `data_dir` (or the standard places) and keeps the
-/// configured number of training and test images.
-pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<Dataset> {
+/// The images one run uses.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// Images for the pretext task (their labels are never read).
+    pub unlabeled: LabeledImages,
+    /// Labelled images for the head (the last `validation_split` validate).
+    pub labelled: LabeledImages,
+    /// Held-out test images.
+    pub test: LabeledImages,
+    /// Class names in label order.
+    pub classes: &'static [&'static str],
+}
+
+/// Loads the configured data set from `data_dir` (or the standard places, downloading it
+/// when it is nowhere) and keeps the configured numbers of images.
+pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<RunData> {
     let spec = catalog::spec(&config.data.dataset)?;
-    let dir = spec.resolve_dir(data_dir)?;
+    let dir = match spec.resolve_dir(data_dir) {
+        Ok(dir) => dir,
+        // Like Keras' load_data: with no folder named, download into the cache once.
+        Err(Error::DataNotFound { .. }) if data_dir.is_none() => {
+            let cache = spec.cache_dir();
+            eprintln!("{} not found locally; downloading it to {}", spec.name, cache.display());
+            spec.fetch(&cache)?;
+            cache
+        }
+        Err(e) => return Err(e),
+    };
     let full = spec.load(&dir)?;
+    let unlabeled = full.train.head(config.data.unlabeled_size.of(full.train.len()));
     let train = full.train.head(config.data.train_size.of(full.train.len()));
     let test = full.test.head(config.data.test_size.of(full.test.len()));
     if train.height() != train.width() {
@@ -60,7 +84,7 @@ pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<Dataset>
             config.data.validation_split
         )));
     }
-    Ok(Dataset { train, test, classes: full.classes })
+    Ok(RunData { unlabeled, labelled: train, test, classes: full.classes })
 }
 
 /// A pretext model and its training history.
@@ -92,24 +116,40 @@ pub struct Probed {
     pub model: Classifier,
     /// Per-epoch metrics.
     pub history: Vec<EpochRecord>,
+    /// The epoch whose weights the head holds, when early stopping restored the best.
+    pub restored_epoch: Option<usize>,
 }
 
-/// Trains a dense head on the frozen `encoder`'s features of the labelled `images`, holding
-/// out the last `validation_split` of them for validation. The frozen features are computed
-/// once: with no dropout or normalisation layers they are the same every epoch.
+/// Trains the downstream classifier on the labelled `images`, holding out the last
+/// `validation_split` of them for validation: a dense head on the frozen `encoder` (a linear
+/// probe), or encoder and head together when `config.fine_tune` is set.
 pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, classes: usize, verbose: bool) -> Result<Probed> {
     let device = training_device();
     let head = config.model.head(images.height(), classes, &mut rng(config.seed, Stream::HeadInit), &device);
     let classifier = Classifier { encoder: encoder.valid(), head };
     if verbose {
-        println!("{}", classifier.summary(images.height(), false, &device));
+        println!("{}", classifier.summary(images.height(), config.fine_tune, &device));
     }
     let (train, val) = images.split_tail(config.data.validation_split);
+    let trainer = Trainer { phase: "downstream", config: &config.downstream, device, verbose };
+    let mut shuffle = rng(config.seed, Stream::DownstreamShuffle);
+    if config.fine_tune {
+        let batches = |set| ImageBatches::new(Labeled::new(set, classes), config.data.pixels);
+        let val = (!val.is_empty()).then(|| batches(&val));
+        let classifier = Classifier { encoder: classifier.encoder.train(), head: classifier.head };
+        let fitted = trainer.fit(classifier, &batches(&train), val.as_ref(), &mut shuffle)?;
+        return Ok(Probed { model: fitted.model.valid(), history: fitted.history, restored_epoch: fitted.restored_epoch });
+    }
+    // With no dropout or normalisation layers the frozen features are the same every epoch,
+    // so they are computed once.
     let train = encode(&classifier.encoder, &train, classes, config.data.pixels);
     let val = (!val.is_empty()).then(|| encode(&classifier.encoder, &val, classes, config.data.pixels));
-    let trainer = Trainer { phase: "downstream", config: &config.downstream, device, verbose };
-    let fitted = trainer.fit(classifier.head, &train, val.as_ref(), &mut rng(config.seed, Stream::DownstreamShuffle))?;
-    Ok(Probed { model: Classifier { encoder: classifier.encoder, head: fitted.model.valid() }, history: fitted.history })
+    let fitted = trainer.fit(classifier.head, &train, val.as_ref(), &mut shuffle)?;
+    Ok(Probed {
+        model: Classifier { encoder: classifier.encoder, head: fitted.model.valid() },
+        history: fitted.history,
+        restored_epoch: fitted.restored_epoch,
+    })
 }
 
 /// The encoder's features of every image, as batches for the head.

@@ -73,7 +73,10 @@ pub struct ConfigArgs {
     /// Data set from the catalog: mnist or fashion-mnist
     #[arg(long, help_heading = "Data")]
     pub dataset: Option<String>,
-    /// Training images used (the first N, or `all`)
+    /// Training images the pretext task uses, labels ignored (the first N, or `all`)
+    #[arg(long, value_name = "N|all", help_heading = "Data")]
+    pub unlabeled: Option<Count>,
+    /// Labelled training images for the head, validation split included (the first N, or `all`)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
     pub train_size: Option<Count>,
     /// Held-out test images evaluated (the first N, or `all` = 10,000 for MNIST)
@@ -97,6 +100,9 @@ pub struct ConfigArgs {
     /// Keep the weights of the best epoch (by --monitor) instead of the last
     #[arg(long, help_heading = "Training: downstream")]
     pub restore_best: Option<bool>,
+    /// Fine-tune: train the encoder together with the head instead of freezing it
+    #[arg(long, help_heading = "Training: downstream")]
+    pub fine_tune: Option<bool>,
     /// Train the downstream head for all its epochs, without early stopping
     #[arg(long, help_heading = "Training: downstream", conflicts_with_all = ["monitor", "patience", "restore_best"])]
     pub no_early_stopping: bool,
@@ -118,11 +124,13 @@ impl ConfigArgs {
         };
         set(&mut config.seed, self.seed);
         set(&mut config.data.dataset, self.dataset.clone());
+        set(&mut config.data.unlabeled_size, self.unlabeled);
         set(&mut config.data.train_size, self.train_size);
         set(&mut config.data.test_size, self.test_size);
         set(&mut config.data.pixels, self.pixels);
         set(&mut config.data.validation_split, self.validation_split);
         set(&mut config.model.init_std, self.init_std);
+        set(&mut config.fine_tune, self.fine_tune);
         self.pretext.apply(&mut config.pretext);
         self.downstream.apply(&mut config.downstream);
         if self.no_early_stopping {

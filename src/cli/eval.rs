@@ -30,9 +30,8 @@ pub fn execute(args: EvalArgs) -> Result<()> {
     }
     let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
     let classes = data.classes.len();
-    let model = pipeline::load_classifier(&config, data.train.height(), classes, &folder.path(CLASSIFIER_WEIGHTS))?;
+    let model = pipeline::load_classifier(&config, data.labelled.height(), classes, &folder.path(CLASSIFIER_WEIGHTS))?;
     let predictions = pipeline::evaluate(&model, &data.test, classes, config.data.pixels);
-    folder.write_config(&config)?;
     folder.write_evaluation(&predictions, &data.test, data.classes)?;
     let eval = predictions.evaluation();
     println!("test accuracy {:.4} on {} held-out images (loss {:.4})", eval.accuracy, predictions.len(), eval.loss);

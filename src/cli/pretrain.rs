@@ -29,8 +29,8 @@ pub fn execute(args: PretrainArgs) -> Result<()> {
     let folder = RunFolder::create(&out_dir(&args.out, &config), args.force)?;
     let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
     folder.write_config(&config)?;
-    let pretrained = pipeline::pretrain(&config, &data.train, true)?;
-    folder.write_pretext(&pretrained, &data.train)?;
+    let pretrained = pipeline::pretrain(&config, &data.unlabeled, true)?;
+    folder.write_pretext(&pretrained, &data.unlabeled)?;
     println!("pretext model saved in {}", folder.path("").display());
     Ok(())
 }

@@ -43,9 +43,9 @@ pub fn execute(args: RunArgs) -> Result<()> {
     let verbose = !args.quiet;
     let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
     folder.write_config(&config)?;
-    let pretrained = pipeline::pretrain(&config, &data.train, verbose)?;
-    folder.write_pretext(&pretrained, &data.train)?;
-    let probed = pipeline::probe(&config, pretrained.model.encoder, &data.train, data.classes.len(), verbose)?;
+    let pretrained = pipeline::pretrain(&config, &data.unlabeled, verbose)?;
+    folder.write_pretext(&pretrained, &data.unlabeled)?;
+    let probed = pipeline::probe(&config, pretrained.model.encoder, &data.labelled, data.classes.len(), verbose)?;
     folder.write_downstream(&probed)?;
     let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;

@@ -116,7 +116,9 @@ impl RunFolder {
         crate::model::weights::save(&probed.model, &self.path(CLASSIFIER_WEIGHTS))?;
         write_csv(&probed.history, &self.path("history_downstream.csv"))?;
         training_curves(&self.path("downstream_curves.png"), "Downstream: digit classifier on the frozen encoder", &probed.history)?;
-        self.set_metrics("downstream", phase_metrics(&probed.history))
+        let mut metrics = phase_metrics(&probed.history);
+        metrics["restored_epoch"] = json!(probed.restored_epoch);
+        self.set_metrics("downstream", metrics)
     }
 
     /// Test metrics, confusion matrix and example figures.

@@ -5,6 +5,7 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
@@ -19,6 +20,11 @@ fn register_font() {
     ONCE.call_once(|| {
         plotters::style::register_font(FONT_NAME, FontStyle::Normal, FONT).unwrap_or_else(|_| panic!("bundled font is valid"));
     });
+}
+
+/// Text of `size` px, centred horizontally on its anchor, aligned vertically by `v`.
+fn centered(size: u32, v: VPos) -> TextStyle<'static> {
+    TextStyle::from((FONT_NAME, size).into_font()).pos(Pos::new(HPos::Center, v))
 }
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -44,26 +50,21 @@ pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], dims: (usize, usize)
     let cols = cols.clamp(1, tiles.len().max(1));
     let rows = tiles.len().div_ceil(cols).max(1);
     let title_h = if title.is_empty() { 0 } else { 34 };
-    let size = ((cols * cell_w) as u32, (rows * cell_h + title_h) as u32);
+    // Wide enough for the title (about 10 px per character at 20 px).
+    let width = (cols * cell_w).max(title.chars().count() * 10 + 20);
+    let left = (width - cols * cell_w) / 2;
+    let size = (width as u32, (rows * cell_h + title_h) as u32);
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
     if !title.is_empty() {
-        let style = TextStyle::from((FONT_NAME, 20).into_font()).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        ));
-        root.draw_text(title, &style, (size.0 as i32 / 2, 6)).map_err(|e| plot_error(path, e))?;
+        root.draw_text(title, &centered(20, VPos::Top), (size.0 as i32 / 2, 6)).map_err(|e| plot_error(path, e))?;
     }
     for (k, tile) in tiles.iter().enumerate() {
-        let x0 = (k % cols * cell_w + (cell_w - w * scale) / 2) as i32;
+        let x0 = (left + k % cols * cell_w + (cell_w - w * scale) / 2) as i32;
         let y0 = (title_h + k / cols * cell_h) as i32;
         for (line_no, line) in tile.caption.lines().enumerate() {
-            let style = TextStyle::from((FONT_NAME, 14).into_font()).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Top,
-            ));
-            let cx = (k % cols * cell_w + cell_w / 2) as i32;
-            root.draw_text(line, &style, (cx, y0 + 2 + 16 * line_no as i32)).map_err(|e| plot_error(path, e))?;
+            let cx = (left + k % cols * cell_w + cell_w / 2) as i32;
+            root.draw_text(line, &centered(14, VPos::Top), (cx, y0 + 2 + 16 * line_no as i32)).map_err(|e| plot_error(path, e))?;
         }
         let top = y0 + caption_h as i32;
         for r in 0..h {
@@ -140,11 +141,7 @@ pub fn confusion_matrix(path: &Path, matrix: &ConfusionMatrix, classes: &[&str])
     let size = ((left + cell * n as i32 + 30) as u32, (top + cell * n as i32 + 70) as u32);
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
-    let center = plotters::style::text_anchor::Pos::new(
-        plotters::style::text_anchor::HPos::Center,
-        plotters::style::text_anchor::VPos::Center,
-    );
-    let text = |s: i32| TextStyle::from((FONT_NAME, s).into_font()).pos(center);
+    let text = |size: u32| centered(size, VPos::Center);
     let draw = |t: &str, style: &TextStyle, at: (i32, i32)| root.draw_text(t, style, at).map_err(|e| plot_error(path, e));
     draw("Confusion matrix (rows: true class, columns: predicted)", &text(18), (size.0 as i32 / 2, 22))?;
     for (t, row) in matrix.counts.iter().enumerate() {

@@ -25,6 +25,8 @@ pub struct Fitted<M> {
     pub model: M,
     /// One record per epoch run.
     pub history: Vec<EpochRecord>,
+    /// The epoch whose weights `model` holds when early stopping restored the best ones.
+    pub restored_epoch: Option<usize>,
 }
 
 /// Runs one phase of training.
@@ -102,7 +104,8 @@ impl Trainer<'_> {
                 break;
             }
         }
-        Ok(Fitted { model: best.unwrap_or(model), history })
+        let restored_epoch = best.is_some().then(|| stopping.as_ref().map(EarlyStopping::best_epoch)).flatten();
+        Ok(Fitted { model: best.unwrap_or(model), history, restored_epoch })
     }
 
     fn monitor_name(&self) -> String {
