@@ -65,12 +65,18 @@ fn corrupt_gzip_empty_files_and_directories_are_named() {
     let dir = tempfile::tempdir().unwrap();
     write_set(dir.path());
     let path = dir.path().join("train-images-idx3-ubyte.gz");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle..].iter_mut().for_each(|b| *b = !*b);
-    std::fs::write(&path, bytes).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    // A damaged checksum in the gzip trailer.
+    let mut bad_crc = good.clone();
+    let crc = bad_crc.len() - 8;
+    bad_crc[crc] ^= 0xff;
+    std::fs::write(&path, bad_crc).unwrap();
     let err = load_error(dir.path());
-    assert!(err.contains("train-images-idx3-ubyte.gz") && (err.contains("corrupt gzip") || err.contains("truncated")), "{err}");
+    assert!(err.contains("train-images-idx3-ubyte.gz: corrupt gzip stream"), "{err}");
+    // A download cut short.
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    let err = load_error(dir.path());
+    assert!(err.contains("train-images-idx3-ubyte.gz: truncated"), "{err}");
 
     std::fs::write(&path, b"").unwrap();
     assert!(load_error(dir.path()).contains("train-images-idx3-ubyte.gz: file is empty"));

@@ -103,7 +103,7 @@ pub fn parse_idx(mut reader: impl Read, max_len: u64, rank: usize, path: &Path) 
 
 fn read_error(path: &Path, e: std::io::Error) -> Error {
     match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => Error::malformed(path, "truncated: file ends inside the header"),
+        std::io::ErrorKind::UnexpectedEof => Error::malformed(path, "truncated: the file (or its gzip stream) ends early"),
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
             Error::malformed(path, format!("corrupt gzip stream ({e})"))
         }
@@ -152,7 +152,7 @@ mod tests {
         let err = parse(&idx(1, &[5], &[1, 2]), 1).unwrap_err().to_string();
         assert!(err.contains("truncated") && err.contains("file holds 2"), "{err}");
         let err = parse(&[0, 0, 8, 3, 0, 0], 3).unwrap_err().to_string();
-        assert!(err.contains("ends inside the header"), "{err}");
+        assert!(err.contains("truncated: the file"), "{err}");
         let err = parse(&idx(1, &[1], &[1, 2]), 1).unwrap_err().to_string();
         assert!(err.contains("trailing bytes"), "{err}");
     }

@@ -198,3 +198,66 @@ impl Logits<Tensor<4>> for Classifier {
         self.forward(input, &mut Tracer::off(), false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::tensor::TensorData;
+    use rand::SeedableRng;
+
+    fn pretext_model() -> (PretextModel, Device) {
+        let device = Device::flex();
+        let model = ModelConfig::default().pretext(28, 4, &mut StdRng::seed_from_u64(0), &device);
+        (model, device)
+    }
+
+    #[test]
+    fn layer_shapes_and_parameter_counts_match_the_notebook() {
+        let (model, device) = pretext_model();
+        let summary = model.summary(28, &device);
+        let shapes: Vec<Vec<usize>> = summary.rows.iter().map(|r| r.output_shape.clone()).collect();
+        let expected: [&[usize]; 7] = [&[64, 14, 14], &[64, 7, 7], &[32, 7, 7], &[32, 3, 3], &[16, 2, 2], &[64], &[4]];
+        assert_eq!(shapes, expected);
+        let params: Vec<usize> = summary.rows.iter().map(|r| r.params).collect();
+        assert_eq!(params, [640, 0, 18_464, 0, 4_624, 0, 260]);
+        assert_eq!((summary.total_params(), summary.trainable_params()), (23_988, 23_988));
+
+        let mut rng = StdRng::seed_from_u64(1);
+        let classifier = Classifier { encoder: model.encoder, head: ModelConfig::default().head(28, 10, &mut rng, &device) };
+        let summary = classifier.summary(28, false, &device);
+        assert_eq!(summary.rows.last().unwrap().output_shape, [10]);
+        assert_eq!((summary.total_params(), summary.trainable_params(), summary.non_trainable_params()), (21_994, 2_890, 19_104));
+    }
+
+    #[test]
+    fn same_padding_with_stride_two_pads_only_bottom_and_right_like_keras() {
+        let (mut model, device) = pretext_model();
+        // One filter-bank whose 3x3 kernel is 1..=9 row-major; an impulse at pixel (0, 0).
+        let kernel: Vec<f32> = (0..64).flat_map(|_| (1..=9).map(|v| v as f32)).collect();
+        model.encoder.conv1.weight = Param::from_tensor(Tensor::from_data(TensorData::new(kernel, [64, 1, 3, 3]), &device));
+        let mut image = vec![0f32; 28 * 28];
+        image[0] = 1.0;
+        let x = Tensor::<4>::from_data(TensorData::new(image, [1, 1, 28, 28]), &device);
+        let out = model.encoder.conv1.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        // Keras: no top/left padding, so output (0, 0) sees the impulse through kernel (0, 0) = 1.
+        // Symmetric padding would give kernel (1, 1) = 5.
+        assert_eq!(out[0], 1.0);
+        assert_eq!(out[1], 0.0);
+    }
+
+    #[test]
+    fn initialisation_is_normal_with_zero_bias_and_seeded() {
+        let (a, _) = pretext_model();
+        let (b, _) = pretext_model();
+        let weights = |m: &PretextModel| m.encoder.conv2.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let w = weights(&a);
+        assert_eq!(w, weights(&b));
+        let n = w.len() as f32;
+        let mean = w.iter().sum::<f32>() / n;
+        let std = (w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        assert!(mean.abs() < 0.005 && (std - 0.05).abs() < 0.002, "mean {mean} std {std}");
+        let bias = a.encoder.conv2.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+        assert!(bias.iter().all(|&b| b == 0.0));
+    }
+}

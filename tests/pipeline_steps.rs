@@ -1,0 +1,72 @@
+//! The pipeline's steps on real MNIST images: exact batches, frozen encoders stay frozen.
+
+mod common;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+use burn::tensor::Device;
+use pretext::config::{Count, Preset, RunConfig};
+use pretext::data::batch::{BatchSource, ImageBatches, Pixels};
+use pretext::model::encoder::Encoder;
+use pretext::pipeline;
+use pretext::tasks::rotation::{Rotation, RotationTask};
+
+fn small_config() -> RunConfig {
+    let mut config = RunConfig::preset(Preset::Seed);
+    config.data.unlabeled_size = Count::N(100);
+    config.data.train_size = Count::N(100);
+    config.data.test_size = Count::N(50);
+    config.pretext.epochs = 1;
+    config.downstream.epochs = 2;
+    config
+}
+
+/// Every parameter value of a module, in visiting order.
+#[derive(Default)]
+struct Values(Vec<f32>);
+
+impl ModuleVisitor for Values {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.extend(param.val().into_data().try_to_vec::<f32>().unwrap());
+    }
+}
+
+fn encoder_values(encoder: &Encoder) -> Vec<f32> {
+    let mut values = Values::default();
+    encoder.visit(&mut values);
+    values.0
+}
+
+#[test]
+fn rotation_batches_hold_exactly_the_rotated_pixels() {
+    let config = small_config();
+    let data = pipeline::load_data(&config, Some(&common::data_dir())).unwrap();
+    let batches = ImageBatches::new(RotationTask::new(&data.unlabeled), Pixels::Raw);
+    let batch = batches.batch(&[0, 1, 2, 3], &Device::flex());
+    assert_eq!(batch.targets, [0, 1, 2, 3]);
+    let values = batch.input.into_data().try_to_vec::<f32>().unwrap();
+    // Sample 4k + r is image k + 1 (the notebook's order) turned r quarter turns.
+    let image = data.unlabeled.image(1);
+    for (r, rotation) in Rotation::ALL.into_iter().enumerate() {
+        let mut expected = vec![0u8; 784];
+        rotation.apply(image, 28, &mut expected);
+        let got: Vec<u8> = values[r * 784..(r + 1) * 784].iter().map(|&v| v as u8).collect();
+        assert_eq!(got, expected, "rotation {r}");
+    }
+}
+
+#[test]
+fn probing_keeps_the_encoder_frozen_and_fine_tuning_moves_it() {
+    let mut config = small_config();
+    let data = pipeline::load_data(&config, Some(&common::data_dir())).unwrap();
+    let pretrained = pipeline::pretrain(&config, &data.unlabeled, false).unwrap();
+    let before = encoder_values(&pretrained.model.encoder);
+
+    let probed = pipeline::probe(&config, pretrained.model.encoder.clone(), &data.labelled, 10, false).unwrap();
+    assert_eq!(encoder_values(&probed.model.encoder), before);
+    assert_eq!(probed.history.len(), 2);
+
+    config.fine_tune = true;
+    let tuned = pipeline::probe(&config, pretrained.model.encoder, &data.labelled, 10, false).unwrap();
+    assert_ne!(encoder_values(&tuned.model.encoder), before);
+}
