@@ -144,6 +144,7 @@ impl RunConfig {
             batch_size,
             epochs: 50,
             shuffle,
+            max_shift: 0,
             early_stopping,
         };
         Self {
@@ -181,6 +182,7 @@ impl RunConfig {
             batch_size: 64,
             epochs: 30,
             shuffle: true,
+            max_shift: 0,
             early_stopping: None,
         };
         config.downstream = TrainConfig {
@@ -190,6 +192,7 @@ impl RunConfig {
             batch_size: 32,
             epochs: 100,
             shuffle: true,
+            max_shift: 0,
             early_stopping: Some(EarlyStoppingConfig {
                 monitor: Monitor::ValAccuracy,
                 patience: 15,

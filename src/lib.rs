@@ -18,6 +18,7 @@ pub mod pipeline;
 
 /// Reading, selecting and batching images.
 pub mod data {
+    pub mod augment;
     pub mod batch;
     pub mod catalog;
     pub mod idx;

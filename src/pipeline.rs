@@ -30,6 +30,8 @@ enum Stream {
     PretextShuffle = 2,
     HeadInit = 3,
     DownstreamShuffle = 4,
+    PretextShifts = 5,
+    DownstreamShifts = 6,
 }
 
 fn rng(seed: u64, stream: Stream) -> StdRng {
@@ -104,7 +106,8 @@ pub fn pretrain(config: &RunConfig, images: &LabeledImages, verbose: bool) -> Re
         println!("{}", model.summary(images.height(), &device));
     }
     let trainer = Trainer { phase: "pretext", config: &config.pretext, device, verbose };
-    let task = ImageBatches::new(RotationTask::new(images), config.data.pixels);
+    let task = ImageBatches::new(RotationTask::new(images), config.data.pixels)
+        .with_random_shifts(config.pretext.max_shift, rng(config.seed, Stream::PretextShifts));
     let fitted = trainer.fit(model, &task, None, &mut rng(config.seed, Stream::PretextShuffle))?;
     Ok(Pretrained { model: fitted.model.valid(), history: fitted.history })
 }
@@ -133,15 +136,18 @@ pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, class
     let (train, val) = images.split_tail(config.data.validation_split);
     let trainer = Trainer { phase: "downstream", config: &config.downstream, device, verbose };
     let mut shuffle = rng(config.seed, Stream::DownstreamShuffle);
-    if config.fine_tune {
+    if config.fine_tune || config.downstream.max_shift > 0 {
+        // Images go through the encoder every step: it learns, or its input changes.
         let batches = |set| ImageBatches::new(Labeled::new(set, classes), config.data.pixels);
         let val = (!val.is_empty()).then(|| batches(&val));
-        let classifier = Classifier { encoder: classifier.encoder.train(), head: classifier.head };
-        let fitted = trainer.fit(classifier, &batches(&train), val.as_ref(), &mut shuffle)?;
+        let train = batches(&train)
+            .with_random_shifts(config.downstream.max_shift, rng(config.seed, Stream::DownstreamShifts));
+        let encoder = if config.fine_tune { classifier.encoder.train() } else { classifier.encoder.no_grad().train() };
+        let fitted = trainer.fit(Classifier { encoder, head: classifier.head }, &train, val.as_ref(), &mut shuffle)?;
         return Ok(Probed { model: fitted.model.valid(), history: fitted.history, restored_epoch: fitted.restored_epoch });
     }
-    // With no dropout or normalisation layers the frozen features are the same every epoch,
-    // so they are computed once.
+    // Frozen encoder, unchanged images: with no dropout or normalisation layers the features
+    // are the same every epoch, so they are computed once.
     let train = encode(&classifier.encoder, &train, classes, config.data.pixels);
     let val = (!val.is_empty()).then(|| encode(&classifier.encoder, &val, classes, config.data.pixels));
     let fitted = trainer.fit(classifier.head, &train, val.as_ref(), &mut shuffle)?;

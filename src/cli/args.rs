@@ -34,6 +34,9 @@ macro_rules! phase_args {
             #[doc = concat!("Reshuffle samples every epoch in the ", $phase, " phase")]
             #[arg(id = concat!($phase, "-shuffle"), long = concat!($phase, "-shuffle"), help_heading = concat!("Training: ", $phase))]
             pub shuffle: Option<bool>,
+            #[doc = concat!("Random shift of training images in the ", $phase, " phase, in pixels (0 = off)")]
+            #[arg(id = concat!($phase, "-max-shift"), long = concat!($phase, "-max-shift"), help_heading = concat!("Training: ", $phase))]
+            pub max_shift: Option<usize>,
         }
 
         impl $name {
@@ -44,6 +47,7 @@ macro_rules! phase_args {
                 set(&mut config.batch_size, self.batch_size);
                 set(&mut config.epochs, self.epochs);
                 set(&mut config.shuffle, self.shuffle);
+                set(&mut config.max_shift, self.max_shift);
             }
         }
     };

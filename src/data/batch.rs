@@ -3,6 +3,11 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Mutex;
+
+use rand::rngs::StdRng;
+
+use crate::data::augment::random_shift;
 use crate::data::source::SampleSource;
 
 /// How pixel bytes become network inputs.
@@ -53,17 +58,26 @@ pub trait BatchSource {
     fn batch(&self, indices: &[usize], device: &Device) -> Batch<Self::Input>;
 }
 
-/// Image batches `[batch, 1, height, width]` from a [`SampleSource`].
-#[derive(Debug, Clone, Copy)]
+/// Image batches `[batch, 1, height, width]` from a [`SampleSource`], optionally randomly
+/// shifted (training batches only).
+#[derive(Debug)]
 pub struct ImageBatches<S> {
     source: S,
     pixels: Pixels,
+    shifts: Option<(usize, Mutex<StdRng>)>,
 }
 
 impl<S: SampleSource> ImageBatches<S> {
     /// Batches of `source` converted with `pixels`.
     pub fn new(source: S, pixels: Pixels) -> Self {
-        Self { source, pixels }
+        Self { source, pixels, shifts: None }
+    }
+
+    /// Shifts every image by up to `max_shift` pixels per axis, drawn from `rng`
+    /// (no-op for 0).
+    pub fn with_random_shifts(mut self, max_shift: usize, rng: StdRng) -> Self {
+        self.shifts = (max_shift > 0).then(|| (max_shift, Mutex::new(rng)));
+        self
     }
 }
 
@@ -82,10 +96,19 @@ impl<S: SampleSource> BatchSource for ImageBatches<S> {
         let (height, width) = self.source.image_dims();
         let size = height * width;
         let mut bytes = vec![0u8; size];
+        let mut shifted = vec![0u8; size];
+        let mut rng = self.shifts.as_ref().map(|(max, rng)| (*max, rng.lock().expect("no panics while held")));
         let mut values = Vec::with_capacity(indices.len() * size);
         for &i in indices {
             self.source.write_image(i, &mut bytes);
-            values.extend(bytes.iter().map(|&b| self.pixels.convert(b)));
+            let image = match rng.as_mut() {
+                Some((max_shift, rng)) => {
+                    random_shift(&bytes, (height, width), *max_shift, rng, &mut shifted);
+                    &shifted
+                }
+                None => &bytes,
+            };
+            values.extend(image.iter().map(|&b| self.pixels.convert(b)));
         }
         let input = Tensor::from_data(TensorData::new(values, [indices.len(), 1, height, width]), device);
         Batch { input, targets: indices.iter().map(|&i| self.source.target(i)).collect() }

@@ -33,6 +33,8 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Reshuffle the sample order every epoch.
     pub shuffle: bool,
+    /// Shift training images randomly by up to this many pixels per axis (0 = off).
+    pub max_shift: usize,
     /// Stop when a monitored metric stops improving.
     pub early_stopping: Option<EarlyStoppingConfig>,
 }
