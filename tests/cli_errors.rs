@@ -40,10 +40,14 @@ fn data_info_verifies_the_checksums() {
 
 #[test]
 fn summary_shows_the_keras_parameter_counts() {
-    let output = pretext(&["summary"]);
+    let output = pretext(&["summary", "--preset", "seed"]);
     common::assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     for expected in ["Total params: 23,988", "Total params: 21,994", "Trainable params: 2,890", "Non-trainable params: 19,104"] {
         assert!(stdout.contains(expected), "{expected} not in\n{stdout}");
     }
+    // Fine-tuning (the default preset) trains the encoder too.
+    let output = pretext(&["summary", "--preset", "default"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Trainable params: 21,994") && stdout.contains("Non-trainable params: 0"), "{stdout}");
 }

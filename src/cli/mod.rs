@@ -50,7 +50,7 @@ pub enum Command {
     /// Whole pipeline: data, pretext training, frozen-encoder head, test evaluation, figures
     Run(run::RunArgs),
     /// Train only the pretext model and save it in a run folder
-    Pretrain(pretrain::PretrainArgs),
+    Pretrain(run::RunArgs),
     /// Train the classifier head on the frozen encoder of a run folder's pretext model
     Probe(probe::ProbeArgs),
     /// Evaluate a run folder's classifier on held-out test images

@@ -24,6 +24,6 @@ pub fn execute(args: SummaryArgs) -> Result<()> {
         encoder: pretext.encoder,
         head: config.model.head(args.image_size, 10, &mut rng, &device),
     };
-    println!("{}", classifier.summary(args.image_size, false, &device));
+    println!("{}", classifier.summary(args.image_size, config.fine_tune, &device));
     Ok(())
 }

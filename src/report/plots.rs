@@ -107,6 +107,7 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{}", x.round() as usize))
             .label_style((FONT_NAME, 13))
             .draw()
             .map_err(|e| plot_error(path, e))?;

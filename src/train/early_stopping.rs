@@ -30,6 +30,16 @@ impl Monitor {
         }
     }
 
+    /// The metric's name as Keras and our history columns spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::Loss => "loss",
+            Monitor::Accuracy => "accuracy",
+            Monitor::ValLoss => "val_loss",
+            Monitor::ValAccuracy => "val_accuracy",
+        }
+    }
+
     /// True for monitors that need a validation set.
     pub fn needs_validation(self) -> bool {
         matches!(self, Monitor::ValLoss | Monitor::ValAccuracy)

@@ -108,8 +108,8 @@ impl Trainer<'_> {
         Ok(Fitted { model: best.unwrap_or(model), history, restored_epoch })
     }
 
-    fn monitor_name(&self) -> String {
-        self.config.early_stopping.as_ref().map_or(String::new(), |e| format!("{:?}", e.monitor).to_lowercase())
+    fn monitor_name(&self) -> &'static str {
+        self.config.early_stopping.as_ref().map_or("", |e| e.monitor.name())
     }
 
     fn progress_bar(&self, steps: usize, epoch: usize) -> ProgressBar {
