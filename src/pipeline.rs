@@ -78,8 +78,7 @@ pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<RunData>
     if train.height() != train.width() {
         return Err(Error::malformed(&dir, format!("images are {}x{}; rotation needs square images", train.height(), train.width())));
     }
-    let labelled = train.len() - (train.len() as f64 * config.data.validation_split).ceil() as usize;
-    if labelled == 0 {
+    if train.split_point(config.data.validation_split) == 0 {
         return Err(Error::Config(format!(
             "{} training images with validation split {} leave none to train the head",
             train.len(),

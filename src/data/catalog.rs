@@ -253,7 +253,11 @@ fn sha256_hex(mut reader: impl Read, path: &Path) -> Result<String> {
 /// uncompressed bytes, then renames into place.
 fn download_verified(url: &str, file: &IdxFile, final_path: &Path) -> Result<()> {
     let download_error = |reason: String| Error::Download { url: url.to_string(), reason };
-    let response = ureq::get(url).call().map_err(|e| download_error(e.to_string()))?;
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(15))
+        .timeout_read(std::time::Duration::from_secs(60))
+        .build();
+    let response = agent.get(url).call().map_err(|e| download_error(e.to_string()))?;
     let total: Option<u64> = response.header("Content-Length").and_then(|v| v.parse().ok());
     let bar = total.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
     bar.set_style(

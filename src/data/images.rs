@@ -73,10 +73,15 @@ impl LabeledImages {
         self.slice(0..n.min(self.len()))
     }
 
-    /// Splits off the last `fraction` of the images for validation, as Keras'
-    /// `validation_split` does: the first `floor(n * (1 - fraction))` images train.
+    /// How many images stay for training when the last `fraction` validate, as Keras'
+    /// `validation_split` counts: `floor(n * (1 - fraction))`.
+    pub fn split_point(&self, fraction: f64) -> usize {
+        (self.len() as f64 * (1.0 - fraction)).floor() as usize
+    }
+
+    /// Splits off the last `fraction` of the images for validation (see [`Self::split_point`]).
     pub fn split_tail(&self, fraction: f64) -> (Self, Self) {
-        let split_at = (self.len() as f64 * (1.0 - fraction)).floor() as usize;
+        let split_at = self.split_point(fraction);
         (self.slice(0..split_at), self.slice(split_at..self.len()))
     }
 }
