@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::data::batch::Pixels;
+use crate::eval::knn::KnnConfig;
 use crate::error::{Error, Result};
 use crate::model::encoder::ModelConfig;
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
@@ -93,9 +94,11 @@ pub struct DataConfig {
     pub dataset: String,
     /// The first N training images, used without their labels by the pretext task.
     pub unlabeled_size: Count,
-    /// The first N training images, used with their labels by the downstream head
-    /// (including the validation split).
-    pub train_size: Count,
+    /// Labelled training images for the downstream head, validation split included: the
+    /// first N, or with `balanced_labels` the first N/classes of each class (in data order).
+    pub labels: Count,
+    /// Take the same number of labelled images from every class.
+    pub balanced_labels: bool,
     /// The first N test images, held out until the final evaluation.
     pub test_size: Count,
     /// Pixel scaling.
@@ -123,6 +126,11 @@ pub struct RunConfig {
     /// Train the encoder with the head in the downstream phase (fine-tuning) instead of
     /// freezing it (a linear probe, the notebook's protocol).
     pub fine_tune: bool,
+    /// Also train the three other classifiers on the same images (random frozen encoder,
+    /// from scratch, the SSL encoder frozen or fine-tuned) and report them side by side.
+    pub baselines: bool,
+    /// k-NN evaluation of the encoders' features.
+    pub knn: KnnConfig,
 }
 
 impl RunConfig {
@@ -153,7 +161,8 @@ impl RunConfig {
             data: DataConfig {
                 dataset: "mnist".into(),
                 unlabeled_size: Count::N(1000),
-                train_size: Count::N(1000),
+                labels: Count::N(1000),
+                balanced_labels: false,
                 test_size: Count::N(300),
                 pixels: Pixels::Raw,
                 validation_split: 0.3,
@@ -166,6 +175,8 @@ impl RunConfig {
                 Some(EarlyStoppingConfig { monitor: Monitor::Accuracy, patience: 7, restore_best: false }),
             ),
             fine_tune: false,
+            baselines: true,
+            knn: KnnConfig::default(),
         }
     }
 
@@ -234,9 +245,9 @@ impl RunConfig {
         if !(0.0..1.0).contains(&split) {
             return Err(Error::Config(format!("validation split must be in [0, 1), got {split}")));
         }
-        let sizes = [self.data.unlabeled_size, self.data.train_size, self.data.test_size];
+        let sizes = [self.data.unlabeled_size, self.data.labels, self.data.test_size];
         if sizes.contains(&Count::N(0)) {
-            return Err(Error::Config("unlabeled, train and test sizes must be at least 1".into()));
+            return Err(Error::Config("unlabeled, labels and test sizes must be at least 1".into()));
         }
         if !(self.model.init_std.is_finite() && self.model.init_std > 0.0) {
             return Err(Error::Config(format!("init std must be positive, got {}", self.model.init_std)));
@@ -247,6 +258,9 @@ impl RunConfig {
         let needs_val = self.downstream.early_stopping.as_ref().is_some_and(|e| e.monitor.needs_validation());
         if needs_val && split == 0.0 {
             return Err(Error::Config("early stopping on a val_ metric needs --validation-split > 0".into()));
+        }
+        if self.knn.k == 0 || !(self.knn.temperature.is_finite() && self.knn.temperature > 0.0) {
+            return Err(Error::Config("k-NN needs k >= 1 and a positive temperature".into()));
         }
         crate::data::catalog::spec(&self.data.dataset)?;
         Ok(())
@@ -272,7 +286,7 @@ mod tests {
     #[test]
     fn seed_preset_is_the_notebook() {
         let c = RunConfig::preset(Preset::Seed);
-        assert_eq!((c.data.train_size, c.data.test_size), (Count::N(1000), Count::N(300)));
+        assert_eq!((c.data.labels, c.data.test_size), (Count::N(1000), Count::N(300)));
         assert_eq!(c.data.pixels, Pixels::Raw);
         assert_eq!((c.pretext.learning_rate, c.pretext.momentum, c.pretext.batch_size), (0.001, 0.9, 192));
         assert!(!c.pretext.shuffle && c.downstream.shuffle);

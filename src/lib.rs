@@ -51,12 +51,17 @@ pub mod train {
 /// Scoring trained models.
 pub mod eval {
     pub mod confusion;
+    pub mod knn;
+    pub mod methods;
+    pub mod pca;
+    pub mod sweep;
     pub mod predict;
 }
 
 /// Figures and files a person reads.
 pub mod report {
     pub mod artifacts;
+    pub mod html;
     pub mod plots;
 }
 

@@ -14,6 +14,8 @@ use crate::data::catalog;
 use crate::data::images::LabeledImages;
 use crate::data::source::Labeled;
 use crate::error::{Error, Result};
+use crate::eval::knn::knn_predict;
+use crate::eval::methods::{Method, MethodResult};
 use crate::eval::predict::{Predictions, predict};
 use crate::model::encoder::{Classifier, Encoder, PretextModel};
 use crate::tasks::rotation::RotationTask;
@@ -73,14 +75,19 @@ pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<RunData>
     };
     let full = spec.load(&dir)?;
     let unlabeled = full.train.head(config.data.unlabeled_size.of(full.train.len()));
-    let train = full.train.head(config.data.train_size.of(full.train.len()));
+    let labels = config.data.labels.of(full.train.len());
+    let train = if config.data.balanced_labels {
+        full.train.balanced(labels / full.classes.len(), full.classes.len())
+    } else {
+        full.train.head(labels)
+    };
     let test = full.test.head(config.data.test_size.of(full.test.len()));
     if train.height() != train.width() {
         return Err(Error::malformed(&dir, format!("images are {}x{}; rotation needs square images", train.height(), train.width())));
     }
     if train.split_point(config.data.validation_split) == 0 {
         return Err(Error::Config(format!(
-            "{} training images with validation split {} leave none to train the head",
+            "{} labelled images with validation split {} leave none to train the head",
             train.len(),
             config.data.validation_split
         )));
@@ -194,4 +201,60 @@ pub fn load_classifier(config: &RunConfig, image_size: usize, classes: usize, pa
         head: config.model.head(image_size, classes, &mut rng(config.seed, Stream::HeadInit), &device),
     };
     crate::model::weights::load(blank, path)
+}
+
+/// The encoder the pretext model starts from for this seed: what the random-encoder and
+/// from-scratch baselines use, so all methods share the same initial weights.
+pub fn initial_encoder(config: &RunConfig) -> Encoder {
+    config.model.encoder(&mut rng(config.seed, Stream::PretextInit), &Device::flex())
+}
+
+/// Trains the classifier of `method` on the run's labelled images.
+pub fn train_method(config: &RunConfig, method: Method, pretrained: &Encoder, data: &RunData, verbose: bool) -> Result<Probed> {
+    let config = RunConfig { fine_tune: method.fine_tune(), ..config.clone() };
+    let encoder = if method.pretrained() { pretrained.clone() } else { initial_encoder(&config) };
+    probe(&config, encoder, &data.labelled, data.classes.len(), verbose)
+}
+
+/// Test accuracy of a k-NN vote over `encoder`'s features of the labelled images.
+pub fn knn_accuracy(config: &RunConfig, encoder: &Encoder, data: &RunData) -> f64 {
+    let classes = data.classes.len();
+    let bank = encode(encoder, &data.labelled, classes, config.data.pixels);
+    let queries = encode(encoder, &data.test, classes, config.data.pixels);
+    let predicted = knn_predict(bank.features(), bank.targets(), queries.features(), classes, config.knn);
+    let correct = predicted.iter().zip(queries.targets()).filter(|(p, t)| p == t).count();
+    correct as f64 / data.test.len().max(1) as f64
+}
+
+/// Scores each of `methods` on the test images, training each on the same labelled images
+/// (except the run's own method when `main` already holds it).
+pub fn compare_methods(
+    config: &RunConfig,
+    methods: &[Method],
+    pretrained: &Encoder,
+    main: Option<&Probed>,
+    data: &RunData,
+) -> Result<Vec<MethodResult>> {
+    let classes = data.classes.len();
+    let own = Method::of_run(config.fine_tune);
+    methods
+        .iter()
+        .map(|&method| {
+            let trained;
+            let probed = match main {
+                Some(main) if method == own => main,
+                _ => {
+                    trained = train_method(config, method, pretrained, data, false)?;
+                    &trained
+                }
+            };
+            let test = evaluate(&probed.model, &data.test, classes, config.data.pixels).evaluation();
+            Ok(MethodResult {
+                method,
+                test_accuracy: test.accuracy,
+                knn_accuracy: knn_accuracy(config, &probed.model.encoder, data),
+                epochs_run: probed.history.len(),
+            })
+        })
+        .collect()
 }

@@ -14,7 +14,7 @@ use pretext::tasks::rotation::{Rotation, RotationTask};
 fn small_config() -> RunConfig {
     let mut config = RunConfig::preset(Preset::Seed);
     config.data.unlabeled_size = Count::N(100);
-    config.data.train_size = Count::N(100);
+    config.data.labels = Count::N(100);
     config.data.test_size = Count::N(50);
     config.pretext.epochs = 1;
     config.downstream.epochs = 2;
@@ -53,6 +53,19 @@ fn rotation_batches_hold_exactly_the_rotated_pixels() {
         let got: Vec<u8> = values[r * 784..(r + 1) * 784].iter().map(|&v| v as u8).collect();
         assert_eq!(got, expected, "rotation {r}");
     }
+}
+
+#[test]
+fn balanced_labels_take_the_same_number_from_every_class() {
+    let mut config = small_config();
+    config.data.balanced_labels = true;
+    let data = pipeline::load_data(&config, Some(&common::data_dir())).unwrap();
+    let mut counts = [0; 10];
+    data.labelled.labels().iter().for_each(|&l| counts[l as usize] += 1);
+    assert_eq!(counts, [10; 10]);
+    // Data order is kept, so the validation tail mixes classes.
+    let (_, val) = data.labelled.split_tail(0.3);
+    assert!(val.labels().iter().collect::<std::collections::HashSet<_>>().len() >= 5);
 }
 
 #[test]

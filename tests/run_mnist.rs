@@ -19,6 +19,9 @@ const RUN_FILES: &[&str] = &[
     "examples.png",
     "misclassified.png",
     "confusion_matrix.png",
+    "embedding.png",
+    "methods.md",
+    "report.html",
 ];
 
 fn short_run(out: &std::path::Path, seed: &str) -> Value {
@@ -47,6 +50,22 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
     assert!(pretext_acc > 0.6, "pretext accuracy {pretext_acc} (chance is 0.25)");
     assert!(test_acc > 0.6, "test accuracy {test_acc} (chance is 0.1)");
     assert!(metrics["downstream"]["final_val_accuracy"].as_f64().is_some());
+
+    // The baselines ran on the same images; the run's own method is one of them.
+    let methods: Vec<&str> = metrics["methods"].as_array().unwrap().iter().map(|m| m["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["random_frozen", "scratch", "ssl_probe", "ssl_finetune"]);
+    assert_eq!(metrics["methods"][2]["test_accuracy"], metrics["test"]["accuracy"]);
+    for m in metrics["methods"].as_array().unwrap() {
+        let knn = m["knn_accuracy"].as_f64().unwrap();
+        assert!(knn > 0.5, "k-NN accuracy {knn} of {}", m["method"]);
+    }
+
+    // The report opens without a server: every resource is embedded.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let sources: Vec<&str> = html.split("src=\"").skip(1).collect();
+    assert_eq!(sources.len(), 7, "one embedded image per figure");
+    assert!(sources.iter().all(|s| s.starts_with("data:image/png;base64,")));
+    assert!(!html.contains("href=") && !html.contains("<link") && !html.contains("<script"));
 
     let history = std::fs::read_to_string(out.join("history_downstream.csv")).unwrap();
     assert!(history.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"), "{history}");

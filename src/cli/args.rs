@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::config::{Count, Preset, RunConfig};
 use crate::data::batch::Pixels;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::train::optimizer::{OptimizerKind, TrainConfig};
 
@@ -80,9 +80,13 @@ pub struct ConfigArgs {
     /// Training images the pretext task uses, labels ignored (the first N, or `all`)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
     pub unlabeled: Option<Count>,
-    /// Labelled training images for the head, validation split included (the first N, or `all`)
-    #[arg(long, value_name = "N|all", help_heading = "Data")]
-    pub train_size: Option<Count>,
+    /// Labelled training images for the head, validation split included (the first N, or
+    /// `all`); `sweep` takes a comma-separated list
+    #[arg(long, value_name = "N|all", value_delimiter = ',', help_heading = "Data")]
+    pub labels: Vec<Count>,
+    /// Take --labels evenly from every class (N/classes each, in data order)
+    #[arg(long, help_heading = "Data")]
+    pub balanced_labels: Option<bool>,
     /// Held-out test images evaluated (the first N, or `all` = 10,000 for MNIST)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
     pub test_size: Option<Count>,
@@ -107,6 +111,15 @@ pub struct ConfigArgs {
     /// Fine-tune: train the encoder together with the head instead of freezing it
     #[arg(long, help_heading = "Training: downstream")]
     pub fine_tune: Option<bool>,
+    /// Also train and report the baselines (random frozen encoder, from scratch, SSL frozen / fine-tuned)
+    #[arg(long, help_heading = "Evaluation")]
+    pub baselines: Option<bool>,
+    /// Neighbours voting in the k-NN evaluation of encoder features
+    #[arg(long, help_heading = "Evaluation")]
+    pub knn_k: Option<usize>,
+    /// Temperature of the k-NN vote weights exp(similarity / t)
+    #[arg(long, help_heading = "Evaluation")]
+    pub knn_temperature: Option<f64>,
     /// Train the downstream head for all its epochs, without early stopping
     #[arg(long, help_heading = "Training: downstream", conflicts_with_all = ["monitor", "patience", "restore_best"])]
     pub no_early_stopping: bool,
@@ -129,12 +142,20 @@ impl ConfigArgs {
         set(&mut config.seed, self.seed);
         set(&mut config.data.dataset, self.dataset.clone());
         set(&mut config.data.unlabeled_size, self.unlabeled);
-        set(&mut config.data.train_size, self.train_size);
+        match self.labels[..] {
+            [] => {}
+            [labels] => config.data.labels = labels,
+            _ => return Err(Error::Config("--labels takes one value here; `pretext sweep` takes several".into())),
+        }
+        set(&mut config.data.balanced_labels, self.balanced_labels);
         set(&mut config.data.test_size, self.test_size);
         set(&mut config.data.pixels, self.pixels);
         set(&mut config.data.validation_split, self.validation_split);
         set(&mut config.model.init_std, self.init_std);
         set(&mut config.fine_tune, self.fine_tune);
+        set(&mut config.baselines, self.baselines);
+        set(&mut config.knn.k, self.knn_k);
+        set(&mut config.knn.temperature, self.knn_temperature);
         self.pretext.apply(&mut config.pretext);
         self.downstream.apply(&mut config.downstream);
         if self.no_early_stopping {

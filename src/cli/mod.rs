@@ -14,6 +14,7 @@ mod pretrain;
 mod probe;
 mod run;
 mod summary;
+mod sweep;
 
 /// Self-supervised learning for images: pretrain an encoder on a pretext task that needs no
 /// labels (RotNet rotation prediction), train a classifier head on a few labels, and evaluate
@@ -60,6 +61,8 @@ pub enum Command {
     /// Download or inspect a data set
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Label-efficiency sweep: every method at several label budgets and seeds
+    Sweep(sweep::SweepArgs),
     /// Print the Keras-style summaries of the pretext and downstream models
     Summary(summary::SummaryArgs),
 }
@@ -75,6 +78,7 @@ impl Cli {
             Command::Predict(args) => predict::execute(args),
             Command::Data(command) => data::execute(command),
             Command::Summary(args) => summary::execute(args),
+            Command::Sweep(args) => sweep::execute(args),
         }
     }
 }

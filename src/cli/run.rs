@@ -7,6 +7,7 @@ use crate::cli::DataDirArg;
 use crate::cli::args::ConfigArgs;
 use crate::config::RunConfig;
 use crate::error::Result;
+use crate::eval::methods::{Method, markdown_table};
 use crate::pipeline;
 use crate::report::artifacts::RunFolder;
 
@@ -45,10 +46,21 @@ pub fn execute(args: RunArgs) -> Result<()> {
     folder.write_config(&config)?;
     let pretrained = pipeline::pretrain(&config, &data.unlabeled, verbose)?;
     folder.write_pretext(&pretrained, &data.unlabeled)?;
-    let probed = pipeline::probe(&config, pretrained.model.encoder, &data.labelled, data.classes.len(), verbose)?;
+    let encoder = pretrained.model.encoder;
+    let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.classes.len(), verbose)?;
     folder.write_downstream(&probed)?;
     let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    let methods = if config.baselines { &Method::ALL[..] } else { &[Method::of_run(config.fine_tune)][..] };
+    if verbose && config.baselines {
+        println!("training the baselines on the same {} labelled images...", data.labelled.len());
+    }
+    let results = pipeline::compare_methods(&config, methods, &encoder, Some(&probed), &data)?;
+    folder.write_methods(&results)?;
+    let features = pipeline::encode(&probed.model.encoder, &data.test, data.classes.len(), config.data.pixels);
+    folder.write_embedding(&features, data.classes)?;
+    crate::report::html::write_report(&folder)?;
+    println!("{}", markdown_table(&results));
     let eval = predictions.evaluation();
     println!(
         "test accuracy {:.4} on {} held-out images (loss {:.4}); results in {} ({:.1}s)",

@@ -130,6 +130,18 @@ impl FeatureBatches {
     }
 }
 
+impl FeatureBatches {
+    /// All feature rows `[n, dim]`.
+    pub fn features(&self) -> &Tensor<2> {
+        &self.features
+    }
+
+    /// The target of every row.
+    pub fn targets(&self) -> &[usize] {
+        &self.targets
+    }
+}
+
 impl BatchSource for FeatureBatches {
     type Input = Tensor<2>;
 

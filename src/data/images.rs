@@ -68,6 +68,28 @@ impl LabeledImages {
         }
     }
 
+    /// The images at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Self {
+        let pixels = indices.iter().flat_map(|&i| self.image(i).iter().copied()).collect();
+        let labels = indices.iter().map(|&i| self.labels[i]).collect();
+        Self { pixels, labels, height: self.height, width: self.width }
+    }
+
+    /// The first `per_class` images of every class among `classes`, keeping data order
+    /// (so a validation split taken from the end still sees every class).
+    pub fn balanced(&self, per_class: usize, classes: usize) -> Self {
+        let mut taken = vec![0; classes];
+        let indices: Vec<usize> = (0..self.len())
+            .filter(|&i| {
+                let class = self.label(i);
+                let keep = taken[class] < per_class;
+                taken[class] += keep as usize;
+                keep
+            })
+            .collect();
+        self.select(&indices)
+    }
+
     /// The first `n` images (all of them if there are fewer).
     pub fn head(&self, n: usize) -> Self {
         self.slice(0..n.min(self.len()))
@@ -104,6 +126,14 @@ mod tests {
         let thousand = LabeledImages::new(vec![0; 1000], vec![0; 1000], 1, 1);
         let (train, val) = thousand.split_tail(0.3);
         assert_eq!((train.len(), val.len()), (700, 300));
+    }
+
+    #[test]
+    fn balanced_takes_the_first_of_each_class_in_data_order() {
+        let set = LabeledImages::new((0..8).collect(), vec![0, 0, 0, 1, 2, 1, 2, 2], 1, 1);
+        let two = set.balanced(2, 3);
+        assert_eq!(two.labels(), &[0, 0, 1, 2, 1, 2]);
+        assert_eq!(two.image(2), &[3]);
     }
 
     #[test]

@@ -19,10 +19,13 @@ use crate::config::RunConfig;
 use crate::data::images::LabeledImages;
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
+use crate::eval::methods::{MethodResult, markdown_table};
 use crate::eval::predict::Predictions;
 use crate::model::weights::write_atomically;
 use crate::pipeline::{Pretrained, Probed};
-use crate::report::plots::{Tile, confusion_matrix, image_grid, training_curves};
+use crate::data::batch::FeatureBatches;
+use crate::eval::pca::pca_project;
+use crate::report::plots::{Tile, confusion_matrix, embedding, image_grid, training_curves};
 use crate::tasks::rotation::{Rotation, RotationTask};
 use crate::data::source::SampleSource;
 use crate::train::history::{EpochRecord, write_csv};
@@ -119,6 +122,21 @@ impl RunFolder {
         let mut metrics = phase_metrics(&probed.history);
         metrics["restored_epoch"] = json!(probed.restored_epoch);
         self.set_metrics("downstream", metrics)
+    }
+
+    /// The side-by-side comparison of methods, as JSON in metrics and a Markdown table.
+    pub fn write_methods(&self, results: &[MethodResult]) -> Result<()> {
+        write_atomically(&self.path("methods.md"), markdown_table(results).as_bytes())?;
+        self.set_metrics("methods", serde_json::to_value(results).expect("results serialise"))
+    }
+
+    /// The test images' features projected on their two principal axes.
+    pub fn write_embedding(&self, features: &FeatureBatches, classes: &[&str]) -> Result<()> {
+        let [_, dim] = features.features().dims();
+        let values = features.features().clone().into_data().try_to_vec::<f32>().expect("f32 features");
+        let points: Vec<(f64, f64)> = pca_project(&values, dim, 2).into_iter().map(|p| (p[0], p[1])).collect();
+        let title = format!("Encoder features of {} test images (PCA)", points.len());
+        embedding(&self.path("embedding.png"), &title, &points, features.targets(), classes)
     }
 
     /// Test metrics, confusion matrix and example figures.

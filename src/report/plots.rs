@@ -9,6 +9,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
+use crate::eval::methods::Method;
+use crate::eval::sweep::SweepCell;
 use crate::train::history::EpochRecord;
 
 /// Bundled so figures look the same everywhere, with no system font lookup.
@@ -161,5 +163,103 @@ pub fn confusion_matrix(path: &Path, matrix: &ConfusionMatrix, classes: &[&str])
         draw(name, &text(13), (left + t as i32 * cell + cell / 2, top + n as i32 * cell + 14))?;
     }
     draw("predicted", &text(15), (left + cell * n as i32 / 2, top + n as i32 * cell + 44))?;
+    root.present().map_err(|e| plot_error(path, e))
+}
+
+/// Ten distinguishable colours (Tableau 10), one per class.
+const CLASS_COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// A scatter plot of 2-D points coloured by class, with a legend of class names.
+pub fn embedding(path: &Path, title: &str, points: &[(f64, f64)], labels: &[usize], classes: &[&str]) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (820, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let range = |pick: fn(&(f64, f64)) -> f64| {
+        let (lo, hi) = points.iter().map(pick).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if lo < hi { lo..hi } else { lo - 1.0..lo + 1.0 }
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .margin(14)
+        .caption(title, (FONT_NAME, 20))
+        .x_label_area_size(34)
+        .y_label_area_size(50)
+        .build_cartesian_2d(range(|p| p.0), range(|p| p.1))
+        .map_err(|e| plot_error(path, e))?;
+    chart.configure_mesh().x_desc("PC 1").y_desc("PC 2").label_style((FONT_NAME, 13)).draw().map_err(|e| plot_error(path, e))?;
+    for (class, name) in classes.iter().enumerate() {
+        let color = CLASS_COLORS[class % CLASS_COLORS.len()];
+        let mine = points.iter().zip(labels).filter(|(_, l)| **l == class).map(|(p, _)| Circle::new(*p, 2, color.mix(0.6).filled()));
+        chart
+            .draw_series(mine)
+            .map_err(|e| plot_error(path, e))?
+            .label(*name)
+            .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT_NAME, 13))
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    root.present().map_err(|e| plot_error(path, e))
+}
+
+/// Test accuracy against the number of labels (log scale), one line per method, with
+/// mean ± one standard deviation over seeds.
+pub fn label_curves(path: &Path, cells: &[SweepCell]) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let (lo_x, hi_x) = cells.iter().fold((f64::INFINITY, 0f64), |(lo, hi), c| (lo.min(c.labels as f64), hi.max(c.labels as f64)));
+    let lo_y = cells.iter().map(|c| c.mean - c.std).fold(1.0, f64::min).max(0.0);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(14)
+        .caption("Test accuracy against labelled images (mean ± std over seeds)", (FONT_NAME, 20))
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((lo_x * 0.8..hi_x * 1.25).log_scale(), (lo_y - 0.02)..1.0)
+        .map_err(|e| plot_error(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("labelled images")
+        .x_label_formatter(&|x| format!("{}", x.round()))
+        .y_desc("test accuracy")
+        .label_style((FONT_NAME, 13))
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    for (k, method) in Method::ALL.iter().enumerate() {
+        let color = CLASS_COLORS[k];
+        let mine: Vec<&SweepCell> = cells.iter().filter(|c| c.method == method.id()).collect();
+        let line = mine.iter().map(|c| (c.labels as f64, c.mean));
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .map_err(|e| plot_error(path, e))?
+            .label(method.description())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+        let bars = mine.iter().map(|c| {
+            ErrorBar::new_vertical(c.labels as f64, c.mean - c.std, c.mean, c.mean + c.std, color.stroke_width(1), 8)
+        });
+        chart.draw_series(bars).map_err(|e| plot_error(path, e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT_NAME, 14))
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
     root.present().map_err(|e| plot_error(path, e))
 }

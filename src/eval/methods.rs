@@ -1,0 +1,86 @@
+//! The four ways to get a classifier from the same labelled images, so that what
+//! self-supervision is worth shows against what the same network does without it.
+
+use serde::Serialize;
+
+/// A way of obtaining the encoder under the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// (a) The encoder as initialised, frozen: what the architecture gives for free.
+    RandomFrozen,
+    /// (b) Supervised training from scratch: encoder and head trained on the labels.
+    Scratch,
+    /// (c) The pretext-trained encoder, frozen: a linear probe.
+    SslProbe,
+    /// (d) The pretext-trained encoder, fine-tuned with the head.
+    SslFineTune,
+}
+
+impl Method {
+    /// All four, in report order.
+    pub const ALL: [Method; 4] = [Method::RandomFrozen, Method::Scratch, Method::SslProbe, Method::SslFineTune];
+
+    /// Whether the encoder starts from the pretext task's weights.
+    pub fn pretrained(self) -> bool {
+        matches!(self, Method::SslProbe | Method::SslFineTune)
+    }
+
+    /// Whether the encoder trains with the head.
+    pub fn fine_tune(self) -> bool {
+        matches!(self, Method::Scratch | Method::SslFineTune)
+    }
+
+    /// The method a run's own settings describe.
+    pub fn of_run(fine_tune: bool) -> Self {
+        if fine_tune { Method::SslFineTune } else { Method::SslProbe }
+    }
+
+    /// Identifier used in CSV and JSON.
+    pub fn id(self) -> &'static str {
+        match self {
+            Method::RandomFrozen => "random_frozen",
+            Method::Scratch => "scratch",
+            Method::SslProbe => "ssl_probe",
+            Method::SslFineTune => "ssl_finetune",
+        }
+    }
+
+    /// Human description for tables.
+    pub fn description(self) -> &'static str {
+        match self {
+            Method::RandomFrozen => "random encoder, frozen",
+            Method::Scratch => "supervised from scratch",
+            Method::SslProbe => "SSL encoder, frozen (linear probe)",
+            Method::SslFineTune => "SSL encoder, fine-tuned",
+        }
+    }
+}
+
+/// What one method reached.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MethodResult {
+    /// Which method.
+    pub method: Method,
+    /// Accuracy of encoder + head on the test images.
+    pub test_accuracy: f64,
+    /// k-NN accuracy of the (final) encoder's features on the test images.
+    pub knn_accuracy: f64,
+    /// Downstream epochs run.
+    pub epochs_run: usize,
+}
+
+/// A Markdown table of `results`.
+pub fn markdown_table(results: &[MethodResult]) -> String {
+    let mut out = String::from("| method | test accuracy | k-NN accuracy | epochs |\n| --- | --- | --- | --- |\n");
+    for r in results {
+        out.push_str(&format!(
+            "| {} | {:.4} | {:.4} | {} |\n",
+            r.method.description(),
+            r.test_accuracy,
+            r.knn_accuracy,
+            r.epochs_run
+        ));
+    }
+    out
+}

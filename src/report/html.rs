@@ -1,0 +1,106 @@
+//! One self-contained HTML page per run: every figure embedded as a data URI, so the file
+//! opens in a browser with no server and nothing else beside it.
+
+use std::fmt::Write;
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::model::weights::write_atomically;
+use crate::report::artifacts::{CONFIG, RunFolder};
+
+/// The figures of a run folder, in reading order, with their headings.
+const FIGURES: &[(&str, &str)] = &[
+    ("rotations.png", "Pretext task"),
+    ("pretext_curves.png", "Pretext training"),
+    ("downstream_curves.png", "Downstream training"),
+    ("confusion_matrix.png", "Confusion matrix"),
+    ("examples.png", "Examples"),
+    ("misclassified.png", "Misclassified test images"),
+    ("embedding.png", "Embedding"),
+];
+
+/// Writes `report.html` from what the folder holds now (missing figures are skipped).
+pub fn write_report(folder: &RunFolder) -> Result<()> {
+    let metrics = folder.read_metrics()?;
+    let config = std::fs::read_to_string(folder.path(CONFIG)).unwrap_or_default();
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pretext run report</title>\n\
+         <style>body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}\
+         table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}\
+         th{background:#eee}td:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}\
+         pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>\n<h1>pretext run report</h1>\n",
+    );
+    write_summary(&mut html, &metrics);
+    write_methods(&mut html, &metrics);
+    write_per_class(&mut html, &metrics);
+    for (file, heading) in FIGURES {
+        if let Ok(bytes) = std::fs::read(folder.path(file)) {
+            let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let _ = write!(html, "<h2>{heading}</h2>\n<img alt=\"{heading}\" src=\"data:image/png;base64,{data}\">\n");
+        }
+    }
+    let _ = write!(html, "<h2>Configuration</h2>\n<pre>{}</pre>\n</body></html>\n", escape(&config));
+    write_atomically(&folder.path("report.html"), html.as_bytes())
+}
+
+fn number(value: &Value) -> String {
+    value.as_f64().map_or_else(|| "-".into(), |v| if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.4}") })
+}
+
+fn write_summary(html: &mut String, metrics: &Value) {
+    html.push_str("<h2>Summary</h2>\n<table><tr><th>phase</th><th>epochs</th><th>final loss</th><th>final accuracy</th><th>final val accuracy</th></tr>\n");
+    for phase in ["pretext", "downstream"] {
+        let m = &metrics[phase];
+        let _ = writeln!(
+            html,
+            "<tr><td>{phase}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            number(&m["epochs_run"]),
+            number(&m["final_loss"]),
+            number(&m["final_accuracy"]),
+            number(&m["final_val_accuracy"])
+        );
+    }
+    let test = &metrics["test"];
+    let _ = writeln!(
+        html,
+        "</table>\n<p><b>Test accuracy {}</b> on {} held-out images (loss {}).</p>",
+        number(&test["accuracy"]),
+        number(&test["n"]),
+        number(&test["loss"])
+    );
+}
+
+fn write_methods(html: &mut String, metrics: &Value) {
+    let Some(methods) = metrics["methods"].as_array() else { return };
+    html.push_str("<h2>Methods on the same labelled and test images</h2>\n<table><tr><th>method</th><th>test accuracy</th><th>k-NN accuracy</th><th>epochs</th></tr>\n");
+    for m in methods {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(m["method"].as_str().unwrap_or("?")),
+            number(&m["test_accuracy"]),
+            number(&m["knn_accuracy"]),
+            number(&m["epochs_run"])
+        );
+    }
+    html.push_str("</table>\n");
+}
+
+fn write_per_class(html: &mut String, metrics: &Value) {
+    let Some(per_class) = metrics["test"]["per_class_accuracy"].as_array() else { return };
+    html.push_str("<h2>Per-class test accuracy</h2>\n<table><tr>");
+    for class in 0..per_class.len() {
+        let _ = write!(html, "<th>{class}</th>");
+    }
+    html.push_str("</tr><tr>");
+    for acc in per_class {
+        let _ = write!(html, "<td>{}</td>", number(acc));
+    }
+    html.push_str("</tr></table>\n");
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
