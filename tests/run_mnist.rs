@@ -53,7 +53,7 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
 
     // The baselines ran on the same images; the run's own method is one of them.
     let methods: Vec<&str> = metrics["methods"].as_array().unwrap().iter().map(|m| m["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["random_frozen", "scratch", "ssl_probe", "ssl_finetune"]);
+    assert_eq!(methods, ["random_frozen", "scratch", "ssl_probe", "ssl_fine_tune"]);
     assert_eq!(metrics["methods"][2]["test_accuracy"], metrics["test"]["accuracy"]);
     for m in metrics["methods"].as_array().unwrap() {
         let knn = m["knn_accuracy"].as_f64().unwrap();

@@ -36,13 +36,18 @@ impl Method {
         if fine_tune { Method::SslFineTune } else { Method::SslProbe }
     }
 
-    /// Identifier used in CSV and JSON.
+    /// The method with identifier `id`.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.id() == id)
+    }
+
+    /// Identifier used in CSV and JSON (as serde writes it).
     pub fn id(self) -> &'static str {
         match self {
             Method::RandomFrozen => "random_frozen",
             Method::Scratch => "scratch",
             Method::SslProbe => "ssl_probe",
-            Method::SslFineTune => "ssl_finetune",
+            Method::SslFineTune => "ssl_fine_tune",
         }
     }
 

@@ -118,7 +118,7 @@ impl RunFolder {
     pub fn write_downstream(&self, probed: &Probed) -> Result<()> {
         crate::model::weights::save(&probed.model, &self.path(CLASSIFIER_WEIGHTS))?;
         write_csv(&probed.history, &self.path("history_downstream.csv"))?;
-        training_curves(&self.path("downstream_curves.png"), "Downstream: digit classifier on the frozen encoder", &probed.history)?;
+        training_curves(&self.path("downstream_curves.png"), "Downstream: classifier trained on the labelled images", &probed.history)?;
         let mut metrics = phase_metrics(&probed.history);
         metrics["restored_epoch"] = json!(probed.restored_epoch);
         self.set_metrics("downstream", metrics)

@@ -7,6 +7,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::error::Result;
+use crate::eval::methods::Method;
 use crate::model::weights::write_atomically;
 use crate::report::artifacts::{CONFIG, RunFolder};
 
@@ -79,7 +80,7 @@ fn write_methods(html: &mut String, metrics: &Value) {
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(m["method"].as_str().unwrap_or("?")),
+            m["method"].as_str().and_then(Method::from_id).map_or("?", Method::description),
             number(&m["test_accuracy"]),
             number(&m["knn_accuracy"]),
             number(&m["epochs_run"])

@@ -109,7 +109,7 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .x_label_formatter(&|x| format!("{}", x.round() as usize))
+            .x_label_formatter(&|x| if x.fract() == 0.0 { format!("{x}") } else { String::new() })
             .label_style((FONT_NAME, 13))
             .draw()
             .map_err(|e| plot_error(path, e))?;
