@@ -61,6 +61,7 @@ pub mod eval {
 /// Figures and files a person reads.
 pub mod report {
     pub mod artifacts;
+    pub mod csv_file;
     pub mod html;
     pub mod plots;
 }

@@ -11,6 +11,7 @@ use crate::eval::sweep::{SweepRow, markdown, summarize};
 use crate::model::weights::write_atomically;
 use crate::pipeline;
 use crate::report::artifacts::RunFolder;
+use crate::report::csv_file::write_rows;
 use crate::report::plots::label_curves;
 
 /// Flags of `pretext sweep`.
@@ -84,20 +85,9 @@ pub fn execute(args: SweepArgs) -> Result<()> {
 }
 
 fn write_results(folder: &RunFolder, rows: &[SweepRow]) -> Result<()> {
-    let csv_error = |path: PathBuf, e: csv::Error| Error::io(path, std::io::Error::other(e));
-    let path = folder.path("sweep.csv");
-    let mut writer = csv::Writer::from_path(&path).map_err(|e| csv_error(path.clone(), e))?;
-    for row in rows {
-        writer.serialize(row).map_err(|e| csv_error(path.clone(), e))?;
-    }
-    writer.flush().map_err(|e| Error::io(&path, e))?;
+    write_rows(rows, &folder.path("sweep.csv"))?;
     let cells = summarize(rows);
-    let path = folder.path("sweep_summary.csv");
-    let mut writer = csv::Writer::from_path(&path).map_err(|e| csv_error(path.clone(), e))?;
-    for cell in &cells {
-        writer.serialize(cell).map_err(|e| csv_error(path.clone(), e))?;
-    }
-    writer.flush().map_err(|e| Error::io(&path, e))?;
+    write_rows(&cells, &folder.path("sweep_summary.csv"))?;
     let table = markdown(&cells);
     write_atomically(&folder.path("sweep.md"), table.as_bytes())?;
     label_curves(&folder.path("sweep.png"), &cells)?;

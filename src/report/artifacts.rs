@@ -28,7 +28,8 @@ use crate::eval::pca::pca_project;
 use crate::report::plots::{Tile, confusion_matrix, embedding, image_grid, training_curves};
 use crate::tasks::rotation::{Rotation, RotationTask};
 use crate::data::source::SampleSource;
-use crate::train::history::{EpochRecord, write_csv};
+use crate::report::csv_file::write_rows;
+use crate::train::history::EpochRecord;
 
 /// File name of the pretext model's weights.
 pub const PRETEXT_WEIGHTS: &str = "pretext.safetensors";
@@ -108,7 +109,7 @@ impl RunFolder {
     /// Weights, history, curves and the rotation figure of the pretext phase.
     pub fn write_pretext(&self, pretrained: &Pretrained, images: &LabeledImages) -> Result<()> {
         crate::model::weights::save(&pretrained.model, &self.path(PRETEXT_WEIGHTS))?;
-        write_csv(&pretrained.history, &self.path("history_pretext.csv"))?;
+        write_rows(&pretrained.history, &self.path("history_pretext.csv"))?;
         training_curves(&self.path("pretext_curves.png"), "Pretext task: rotation prediction", &pretrained.history)?;
         rotations_figure(&self.path("rotations.png"), images)?;
         self.set_metrics("pretext", phase_metrics(&pretrained.history))
@@ -117,7 +118,7 @@ impl RunFolder {
     /// Weights, history and curves of the downstream phase.
     pub fn write_downstream(&self, probed: &Probed) -> Result<()> {
         crate::model::weights::save(&probed.model, &self.path(CLASSIFIER_WEIGHTS))?;
-        write_csv(&probed.history, &self.path("history_downstream.csv"))?;
+        write_rows(&probed.history, &self.path("history_downstream.csv"))?;
         training_curves(&self.path("downstream_curves.png"), "Downstream: classifier trained on the labelled images", &probed.history)?;
         let mut metrics = phase_metrics(&probed.history);
         metrics["restored_epoch"] = json!(probed.restored_epoch);

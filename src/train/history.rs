@@ -1,10 +1,6 @@
 //! Per-epoch metrics of one training phase, written as CSV that pandas reads directly.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
 
 /// What one epoch measured. Validation fields are empty when there is no validation set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,23 +31,4 @@ impl EpochRecord {
         }
         line
     }
-}
-
-/// Writes `records` as CSV with a header row.
-pub fn write_csv(records: &[EpochRecord], path: &Path) -> Result<()> {
-    let mut writer = csv::Writer::from_path(path).map_err(|e| csv_error(path, e))?;
-    for record in records {
-        writer.serialize(record).map_err(|e| csv_error(path, e))?;
-    }
-    writer.flush().map_err(|e| Error::io(path, e))
-}
-
-/// Reads a history written by [`write_csv`].
-pub fn read_csv(path: &Path) -> Result<Vec<EpochRecord>> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| csv_error(path, e))?;
-    reader.deserialize().collect::<Result<_, _>>().map_err(|e| csv_error(path, e))
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    Error::io(path, std::io::Error::other(e))
 }
