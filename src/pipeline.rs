@@ -118,7 +118,7 @@ pub fn pretrain(config: &RunConfig, images: &LabeledImages, verbose: bool) -> Re
     Ok(Pretrained { model: fitted.model.valid(), history: fitted.history })
 }
 
-/// A classifier (frozen encoder + trained head) and the head's training history.
+/// A trained classifier (encoder + head) and the downstream training history.
 #[derive(Debug)]
 pub struct Probed {
     /// Encoder and head (on the plain, inference device).

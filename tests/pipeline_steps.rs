@@ -79,6 +79,11 @@ fn probing_keeps_the_encoder_frozen_and_fine_tuning_moves_it() {
     assert_eq!(encoder_values(&probed.model.encoder), before);
     assert_eq!(probed.history.len(), 2);
 
+    // Shifted images go through the encoder every step; it must still not learn.
+    config.downstream.max_shift = 2;
+    let shifted = pipeline::probe(&config, pretrained.model.encoder.clone(), &data.labelled, 10, false).unwrap();
+    assert_eq!(encoder_values(&shifted.model.encoder), before);
+
     config.fine_tune = true;
     let tuned = pipeline::probe(&config, pretrained.model.encoder, &data.labelled, 10, false).unwrap();
     assert_ne!(encoder_values(&tuned.model.encoder), before);
