@@ -14,6 +14,7 @@ use crate::data::catalog;
 use crate::data::images::LabeledImages;
 use crate::data::source::Labeled;
 use crate::error::{Error, Result};
+use crate::eval::confusion::ConfusionMatrix;
 use crate::eval::knn::knn_predict;
 use crate::eval::methods::{Method, MethodResult};
 use crate::eval::predict::{Predictions, predict};
@@ -248,12 +249,14 @@ pub fn compare_methods(
                     &trained
                 }
             };
-            let test = evaluate(&probed.model, &data.test, classes, config.data.pixels).evaluation();
+            let predictions = evaluate(&probed.model, &data.test, classes, config.data.pixels);
+            let matrix = ConfusionMatrix::new(&predictions.predicted(), &predictions.targets, classes);
             Ok(MethodResult {
                 method,
-                test_accuracy: test.accuracy,
+                test_accuracy: predictions.evaluation().accuracy,
                 knn_accuracy: knn_accuracy(config, &probed.model.encoder, data),
                 epochs_run: probed.history.len(),
+                per_class_accuracy: matrix.per_class_accuracy(),
             })
         })
         .collect()

@@ -73,6 +73,8 @@ pub struct MethodResult {
     pub knn_accuracy: f64,
     /// Downstream epochs run.
     pub epochs_run: usize,
+    /// Test accuracy of each true class (`None` where the class is absent).
+    pub per_class_accuracy: Vec<Option<f64>>,
 }
 
 /// A Markdown table of `results`.

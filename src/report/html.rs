@@ -90,16 +90,27 @@ fn write_methods(html: &mut String, metrics: &Value) {
 }
 
 fn write_per_class(html: &mut String, metrics: &Value) {
-    let Some(per_class) = metrics["test"]["per_class_accuracy"].as_array() else { return };
-    html.push_str("<h2>Per-class test accuracy</h2>\n<table><tr>");
-    for class in 0..per_class.len() {
+    let Some(run) = metrics["test"]["per_class_accuracy"].as_array() else { return };
+    html.push_str("<h2>Per-class test accuracy</h2>\n<table><tr><th>classifier</th>");
+    for class in 0..run.len() {
         let _ = write!(html, "<th>{class}</th>");
     }
-    html.push_str("</tr><tr>");
-    for acc in per_class {
-        let _ = write!(html, "<td>{}</td>", number(acc));
+    html.push_str("</tr>\n");
+    let mut rows = vec![("this run", run)];
+    for m in metrics["methods"].as_array().into_iter().flatten() {
+        let name = m["method"].as_str().and_then(Method::from_id).map_or("?", Method::description);
+        if let Some(accs) = m["per_class_accuracy"].as_array() {
+            rows.push((name, accs));
+        }
     }
-    html.push_str("</tr></table>\n");
+    for (name, accs) in rows {
+        let _ = write!(html, "<tr><td>{name}</td>");
+        for acc in accs {
+            let _ = write!(html, "<td>{}</td>", number(acc));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table>\n");
 }
 
 fn escape(text: &str) -> String {
