@@ -33,6 +33,7 @@ pub fn execute(args: EvalArgs) -> Result<()> {
     let model = pipeline::load_classifier(&config, data.labelled.height(), classes, &folder.path(CLASSIFIER_WEIGHTS))?;
     let predictions = pipeline::evaluate(&model, &data.test, classes, config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    crate::report::html::write_report(&folder)?;
     let eval = predictions.evaluation();
     println!("test accuracy {:.4} on {} held-out images (loss {:.4})", eval.accuracy, predictions.len(), eval.loss);
     Ok(())

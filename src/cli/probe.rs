@@ -31,6 +31,7 @@ pub fn execute(args: ProbeArgs) -> Result<()> {
     folder.write_downstream(&probed)?;
     let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    crate::report::html::write_report(&folder)?;
     println!("test accuracy {:.4} on {} held-out images", predictions.evaluation().accuracy, predictions.len());
     Ok(())
 }
