@@ -228,36 +228,34 @@ pub fn knn_accuracy(config: &RunConfig, encoder: &Encoder, data: &RunData) -> f6
 }
 
 /// Scores each of `methods` on the test images, training each on the same labelled images
-/// (except the run's own method when `main` already holds it).
+/// (except the run's own method when `main` already holds it and its test predictions).
 pub fn compare_methods(
     config: &RunConfig,
     methods: &[Method],
     pretrained: &Encoder,
-    main: Option<&Probed>,
+    main: Option<(&Probed, &Predictions)>,
     data: &RunData,
 ) -> Result<Vec<MethodResult>> {
     let classes = data.classes.len();
     let own = Method::of_run(config.fine_tune);
+    let score = |method: Method, probed: &Probed, predictions: &Predictions| {
+        let matrix = ConfusionMatrix::new(&predictions.predicted(), &predictions.targets, classes);
+        MethodResult {
+            method,
+            test_accuracy: predictions.evaluation().accuracy,
+            knn_accuracy: knn_accuracy(config, &probed.model.encoder, data),
+            epochs_run: probed.history.len(),
+            per_class_accuracy: matrix.per_class_accuracy(),
+        }
+    };
     methods
         .iter()
-        .map(|&method| {
-            let trained;
-            let probed = match main {
-                Some(main) if method == own => main,
-                _ => {
-                    trained = train_method(config, method, pretrained, data, false)?;
-                    &trained
-                }
-            };
-            let predictions = evaluate(&probed.model, &data.test, classes, config.data.pixels);
-            let matrix = ConfusionMatrix::new(&predictions.predicted(), &predictions.targets, classes);
-            Ok(MethodResult {
-                method,
-                test_accuracy: predictions.evaluation().accuracy,
-                knn_accuracy: knn_accuracy(config, &probed.model.encoder, data),
-                epochs_run: probed.history.len(),
-                per_class_accuracy: matrix.per_class_accuracy(),
-            })
+        .map(|&method| match main {
+            Some((probed, predictions)) if method == own => Ok(score(method, probed, predictions)),
+            _ => {
+                let trained = train_method(config, method, pretrained, data, false)?;
+                Ok(score(method, &trained, &evaluate(&trained.model, &data.test, classes, config.data.pixels)))
+            }
         })
         .collect()
 }

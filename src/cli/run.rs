@@ -55,7 +55,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
     if verbose && config.baselines {
         println!("training the baselines on the same {} labelled images...", data.labelled.len());
     }
-    let results = pipeline::compare_methods(&config, methods, &encoder, Some(&probed), &data)?;
+    let results = pipeline::compare_methods(&config, methods, &encoder, Some((&probed, &predictions)), &data)?;
     folder.write_methods(&results)?;
     let features = pipeline::encode(&probed.model.encoder, &data.test, data.classes.len(), config.data.pixels);
     folder.write_embedding(&features, data.classes)?;
