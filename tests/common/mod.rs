@@ -4,11 +4,22 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The folder holding the MNIST IDX files: `$PRETEXT_DATA_DIR` or `../shared/data`.
+/// The folder holding the MNIST IDX files: `$PRETEXT_DATA_DIR`, else `../shared/data` (the
+/// workplace copy CI uses), else the user cache, downloaded there once (checksums verified).
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("PRETEXT_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+    if let Some(dir) = std::env::var_os("PRETEXT_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if shared.is_dir() {
+        return shared;
+    }
+    let spec = pretext::data::catalog::MNIST;
+    let cache = spec.cache_dir();
+    if spec.resolve_dir(Some(&cache)).is_err() {
+        spec.fetch(&cache).expect("MNIST downloads (or set PRETEXT_DATA_DIR to local IDX files)");
+    }
+    cache
 }
 
 /// Runs the `pretext` binary with `args`, pointed at the test data.
