@@ -20,7 +20,7 @@ mod sweep;
 /// labels (RotNet rotation prediction), train a classifier head on a few labels, and evaluate
 /// it on held-out test images.
 #[derive(Debug, Parser)]
-#[command(name = "pretext", version, about, long_about = None, after_help = EXAMPLES)]
+#[command(name = "pretext", version, after_help = EXAMPLES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -48,11 +48,11 @@ pub struct DataDirArg {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Whole pipeline: data, pretext training, frozen-encoder head, test evaluation, figures
+    /// Whole pipeline: data, pretext training, downstream classifier and baselines, test evaluation, figures, report
     Run(run::RunArgs),
     /// Train only the pretext model and save it in a run folder
     Pretrain(run::RunArgs),
-    /// Train the classifier head on the frozen encoder of a run folder's pretext model
+    /// Train the downstream classifier on a run folder's pretext encoder (frozen or fine-tuned)
     Probe(probe::ProbeArgs),
     /// Evaluate a run folder's classifier on held-out test images
     Eval(eval::EvalArgs),
