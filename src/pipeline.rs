@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 
 use crate::config::RunConfig;
 use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels};
-use crate::data::catalog;
+use crate::data::catalog::{self, Dataset};
 use crate::data::images::LabeledImages;
 use crate::data::source::Labeled;
 use crate::error::{Error, Result};
@@ -62,10 +62,15 @@ pub struct RunData {
 /// Loads the configured data set from `data_dir` (or the standard places, downloading it
 /// when it is nowhere) and keeps the configured numbers of images.
 pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<RunData> {
+    select(config, &load_dataset(config, data_dir)?)
+}
+
+/// The whole configured data set, read once (from `data_dir`, the standard places, or a
+/// download into the cache, like Keras' `load_data`).
+pub fn load_dataset(config: &RunConfig, data_dir: Option<&Path>) -> Result<Dataset> {
     let spec = catalog::spec(&config.data.dataset)?;
     let dir = match spec.resolve_dir(data_dir) {
         Ok(dir) => dir,
-        // Like Keras' load_data: with no folder named, download into the cache once.
         Err(Error::DataNotFound { .. }) if data_dir.is_none() => {
             let cache = spec.cache_dir();
             eprintln!("{} not found locally; downloading it to {}", spec.name, cache.display());
@@ -75,25 +80,30 @@ pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<RunData>
         Err(e) => return Err(e),
     };
     let full = spec.load(&dir)?;
+    if full.train.height() != full.train.width() {
+        return Err(Error::malformed(&dir, format!("images are {}x{}; rotation needs square images", full.train.height(), full.train.width())));
+    }
+    Ok(full)
+}
+
+/// The configured numbers of unlabeled, labelled and test images of `full`.
+pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
     let unlabeled = full.train.head(config.data.unlabeled_size.of(full.train.len()));
     let labels = config.data.labels.of(full.train.len());
-    let train = if config.data.balanced_labels {
+    let labelled = if config.data.balanced_labels {
         full.train.balanced(labels / full.classes.len(), full.classes.len())
     } else {
         full.train.head(labels)
     };
-    let test = full.test.head(config.data.test_size.of(full.test.len()));
-    if train.height() != train.width() {
-        return Err(Error::malformed(&dir, format!("images are {}x{}; rotation needs square images", train.height(), train.width())));
-    }
-    if train.split_point(config.data.validation_split) == 0 {
+    if labelled.split_point(config.data.validation_split) == 0 {
         return Err(Error::Config(format!(
             "{} labelled images with validation split {} leave none to train the head",
-            train.len(),
+            labelled.len(),
             config.data.validation_split
         )));
     }
-    Ok(RunData { unlabeled, labelled: train, test, classes: full.classes })
+    let test = full.test.head(config.data.test_size.of(full.test.len()));
+    Ok(RunData { unlabeled, labelled, test, classes: full.classes })
 }
 
 /// A pretext model and its training history.

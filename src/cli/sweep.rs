@@ -54,16 +54,17 @@ pub fn execute(args: SweepArgs) -> Result<()> {
     }
     let folder = RunFolder::create(&args.out, args.force)?;
     folder.write_config(&base)?;
+    let full = pipeline::load_dataset(&base, args.data.data_dir.as_deref())?;
     let mut rows = Vec::new();
     for &seed in &args.seeds {
         let seeded = RunConfig { seed, ..base.clone() };
-        let data = pipeline::load_data(&seeded, args.data.data_dir.as_deref())?;
+        let data = pipeline::select(&seeded, &full)?;
         println!("seed {seed}: pretext training on {} unlabeled images", data.unlabeled.len());
         // One pretext model per seed serves every label budget.
         let pretrained = pipeline::pretrain(&seeded, &data.unlabeled, false)?;
         for &labels in &budgets {
             let config = RunConfig { data: crate::config::DataConfig { labels: Count::N(labels), ..seeded.data.clone() }, ..seeded.clone() };
-            let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
+            let data = pipeline::select(&config, &full)?;
             for result in pipeline::compare_methods(&config, &Method::ALL, &pretrained.model.encoder, None, &data)? {
                 println!(
                     "seed {seed} labels {labels:>5} {:<36} test {:.4}  k-NN {:.4}",
