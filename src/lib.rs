@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod kernels;
 pub mod pipeline;
 
 /// Reading, selecting and batching images.

@@ -6,11 +6,11 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+use crate::kernels::{conv2d_relu, max_pool2x2};
 use crate::model::init::{init_conv, init_linear};
 use crate::model::summary::{Summary, Tracer};
 
@@ -102,13 +102,13 @@ pub struct Encoder {
 impl Encoder {
     /// Feature maps `[batch, filters[1], h, w]` of a `[batch, 1, H, W]` image batch.
     pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
-        let x = relu(self.conv1.forward(x));
+        let x = conv2d_relu(&self.conv1, x);
         trace.record("conv2d", "Conv2D", &x, self.conv1.num_params(), trainable);
-        let x = self.pool1.forward(x);
+        let x = max_pool2x2(&self.pool1, x);
         trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
-        let x = relu(self.conv2.forward(x));
+        let x = conv2d_relu(&self.conv2, x);
         trace.record("conv2d", "Conv2D", &x, self.conv2.num_params(), trainable);
-        let x = self.pool2.forward(x);
+        let x = max_pool2x2(&self.pool2, x);
         trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
         x
     }
@@ -143,7 +143,7 @@ pub struct PretextModel {
 impl PretextModel {
     fn forward(&self, x: Tensor<4>, trace: &mut Tracer) -> Tensor<2> {
         let x = self.encoder.forward(x, trace, true);
-        let x = relu(self.conv3.forward(x));
+        let x = conv2d_relu(&self.conv3, x);
         trace.record("conv2d", "Conv2D", &x, self.conv3.num_params(), true);
         let x = x.flatten(1, 3);
         trace.record("flatten", "Flatten", &x, 0, true);

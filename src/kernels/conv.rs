@@ -1,0 +1,266 @@
+//! Keras-'same' 2-D convolution followed by ReLU, on contiguous NCHW `f32` slices.
+//!
+//! The batch is cut into work items of whole images, small enough for their im2col matrix to
+//! stay in cache; items run in parallel (rayon), each with single-threaded GEMMs (`gemm` crate).
+//! The forward pass keeps the im2col matrices for the backward pass. The cut depends only on the
+//! shapes, so no sum's order depends on the number of threads: results are bit-for-bit repeatable.
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+/// Sizes of one convolution: input `[batch, in_channels, height, width]`, weight
+/// `[out_channels, in_channels, kernel, kernel]`, output `[batch, out_channels, out_height, out_width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub out_height: usize,
+    pub out_width: usize,
+    /// Rows of zeros above the image; TensorFlow puts the odd one of an uneven total below.
+    pub pad_top: usize,
+    /// Columns of zeros left of the image.
+    pub pad_left: usize,
+}
+
+/// TensorFlow's 'same' rule along one axis: output size and padding before the first pixel.
+fn same_axis(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = ((out - 1) * stride + kernel).saturating_sub(size);
+    (out, total / 2)
+}
+
+impl ConvGeometry {
+    /// Geometry of an input of `input` shape convolved by a weight of `weight` shape.
+    pub fn same(input: [usize; 4], weight: [usize; 4], stride: usize) -> Self {
+        let [batch, in_channels, height, width] = input;
+        let [out_channels, weight_in, kernel, kernel_w] = weight;
+        assert!(weight_in == in_channels && kernel == kernel_w, "weight {weight:?} does not fit input {input:?}");
+        let (out_height, pad_top) = same_axis(height, kernel, stride);
+        let (out_width, pad_left) = same_axis(width, kernel, stride);
+        Self { batch, in_channels, height, width, out_channels, kernel, stride, out_height, out_width, pad_top, pad_left }
+    }
+
+    /// Shape of the output.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.batch, self.out_channels, self.out_height, self.out_width]
+    }
+
+    /// Length of one im2col column: the input values one output value sees.
+    fn patch(&self) -> usize {
+        self.in_channels * self.kernel * self.kernel
+    }
+
+    /// Output positions per image and channel.
+    fn positions(&self) -> usize {
+        self.out_height * self.out_width
+    }
+
+    /// Input values per image.
+    fn image_len(&self) -> usize {
+        self.in_channels * self.height * self.width
+    }
+
+    /// Output values per image.
+    fn output_len(&self) -> usize {
+        self.out_channels * self.positions()
+    }
+
+    /// Images per work item: enough for a good GEMM, few enough that the item's im2col matrix
+    /// (~256 KiB) stays in L2. It depends only on the shapes, never on the thread count, so the
+    /// order in which weight gradients are summed is fixed.
+    fn images_per_chunk(&self) -> usize {
+        (65_536 / (self.patch() * self.positions())).clamp(1, self.batch.max(1))
+    }
+
+    /// Output coordinates along an axis of `size` inputs whose tap at kernel `offset` lands inside
+    /// the image (the rest read padding), and the input coordinate the first of them reads.
+    fn inside(&self, offset: usize, pad: usize, size: usize, out: usize) -> (std::ops::Range<usize>, usize) {
+        let first = pad.saturating_sub(offset).div_ceil(self.stride);
+        let end = (size + pad).saturating_sub(offset).div_ceil(self.stride).min(out);
+        // `first * stride + offset >= pad` by the choice of `first`.
+        (first..end.max(first), first * self.stride + offset - pad)
+    }
+
+    fn rows_inside(&self, ky: usize) -> (std::ops::Range<usize>, usize) {
+        self.inside(ky, self.pad_top, self.height, self.out_height)
+    }
+
+    fn cols_inside(&self, kx: usize) -> (std::ops::Range<usize>, usize) {
+        self.inside(kx, self.pad_left, self.width, self.out_width)
+    }
+}
+
+/// The im2col matrix `[patch, images * positions]` of a run of whole images: row `(c, ky, kx)`,
+/// column `(n, oy, ox)`. Written front to back, padding included, so nothing is zeroed twice.
+fn im2col(x: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let images = x.len() / g.image_len();
+    let mut cols = Vec::with_capacity(g.patch() * images * g.positions());
+    for row in 0..g.patch() {
+        let (c, ky, kx) = (row / (g.kernel * g.kernel), row / g.kernel % g.kernel, row % g.kernel);
+        let ((rows, iy0), (inside, ix0)) = (g.rows_inside(ky), g.cols_inside(kx));
+        for n in 0..images {
+            let plane = &x[n * g.image_len() + c * g.height * g.width..][..g.height * g.width];
+            cols.resize(cols.len() + rows.start * g.out_width, 0.0);
+            for i in 0..rows.len() {
+                let src = &plane[(iy0 + i * g.stride) * g.width + ix0..];
+                cols.resize(cols.len() + inside.start, 0.0);
+                if g.stride == 1 {
+                    cols.extend_from_slice(&src[..inside.len()]);
+                } else {
+                    cols.extend(src.iter().step_by(g.stride).take(inside.len()));
+                }
+                cols.resize(cols.len() + g.out_width - inside.end, 0.0);
+            }
+            cols.resize(cols.len() + (g.out_height - rows.end) * g.out_width, 0.0);
+        }
+    }
+    cols
+}
+
+/// Adds every im2col entry back onto the input pixel it came from, for the images of `x`.
+fn col2im(cols: &[f32], g: &ConvGeometry, x: &mut [f32]) {
+    let columns = x.len() / g.image_len() * g.positions();
+    for (row, values) in cols.chunks(columns).enumerate() {
+        let (c, ky, kx) = (row / (g.kernel * g.kernel), row / g.kernel % g.kernel, row % g.kernel);
+        let ((rows, iy0), (inside, ix0)) = (g.rows_inside(ky), g.cols_inside(kx));
+        for (n, image) in x.chunks_mut(g.image_len()).enumerate() {
+            let plane = &mut image[c * g.height * g.width..][..g.height * g.width];
+            for (i, oy) in rows.clone().enumerate() {
+                let dst = &mut plane[(iy0 + i * g.stride) * g.width + ix0..];
+                let src = &values[n * g.positions() + oy * g.out_width..][inside.clone()];
+                for (j, &v) in src.iter().enumerate() {
+                    dst[j * g.stride] += v;
+                }
+            }
+        }
+    }
+}
+
+/// A row-major or transposed view of a matrix for [`matmul`].
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<'a> View<'a> {
+    fn rows(data: &'a [f32], cols: usize) -> Self {
+        Self { data, row_stride: cols as isize, col_stride: 1 }
+    }
+
+    fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Self { data, row_stride: 1, col_stride: cols as isize }
+    }
+}
+
+/// `lhs [m, k] * rhs [k, n]` as a new row-major `[m, n]` matrix, on the calling thread.
+fn matmul(lhs: View, rhs: View, [m, k, n]: [usize; 3]) -> Vec<f32> {
+    let mut dst = vec![0.0; m * n];
+    // SAFETY: the views hold m*k and k*n elements at the given strides, `dst` holds m*n,
+    // and `read_dst` is false so its zeros are never read.
+    unsafe {
+        gemm(
+            m, n, k,
+            dst.as_mut_ptr(), 1, n as isize, false,
+            lhs.data.as_ptr(), lhs.col_stride, lhs.row_stride,
+            rhs.data.as_ptr(), rhs.col_stride, rhs.row_stride,
+            0.0, 1.0, false, false, false,
+            Parallelism::None,
+        );
+    }
+    dst
+}
+
+/// The im2col matrices of a batch's work items, kept by [`forward`] for [`backward`].
+pub type Columns = Vec<Vec<f32>>;
+
+/// `relu(conv(x, weight) + bias)` as an NCHW batch; work items of whole images run in parallel.
+/// With `keep_columns` it also returns the im2col matrices, which the backward pass reuses.
+pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_columns: bool) -> (Vec<f32>, Option<Columns>) {
+    let chunk = g.images_per_chunk();
+    let mut y = vec![0.0; g.batch * g.output_len()];
+    let columns: Vec<Option<Vec<f32>>> = y
+        .par_chunks_mut(chunk * g.output_len())
+        .zip(x.par_chunks(chunk * g.image_len()))
+        .map(|(y, x)| {
+            let columns = x.len() / g.image_len() * g.positions();
+            let cols = im2col(x, g);
+            let product = matmul(View::rows(weight, g.patch()), View::rows(&cols, columns), [g.out_channels, g.patch(), columns]);
+            for (plane_index, plane) in y.chunks_mut(g.positions()).enumerate() {
+                let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
+                let row = &product[c * columns + n * g.positions()..][..g.positions()];
+                for (out, &value) in plane.iter_mut().zip(row) {
+                    *out = (value + bias[c]).max(0.0);
+                }
+            }
+            keep_columns.then_some(cols)
+        })
+        .collect();
+    (y, keep_columns.then(|| columns.into_iter().flatten().collect()))
+}
+
+/// Gradients of [`forward`] with respect to its input (when asked for), weight and bias.
+pub struct ConvGradients {
+    /// Gradient for the input batch, `[batch, in_channels, height, width]`.
+    pub x: Option<Vec<f32>>,
+    /// Gradient for the weight, `[out_channels, in_channels, kernel, kernel]`.
+    pub weight: Vec<f32>,
+    /// Gradient for the bias, `[out_channels]`.
+    pub bias: Vec<f32>,
+}
+
+/// Back-propagates `dy`, the loss gradient for [`forward`]'s output `y`, through ReLU and the
+/// convolution, given the im2col matrices `columns` that [`forward`] kept. Each work item returns its share of the weight and bias gradients; the shares
+/// are summed in work-item order, so the result does not depend on the thread count.
+pub fn backward(columns: &Columns, weight: &[f32], y: &[f32], dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
+    let chunk = g.images_per_chunk();
+    let shares: Vec<ConvGradients> = columns
+        .par_iter()
+        .zip(y.par_chunks(chunk * g.output_len()))
+        .zip(dy.par_chunks(chunk * g.output_len()))
+        .map(|((cols, y), dy)| backward_chunk(cols, weight, y, dy, g, input_grad))
+        .collect();
+    let mut total = ConvGradients {
+        x: input_grad.then(|| Vec::with_capacity(g.batch * g.image_len())),
+        weight: vec![0.0; weight.len()],
+        bias: vec![0.0; g.out_channels],
+    };
+    for share in shares {
+        total.weight.iter_mut().zip(&share.weight).for_each(|(t, s)| *t += s);
+        total.bias.iter_mut().zip(&share.bias).for_each(|(t, s)| *t += s);
+        if let (Some(dx), Some(part)) = (total.x.as_mut(), share.x) {
+            dx.extend_from_slice(&part);
+        }
+    }
+    total
+}
+
+/// [`backward`] for one run of whole images.
+fn backward_chunk(cols: &[f32], weight: &[f32], y: &[f32], dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
+    let images = y.len() / g.output_len();
+    let columns = images * g.positions();
+    // Gradient before the ReLU, channel-major `[out_channels, images * positions]` like the GEMMs.
+    let mut dz = vec![0.0; g.out_channels * columns];
+    for (plane_index, (dy, y)) in dy.chunks(g.positions()).zip(y.chunks(g.positions())).enumerate() {
+        let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
+        let dst = &mut dz[c * columns + n * g.positions()..][..g.positions()];
+        for ((out, &grad), &value) in dst.iter_mut().zip(dy).zip(y) {
+            *out = if value > 0.0 { grad } else { 0.0 };
+        }
+    }
+    let bias = dz.chunks(columns).map(|row| row.iter().sum()).collect();
+    let weight_grad = matmul(View::rows(&dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()]);
+    let x = input_grad.then(|| {
+        let dcols = matmul(View::transposed(weight, g.patch()), View::rows(&dz, columns), [g.patch(), g.out_channels, columns]);
+        let mut dx = vec![0.0; images * g.image_len()];
+        col2im(&dcols, g, &mut dx);
+        dx
+    });
+    ConvGradients { x, weight: weight_grad, bias }
+}

@@ -1,0 +1,155 @@
+//! CPU kernels for the layers that dominate training, plugged into Burn as a backend extension:
+//! the model keeps Burn's modules and parameters and calls [`conv2d_relu`] in its forward pass.
+//!
+//! Burn flex's generic convolution spends most of its time on layout copies for these small
+//! shapes; ours im2col's the whole batch once and runs one GEMM per product (see `conv.rs`).
+
+mod autodiff;
+mod conv;
+mod pool;
+
+use conv::ConvGeometry;
+use pool::PoolGeometry;
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Backend, Flex, backend_extension};
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
+use burn::tensor::{Shape, Tensor, TensorData};
+
+
+/// Operations with our own kernels; implemented for Flex and for Autodiff over Flex.
+#[backend_extension(Flex, Autodiff)]
+pub trait KernelOps: Backend {
+    /// `relu(conv2d(x, weight) + bias)` with Keras 'same' padding and the given stride.
+    fn conv2d_relu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self>;
+
+    /// 2x2 max pooling with stride 2 and no padding.
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// `relu(conv(x))` for a 'same'-padded, bias-carrying `conv`, through our kernels.
+pub fn conv2d_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let bias = conv.bias.as_ref().expect("the ConvNet's convolutions carry a bias").val();
+    let [stride, stride_w] = conv.stride;
+    assert_eq!(stride, stride_w, "square strides only");
+    Tensor::from_dispatch(<burn::backend::Dispatch as KernelOps>::conv2d_relu(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias.into_dispatch(),
+        stride,
+    ))
+}
+
+/// `pool(x)` for a 2x2, stride-2, unpadded max `pool`, through our kernels.
+pub fn max_pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    assert!(pool.kernel_size == [2, 2] && pool.stride == [2, 2], "2x2/2 max pooling only");
+    Tensor::from_dispatch(<burn::backend::Dispatch as KernelOps>::max_pool2x2(x.into_dispatch()))
+}
+
+/// Contiguous `f32` values of a flex tensor (copied only if it is a strided view).
+fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match tensor.as_slice::<f32>() {
+        Some(slice) => std::borrow::Cow::Borrowed(slice),
+        None => std::borrow::Cow::Owned(tensor.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+    }
+}
+
+fn shape4(tensor: &FlexTensor) -> [usize; 4] {
+    let dims = burn::backend::TensorMetadata::shape(tensor);
+    [dims[0], dims[1], dims[2], dims[3]]
+}
+
+fn flex_tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+impl KernelOps for Flex {
+    fn conv2d_relu(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: usize) -> FlexTensor {
+        let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride);
+        let (y, _) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, false);
+        flex_tensor(y, geometry.output_shape())
+    }
+
+    fn max_pool2x2(x: FlexTensor) -> FlexTensor {
+        let [batch, channels, ..] = shape4(&x);
+        let geometry = pool_geometry(&x);
+        let y = pool::forward(&values(&x), &geometry);
+        flex_tensor(y, [batch, channels, geometry.out_height(), geometry.out_width()])
+    }
+}
+
+fn pool_geometry(x: &FlexTensor) -> PoolGeometry {
+    let [batch, channels, height, width] = shape4(x);
+    PoolGeometry { planes: batch * channels, height, width }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::pool::MaxPool2dConfig;
+    use burn::tensor::Device;
+    use burn::tensor::activation::relu;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn random<const D: usize>(shape: [usize; D], rng: &mut StdRng, device: &Device) -> Tensor<D> {
+        let values: Vec<f32> = (0..shape.iter().product()).map(|_| rng.random_range(-1.0..1.0)).collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
+
+    fn assert_close<const D: usize>(ours: Tensor<D>, reference: Tensor<D>, what: &str) {
+        let (ours, reference) = (ours.into_data().try_to_vec::<f32>().unwrap(), reference.into_data().try_to_vec::<f32>().unwrap());
+        assert_eq!(ours.len(), reference.len(), "{what}: lengths");
+        for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {
+            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}[{i}]: ours {a}, Burn {b}");
+        }
+    }
+
+    /// Our kernel against Burn's own conv + ReLU, values and all three gradients, for the
+    /// encoder's three shapes (stride 2 on even and odd sizes, stride 1 with padding 1).
+    #[test]
+    fn conv2d_relu_matches_burns_convolution_and_gradients() {
+        let device = Device::flex().autodiff();
+        let mut rng = StdRng::seed_from_u64(7);
+        for (input, out_channels, stride) in [([3, 1, 28, 28], 64, 2), ([3, 64, 7, 7], 32, 1), ([3, 32, 3, 3], 16, 2)] {
+            let mut conv = Conv2dConfig::new([input[1], out_channels], [3, 3])
+                .with_stride([stride; 2])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device);
+            conv.bias = Some(Param::from_tensor(random([out_channels], &mut rng, &device)));
+            let x = random(input, &mut rng, &device).require_grad();
+            let ours = conv2d_relu(&conv, x.clone());
+            let reference = relu(conv.forward(x.clone()));
+            let upstream = random(reference.dims(), &mut rng, &device);
+            let ours_grads = (ours.clone() * upstream.clone()).sum().backward();
+            let reference_grads = (reference.clone() * upstream).sum().backward();
+            let label = format!("{input:?} stride {stride}");
+            assert_close(ours, reference, &format!("{label} output"));
+            assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
+            let weight = &conv.weight;
+            assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
+            let bias = conv.bias.as_ref().unwrap();
+            assert_close(bias.grad(&ours_grads).unwrap(), bias.grad(&reference_grads).unwrap(), &format!("{label} bias grad"));
+        }
+    }
+
+    #[test]
+    fn max_pool2x2_matches_burns_pooling_and_gradient_on_odd_sizes() {
+        let device = Device::flex().autodiff();
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        let mut rng = StdRng::seed_from_u64(8);
+        let x = random([2, 3, 7, 7], &mut rng, &device).require_grad();
+        let (ours, reference) = (max_pool2x2(&pool, x.clone()), pool.forward(x.clone()));
+        assert_eq!(ours.dims(), [2, 3, 3, 3]);
+        let upstream = random([2, 3, 3, 3], &mut rng, &device);
+        let ours_grads = (ours.clone() * upstream.clone()).sum().backward();
+        let reference_grads = (reference.clone() * upstream).sum().backward();
+        assert_close(ours, reference, "pooled");
+        assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), "input grad");
+    }
+}

@@ -1,0 +1,68 @@
+//! 2x2 max pooling with stride 2 ('valid': an odd last row or column is dropped), on
+//! contiguous NCHW `f32` slices, parallel over channel planes.
+
+use rayon::prelude::*;
+
+/// Sizes of one pooling: input `[batch, channels, height, width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGeometry {
+    /// Images times channels: the number of independent planes.
+    pub planes: usize,
+    /// Input rows per plane.
+    pub height: usize,
+    /// Input columns per plane.
+    pub width: usize,
+}
+
+impl PoolGeometry {
+    /// Output rows per plane.
+    pub fn out_height(&self) -> usize {
+        self.height / 2
+    }
+
+    /// Output columns per plane.
+    pub fn out_width(&self) -> usize {
+        self.width / 2
+    }
+
+    fn out_len(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+
+    /// Offsets within an input plane of the four pixels output `(oy, ox)` looks at, row-major.
+    fn window(&self, oy: usize, ox: usize) -> [usize; 4] {
+        let top = 2 * oy * self.width + 2 * ox;
+        [top, top + 1, top + self.width, top + self.width + 1]
+    }
+}
+
+/// The maximum of every 2x2 window.
+pub fn forward(x: &[f32], g: &PoolGeometry) -> Vec<f32> {
+    let mut y = vec![0.0; g.planes * g.out_len()];
+    y.par_chunks_mut(g.out_len()).zip(x.par_chunks(g.height * g.width)).for_each(|(y, x)| {
+        for oy in 0..g.out_height() {
+            for ox in 0..g.out_width() {
+                y[oy * g.out_width() + ox] = g.window(oy, ox).iter().map(|&i| x[i]).fold(f32::NEG_INFINITY, f32::max);
+            }
+        }
+    });
+    y
+}
+
+/// The input gradient: each output's gradient goes to the first pixel of its window that holds
+/// the maximum (row-major, as TensorFlow picks among ties).
+pub fn backward(x: &[f32], y: &[f32], dy: &[f32], g: &PoolGeometry) -> Vec<f32> {
+    let mut dx = vec![0.0; x.len()];
+    let planes = dx.par_chunks_mut(g.height * g.width).zip(x.par_chunks(g.height * g.width));
+    planes.zip(y.par_chunks(g.out_len()).zip(dy.par_chunks(g.out_len()))).for_each(|((dx, x), (y, dy))| {
+        for oy in 0..g.out_height() {
+            for ox in 0..g.out_width() {
+                let out = oy * g.out_width() + ox;
+                let window = g.window(oy, ox);
+                let argmax = window.iter().find(|&&i| x[i] == y[out]).unwrap_or(&window[0]);
+                dx[*argmax] += dy[out];
+            }
+        }
+    });
+    dx
+}
