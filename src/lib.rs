@@ -65,6 +65,7 @@ pub mod report {
     pub mod csv_file;
     pub mod html;
     pub mod plots;
+    pub mod timings;
 }
 
 pub use error::{Error, Result};

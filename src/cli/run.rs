@@ -1,5 +1,4 @@
 use std::path::PathBuf;
-use std::time::Instant;
 
 use clap::Args;
 
@@ -9,7 +8,8 @@ use crate::config::RunConfig;
 use crate::error::Result;
 use crate::eval::methods::{Method, markdown_table};
 use crate::pipeline;
-use crate::report::artifacts::RunFolder;
+use crate::report::artifacts::{RunFolder, TIMINGS};
+use crate::report::timings::Timings;
 
 /// Flags of `pretext run`.
 #[derive(Debug, Args)]
@@ -38,28 +38,36 @@ pub fn out_dir(out: &Option<PathBuf>, config: &RunConfig) -> PathBuf {
 }
 
 pub fn execute(args: RunArgs) -> Result<()> {
-    let start = Instant::now();
+    let mut timings = Timings::start();
     let config = args.config.resolve(None)?;
     let folder = RunFolder::create(&out_dir(&args.out, &config), args.force)?;
     let verbose = !args.quiet;
     let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
     folder.write_config(&config)?;
+    timings.lap("load_data");
     let pretrained = pipeline::pretrain(&config, &data.unlabeled, verbose)?;
+    timings.lap("pretext");
     folder.write_pretext(&pretrained, &data.unlabeled)?;
     let encoder = pretrained.model.encoder;
+    timings.lap("write_pretext");
     let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.classes.len(), verbose)?;
+    timings.lap("downstream");
     folder.write_downstream(&probed)?;
     let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    timings.lap("test");
     let methods = if config.baselines { &Method::ALL[..] } else { &[Method::of_run(config.fine_tune)][..] };
     if verbose && config.baselines {
         println!("training the baselines on the same {} labelled images...", data.labelled.len());
     }
     let results = pipeline::compare_methods(&config, methods, &encoder, Some((&probed, &predictions)), &data)?;
     folder.write_methods(&results)?;
+    timings.lap("baselines");
     let features = pipeline::encode(&probed.model.encoder, &data.test, data.classes.len(), config.data.pixels);
     folder.write_embedding(&features, data.classes)?;
     crate::report::html::write_report(&folder)?;
+    timings.lap("report");
+    timings.write(&folder.path(TIMINGS))?;
     println!("{}", markdown_table(&results));
     let eval = predictions.evaluation();
     println!(
@@ -68,7 +76,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
         predictions.len(),
         eval.loss,
         folder.path("").display(),
-        start.elapsed().as_secs_f64()
+        timings.total()
     );
     Ok(())
 }

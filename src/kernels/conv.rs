@@ -71,10 +71,16 @@ impl ConvGeometry {
     }
 
     /// Images per work item: enough for a good GEMM, few enough that the item's im2col matrix
-    /// (~256 KiB) stays in L2. It depends only on the shapes, never on the thread count, so the
-    /// order in which weight gradients are summed is fixed.
+    /// and GEMM output (~256 KiB together) stay in L2. It depends only on the shapes, never on
+    /// the thread count, so the order in which weight gradients are summed is fixed.
     fn images_per_chunk(&self) -> usize {
-        (65_536 / (self.patch() * self.positions())).clamp(1, self.batch.max(1))
+        let per_image = (self.patch() + self.out_channels) * self.positions();
+        (65_536 / per_image).clamp(1, self.batch.max(1))
+    }
+
+    /// im2col columns of a work item of `images` images.
+    fn columns(&self, images: usize) -> usize {
+        images * self.positions()
     }
 
     /// Output coordinates along an axis of `size` inputs whose tap at kernel `offset` lands inside
@@ -99,7 +105,7 @@ impl ConvGeometry {
 /// column `(n, oy, ox)`. Written front to back, padding included, so nothing is zeroed twice.
 fn im2col(x: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let images = x.len() / g.image_len();
-    let mut cols = Vec::with_capacity(g.patch() * images * g.positions());
+    let mut cols = Vec::with_capacity(g.patch() * g.columns(images));
     for row in 0..g.patch() {
         let (c, ky, kx) = (row / (g.kernel * g.kernel), row / g.kernel % g.kernel, row % g.kernel);
         let ((rows, iy0), (inside, ix0)) = (g.rows_inside(ky), g.cols_inside(kx));
@@ -124,8 +130,7 @@ fn im2col(x: &[f32], g: &ConvGeometry) -> Vec<f32> {
 
 /// Adds every im2col entry back onto the input pixel it came from, for the images of `x`.
 fn col2im(cols: &[f32], g: &ConvGeometry, x: &mut [f32]) {
-    let columns = x.len() / g.image_len() * g.positions();
-    for (row, values) in cols.chunks(columns).enumerate() {
+    for (row, values) in cols.chunks(g.columns(x.len() / g.image_len())).enumerate() {
         let (c, ky, kx) = (row / (g.kernel * g.kernel), row / g.kernel % g.kernel, row % g.kernel);
         let ((rows, iy0), (inside, ix0)) = (g.rows_inside(ky), g.cols_inside(kx));
         for (n, image) in x.chunks_mut(g.image_len()).enumerate() {
@@ -159,15 +164,28 @@ impl<'a> View<'a> {
     }
 }
 
-/// `lhs [m, k] * rhs [k, n]` as a new row-major `[m, n]` matrix, on the calling thread.
-fn matmul(lhs: View, rhs: View, [m, k, n]: [usize; 3]) -> Vec<f32> {
+/// How [`matmul`] lays out its `[m, n]` result.
+#[derive(Clone, Copy)]
+enum Layout {
+    RowMajor,
+    ColumnMajor,
+}
+
+/// `lhs [m, k] * rhs [k, n]` as a new `[m, n]` matrix in `layout`, on the calling thread.
+/// `gemm` reads a column-major operand whose rows are whole SIMD vectors in place; it packs
+/// (copies) any other, so callers pick views and layouts that keep the big operand unpacked.
+fn matmul(lhs: View, rhs: View, [m, k, n]: [usize; 3], layout: Layout) -> Vec<f32> {
     let mut dst = vec![0.0; m * n];
+    let (dst_rs, dst_cs) = match layout {
+        Layout::RowMajor => (n as isize, 1),
+        Layout::ColumnMajor => (1, m as isize),
+    };
     // SAFETY: the views hold m*k and k*n elements at the given strides, `dst` holds m*n,
     // and `read_dst` is false so its zeros are never read.
     unsafe {
         gemm(
             m, n, k,
-            dst.as_mut_ptr(), 1, n as isize, false,
+            dst.as_mut_ptr(), dst_cs, dst_rs, false,
             lhs.data.as_ptr(), lhs.col_stride, lhs.row_stride,
             rhs.data.as_ptr(), rhs.col_stride, rhs.row_stride,
             0.0, 1.0, false, false, false,
@@ -189,9 +207,9 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_c
         .par_chunks_mut(chunk * g.output_len())
         .zip(x.par_chunks(chunk * g.image_len()))
         .map(|(y, x)| {
-            let columns = x.len() / g.image_len() * g.positions();
+            let columns = g.columns(x.len() / g.image_len());
             let cols = im2col(x, g);
-            let product = matmul(View::rows(weight, g.patch()), View::rows(&cols, columns), [g.out_channels, g.patch(), columns]);
+            let product = matmul(View::rows(weight, g.patch()), View::rows(&cols, columns), [g.out_channels, g.patch(), columns], Layout::RowMajor);
             for (plane_index, plane) in y.chunks_mut(g.positions()).enumerate() {
                 let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
                 let row = &product[c * columns + n * g.positions()..][..g.positions()];
@@ -226,6 +244,7 @@ pub fn backward(columns: &Columns, weight: &[f32], y: &[f32], dy: &[f32], g: &Co
         .zip(dy.par_chunks(chunk * g.output_len()))
         .map(|((cols, y), dy)| backward_chunk(cols, weight, y, dy, g, input_grad))
         .collect();
+    // Weight-gradient shares come as `[patch, out_channels]` (see `backward_chunk`).
     let mut total = ConvGradients {
         x: input_grad.then(|| Vec::with_capacity(g.batch * g.image_len())),
         weight: vec![0.0; weight.len()],
@@ -238,13 +257,20 @@ pub fn backward(columns: &Columns, weight: &[f32], y: &[f32], dy: &[f32], g: &Co
             dx.extend_from_slice(&part);
         }
     }
+    total.weight = transpose(&total.weight, g.patch(), g.out_channels);
     total
 }
 
-/// [`backward`] for one run of whole images.
+/// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix.
+fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..cols).flat_map(|c| (0..rows).map(move |r| matrix[r * cols + c])).collect()
+}
+
+/// [`backward`] for one run of whole images; its weight gradient is transposed,
+/// `[patch, out_channels]`, the layout in which `gemm` need not copy the im2col matrix.
 fn backward_chunk(cols: &[f32], weight: &[f32], y: &[f32], dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
     let images = y.len() / g.output_len();
-    let columns = images * g.positions();
+    let columns = g.columns(images);
     // Gradient before the ReLU, channel-major `[out_channels, images * positions]` like the GEMMs.
     let mut dz = vec![0.0; g.out_channels * columns];
     for (plane_index, (dy, y)) in dy.chunks(g.positions()).zip(y.chunks(g.positions())).enumerate() {
@@ -255,9 +281,9 @@ fn backward_chunk(cols: &[f32], weight: &[f32], y: &[f32], dy: &[f32], g: &ConvG
         }
     }
     let bias = dz.chunks(columns).map(|row| row.iter().sum()).collect();
-    let weight_grad = matmul(View::rows(&dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()]);
+    let weight_grad = matmul(View::rows(&dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()], Layout::ColumnMajor);
     let x = input_grad.then(|| {
-        let dcols = matmul(View::transposed(weight, g.patch()), View::rows(&dz, columns), [g.patch(), g.out_channels, columns]);
+        let dcols = matmul(View::transposed(weight, g.patch()), View::rows(&dz, columns), [g.patch(), g.out_channels, columns], Layout::RowMajor);
         let mut dx = vec![0.0; images * g.image_len()];
         col2im(&dcols, g, &mut dx);
         dx

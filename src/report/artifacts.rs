@@ -3,6 +3,7 @@
 //! ```text
 //! config.toml              fully resolved settings
 //! metrics.json             pretext / downstream / test sections (no timings: same seed, same file)
+//! timings.json             seconds per step (load_data, pretext, downstream, test, baselines, ...)
 //! history_pretext.csv      one row per epoch (loss, accuracy, val_*, seconds)
 //! history_downstream.csv
 //! pretext.safetensors      pretext model weights
@@ -39,6 +40,8 @@ pub const CLASSIFIER_WEIGHTS: &str = "classifier.safetensors";
 pub const CONFIG: &str = "config.toml";
 /// File name of the metrics.
 pub const METRICS: &str = "metrics.json";
+/// File name of the seconds each step of a run took.
+pub const TIMINGS: &str = "timings.json";
 /// Most misclassified test images shown in `misclassified.png`.
 const MISCLASSIFIED_SHOWN: usize = 40;
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: the Keras notebook (bench/keras_notebook.py) against
+# `pretext run --preset seed`, alternately, on this machine and the same MNIST files.
+#
+#   bench/run.sh [ROUNDS]        (default 3; MNIST from $PRETEXT_DATA_DIR, else ../shared/data)
+#
+# The first run installs TensorFlow (CPU) from PyPI into bench/.venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data_dir="${PRETEXT_DATA_DIR:-$(cd .. && pwd)/shared/data}"
+if [ ! -x bench/.venv/bin/python ]; then
+    python3 -m venv bench/.venv
+    bench/.venv/bin/pip install --quiet "tensorflow-cpu==2.21.*"
+fi
+cargo build --release --quiet
+exec bench/.venv/bin/python bench/side_by_side.py --data-dir "$data_dir/mnist" --rounds "${1:-3}" --pretext target/release/pretext

@@ -1,0 +1,87 @@
+"""Times the Keras notebook and `pretext run --preset seed` alternately and prints medians.
+
+Per round and side: whole-process wall time (start to exit, last file written), the pretext
+and downstream training phases, and peak RSS. Keras times its phases around `fit` (the
+downstream one also around the notebook's `predict`); pretext's come from the run folder's
+timings.json (`pretext_s`: model set-up and training; `downstream_s`: computing the frozen
+features and training the head). Then one full-MNIST pretext epoch (`--unlabeled all`,
+240,000 rotated samples) for throughput and peak RSS.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(cmd):
+    """Runs cmd; returns (wall seconds, peak RSS in MiB, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{out[-3000:]}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def epoch_seconds(path):
+    with open(path) as f:
+        return sum(float(row["seconds"]) for row in csv.DictReader(f))
+
+
+def keras(args):
+    wall, rss, out = timed([HERE / ".venv/bin/python", HERE / "keras_notebook.py", args.data_dir])
+    phases = json.loads(out.strip().splitlines()[-1])
+    return {"whole": wall, "pretext": phases["pretext_s"], "downstream": phases["downstream_s"], "rss": rss}
+
+
+def pretext(args, out_dir):
+    wall, rss, _ = timed([args.pretext, "run", "--preset", "seed", "--data-dir", args.data_dir, "--out", out_dir, "--force", "--quiet"])
+    steps = json.loads((Path(out_dir) / "timings.json").read_text())
+    return {"whole": wall, "pretext": steps["pretext_s"], "downstream": steps["downstream_s"], "rss": rss}
+
+
+def full_mnist(args, out_dir):
+    wall, rss, _ = timed([args.pretext, "pretrain", "--unlabeled", "all", "--pretext-epochs", "1", "--data-dir", args.data_dir, "--out", out_dir, "--force", "--quiet"])
+    seconds = epoch_seconds(Path(out_dir) / "history_pretext.csv")
+    return {"epoch_s": seconds, "samples_per_s": 240_000 / seconds, "rss": rss, "whole": wall}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX .gz files")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pretext", required=True, help="the pretext binary")
+    args = parser.parse_args()
+    runs = {"keras": [], "pretext": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(1, args.rounds + 1):
+            runs["keras"].append(keras(args))
+            runs["pretext"].append(pretext(args, f"{tmp}/run"))
+            print(f"round {round_}: keras {runs['keras'][-1]}, pretext {runs['pretext'][-1]}", flush=True)
+        full = full_mnist(args, f"{tmp}/full")
+
+    median = {side: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for side, rs in runs.items()}
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; medians of {args.rounds} rounds")
+    print(f"{'':<28}{'Keras (s)':>12}{'pretext (s)':>14}{'speed-up':>10}")
+    for key, label in [("pretext", "pretext training phase"), ("downstream", "downstream phase"), ("whole", "whole process (wall)")]:
+        k, p = median["keras"][key], median["pretext"][key]
+        print(f"{label:<28}{k:>12.2f}{p:>14.2f}{k / p:>9.2f}x")
+    print(f"{'peak RSS (MiB)':<28}{median['keras']['rss']:>12.0f}{median['pretext']['rss']:>14.0f}")
+    print(f"\nfull MNIST, one pretext epoch (240,000 rotated samples): {full['epoch_s']:.1f} s, "
+          f"{full['samples_per_s']:.0f} samples/s, peak RSS {full['rss']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
