@@ -9,6 +9,7 @@ use serde_json::Value;
 const RUN_FILES: &[&str] = &[
     "config.toml",
     "metrics.json",
+    "timings.json",
     "history_pretext.csv",
     "history_downstream.csv",
     "pretext.safetensors",
@@ -66,6 +67,12 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
     assert_eq!(sources.len(), 7, "one embedded image per figure");
     assert!(sources.iter().all(|s| s.starts_with("data:image/png;base64,")));
     assert!(!html.contains("href=") && !html.contains("<link") && !html.contains("<script"));
+
+    // Timings live beside the metrics, one lap per step, summing to no more than the total.
+    let timings: Value = serde_json::from_slice(&std::fs::read(out.join("timings.json")).unwrap()).unwrap();
+    let laps: f64 = timings.as_object().unwrap().iter().filter(|(k, _)| *k != "total_s").map(|(_, v)| v.as_f64().unwrap()).sum();
+    let total = timings["total_s"].as_f64().unwrap();
+    assert!(timings["pretext_s"].as_f64().unwrap() > 0.0 && laps <= total, "{timings}");
 
     let history = std::fs::read_to_string(out.join("history_downstream.csv")).unwrap();
     assert!(history.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"), "{history}");

@@ -4,6 +4,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
@@ -11,7 +12,7 @@ use burn::backend::{Autodiff, Flex};
 use std::sync::Arc;
 
 use super::conv::{self, Columns, ConvGeometry};
-use super::{KernelOps, flex_tensor, pool, pool_geometry, shape4, values};
+use super::{KernelOps, flex_tensor, pool, pool_after, pool_geometry, shape4, values};
 
 /// What the backward pass of `conv2d_relu` needs: the geometry, weight, (post-ReLU) output and
 /// the forward pass's im2col matrices (shared, not copied, if the state is cloned).
@@ -23,6 +24,15 @@ struct ConvReluState {
     columns: Arc<Columns>,
 }
 
+impl ConvReluState {
+    /// Runs the convolution of `geometry`, keeping what its backward pass needs.
+    fn forward(geometry: ConvGeometry, x: &FlexTensor, weight: FlexTensor, bias: &FlexTensor) -> Self {
+        let (y, columns) = conv::forward(&values(x), &values(&weight), &values(bias), &geometry, true);
+        let y = flex_tensor(y, geometry.output_shape());
+        Self { geometry, weight, y, columns: Arc::new(columns.expect("columns were asked for")) }
+    }
+}
+
 #[derive(Debug)]
 struct ConvReluBackward;
 
@@ -30,19 +40,24 @@ impl Backward<Flex, 3> for ConvReluBackward {
     type State = ConvReluState;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [x_node, weight_node, bias_node] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let ConvReluState { geometry: g, weight, y, columns } = ops.state;
-        let grads_of = conv::backward(&columns, &values(&weight), &values(&y), &values(&dy), &g, x_node.is_some());
-        if let (Some(node), Some(dx)) = (x_node, grads_of.x) {
-            grads.register::<Flex>(node.id, flex_tensor(dx, [g.batch, g.in_channels, g.height, g.width]));
-        }
-        if let Some(node) = weight_node {
-            grads.register::<Flex>(node.id, flex_tensor(grads_of.weight, shape4(&weight)));
-        }
-        if let Some(node) = bias_node {
-            grads.register::<Flex>(node.id, flex_tensor(grads_of.bias, [g.out_channels]));
-        }
+        register_conv_grads(&ops.state, &values(&dy), ops.parents.map(|node| node.map(|n| n.id)), grads);
+    }
+}
+
+/// Back-propagates `dy` (the gradient for the convolution's post-ReLU output) and registers
+/// the gradients of whichever of input, weight and bias are tracked.
+fn register_conv_grads(state: &ConvReluState, dy: &[f32], [x_node, weight_node, bias_node]: [Option<NodeId>; 3], grads: &mut Gradients) {
+    let g = &state.geometry;
+    let computed = conv::backward(&state.columns, &values(&state.weight), &values(&state.y), dy, g, x_node.is_some());
+    if let (Some(node), Some(dx)) = (x_node, computed.x) {
+        grads.register::<Flex>(node, flex_tensor(dx, [g.batch, g.in_channels, g.height, g.width]));
+    }
+    if let Some(node) = weight_node {
+        grads.register::<Flex>(node, flex_tensor(computed.weight, shape4(&state.weight)));
+    }
+    if let Some(node) = bias_node {
+        grads.register::<Flex>(node, flex_tensor(computed.bias, [g.out_channels]));
     }
 }
 
@@ -70,17 +85,37 @@ impl Backward<Flex, 1> for PoolBackward {
     }
 }
 
+/// What the backward pass of `conv2d_relu_pool` needs: the convolution's state and the
+/// pool's output.
+#[derive(Debug, Clone)]
+struct ConvReluPoolState {
+    conv: ConvReluState,
+    pooled: Arc<Vec<f32>>,
+}
+
+#[derive(Debug)]
+struct ConvReluPoolBackward;
+
+impl Backward<Flex, 3> for ConvReluPoolBackward {
+    type State = ConvReluPoolState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dpooled = grads.consume::<Flex>(&ops.node);
+        let ConvReluPoolState { conv, pooled } = &ops.state;
+        let dy = pool::backward(&values(&conv.y), pooled, &values(&dpooled), &pool_after(&conv.geometry));
+        register_conv_grads(conv, &dy, ops.parents.map(|node| node.map(|n| n.id)), grads);
+    }
+}
+
 impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
     fn conv2d_relu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
         let prep = ConvReluBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful();
         let (x, weight, bias) = (x.into_primitive(), weight.into_primitive(), bias.into_primitive());
         match prep {
             OpsKind::Tracked(prep) => {
-                let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride);
-                let (y, columns) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, true);
-                let y = flex_tensor(y, geometry.output_shape());
-                let columns = Arc::new(columns.expect("columns were asked for"));
-                prep.finish(ConvReluState { geometry, weight, y: y.clone(), columns }, y)
+                let state = ConvReluState::forward(ConvGeometry::same(shape4(&x), shape4(&weight), stride), &x, weight, &bias);
+                let y = state.y.clone();
+                prep.finish(state, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu(x, weight, bias, stride)),
         }
@@ -95,6 +130,23 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                 prep.finish(PoolState { x, y: y.clone() }, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::max_pool2x2(x)),
+        }
+    }
+
+    fn conv2d_relu_pool(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
+        let prep = ConvReluPoolBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful();
+        let (x, weight, bias) = (x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride).cropped_for_pool();
+                let conv = ConvReluState::forward(geometry, &x, weight, &bias);
+                let pool = pool_after(&geometry);
+                let pooled = pool::forward(&values(&conv.y), &pool);
+                let shape = [geometry.batch, geometry.out_channels, pool.out_height(), pool.out_width()];
+                let output = flex_tensor(pooled.clone(), shape);
+                prep.finish(ConvReluPoolState { conv, pooled: Arc::new(pooled) }, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu_pool(x, weight, bias, stride)),
         }
     }
 }

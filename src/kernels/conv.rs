@@ -45,6 +45,14 @@ impl ConvGeometry {
         Self { batch, in_channels, height, width, out_channels, kernel, stride, out_height, out_width, pad_top, pad_left }
     }
 
+    /// The same convolution computing only the outputs a following 2x2/2 max pool reads: the
+    /// pool drops an odd last row or column, so computing them would be wasted work.
+    pub fn cropped_for_pool(mut self) -> Self {
+        self.out_height -= self.out_height % 2;
+        self.out_width -= self.out_width % 2;
+        self
+    }
+
     /// Shape of the output.
     pub fn output_shape(&self) -> [usize; 4] {
         [self.batch, self.out_channels, self.out_height, self.out_width]

@@ -13,7 +13,7 @@ use pool::PoolGeometry;
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Backend, Flex, backend_extension};
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::{Shape, Tensor, TensorData};
@@ -27,25 +27,43 @@ pub trait KernelOps: Backend {
 
     /// 2x2 max pooling with stride 2 and no padding.
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `max_pool2x2(conv2d_relu(x, weight, bias, stride))`, computing only the convolution
+    /// outputs the pool reads.
+    fn conv2d_relu_pool(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self>;
+}
+
+/// Stride of a convolution with square strides; its bias (the ConvNet's always have one).
+fn stride_and_bias(conv: &Conv2d) -> (usize, Tensor<1>) {
+    let bias = conv.bias.as_ref().expect("the ConvNet's convolutions carry a bias").val();
+    let [stride, stride_w] = conv.stride;
+    assert_eq!(stride, stride_w, "square strides only");
+    (stride, bias)
+}
+
+fn assert_pool2x2(pool: &MaxPool2d) {
+    assert!(pool.kernel_size == [2, 2] && pool.stride == [2, 2], "2x2/2 max pooling only");
 }
 
 /// `relu(conv(x))` for a 'same'-padded, bias-carrying `conv`, through our kernels.
 pub fn conv2d_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let bias = conv.bias.as_ref().expect("the ConvNet's convolutions carry a bias").val();
-    let [stride, stride_w] = conv.stride;
-    assert_eq!(stride, stride_w, "square strides only");
-    Tensor::from_dispatch(<burn::backend::Dispatch as KernelOps>::conv2d_relu(
-        x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
-        bias.into_dispatch(),
-        stride,
-    ))
+    let (stride, bias) = stride_and_bias(conv);
+    let weight = conv.weight.val().into_dispatch();
+    Tensor::from_dispatch(<Dispatch as KernelOps>::conv2d_relu(x.into_dispatch(), weight, bias.into_dispatch(), stride))
 }
 
 /// `pool(x)` for a 2x2, stride-2, unpadded max `pool`, through our kernels.
 pub fn max_pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    assert!(pool.kernel_size == [2, 2] && pool.stride == [2, 2], "2x2/2 max pooling only");
-    Tensor::from_dispatch(<burn::backend::Dispatch as KernelOps>::max_pool2x2(x.into_dispatch()))
+    assert_pool2x2(pool);
+    Tensor::from_dispatch(<Dispatch as KernelOps>::max_pool2x2(x.into_dispatch()))
+}
+
+/// `pool(relu(conv(x)))` in one kernel, which skips the convolution outputs the pool drops.
+pub fn conv2d_relu_pool(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    assert_pool2x2(pool);
+    let (stride, bias) = stride_and_bias(conv);
+    let weight = conv.weight.val().into_dispatch();
+    Tensor::from_dispatch(<Dispatch as KernelOps>::conv2d_relu_pool(x.into_dispatch(), weight, bias.into_dispatch(), stride))
 }
 
 /// Contiguous `f32` values of a flex tensor (copied only if it is a strided view).
@@ -78,6 +96,18 @@ impl KernelOps for Flex {
         let y = pool::forward(&values(&x), &geometry);
         flex_tensor(y, [batch, channels, geometry.out_height(), geometry.out_width()])
     }
+
+    fn conv2d_relu_pool(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: usize) -> FlexTensor {
+        let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride).cropped_for_pool();
+        let (y, _) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, false);
+        let pool = pool_after(&geometry);
+        flex_tensor(pool::forward(&y, &pool), [geometry.batch, geometry.out_channels, pool.out_height(), pool.out_width()])
+    }
+}
+
+/// The pooling that follows a convolution of `geometry` (cropped for it).
+fn pool_after(geometry: &ConvGeometry) -> PoolGeometry {
+    PoolGeometry { planes: geometry.batch * geometry.out_channels, height: geometry.out_height, width: geometry.out_width }
 }
 
 fn pool_geometry(x: &FlexTensor) -> PoolGeometry {
@@ -135,6 +165,33 @@ mod tests {
             assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
             let bias = conv.bias.as_ref().unwrap();
             assert_close(bias.grad(&ours_grads).unwrap(), bias.grad(&reference_grads).unwrap(), &format!("{label} bias grad"));
+        }
+    }
+
+    /// The fused kernel skips the convolution outputs the pool drops (row and column 7 of 7);
+    /// values and gradients must equal Burn's conv, ReLU and pool, layer by layer.
+    #[test]
+    fn conv2d_relu_pool_matches_burns_layers_and_gradients() {
+        let device = Device::flex().autodiff();
+        let mut rng = StdRng::seed_from_u64(9);
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        for (input, out_channels, stride) in [([3, 1, 28, 28], 8, 2), ([3, 16, 7, 7], 8, 1)] {
+            let mut conv = Conv2dConfig::new([input[1], out_channels], [3, 3])
+                .with_stride([stride; 2])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device);
+            conv.bias = Some(Param::from_tensor(random([out_channels], &mut rng, &device)));
+            let x = random(input, &mut rng, &device).require_grad();
+            let ours = conv2d_relu_pool(&conv, &pool, x.clone());
+            let reference = pool.forward(relu(conv.forward(x.clone())));
+            let upstream = random(reference.dims(), &mut rng, &device);
+            let ours_grads = (ours.clone() * upstream.clone()).sum().backward();
+            let reference_grads = (reference.clone() * upstream).sum().backward();
+            let label = format!("{input:?} stride {stride}");
+            assert_close(ours, reference, &format!("{label} output"));
+            assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
+            let weight = &conv.weight;
+            assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
         }
     }
 

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{conv2d_relu, max_pool2x2};
+use crate::kernels::{conv2d_relu, conv2d_relu_pool, max_pool2x2};
 use crate::model::init::{init_conv, init_linear};
 use crate::model::summary::{Summary, Tracer};
 
@@ -102,21 +102,27 @@ pub struct Encoder {
 impl Encoder {
     /// Feature maps `[batch, filters[1], h, w]` of a `[batch, 1, H, W]` image batch.
     pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
-        let x = conv2d_relu(&self.conv1, x);
-        trace.record("conv2d", "Conv2D", &x, self.conv1.num_params(), trainable);
-        let x = max_pool2x2(&self.pool1, x);
-        trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
-        let x = conv2d_relu(&self.conv2, x);
-        trace.record("conv2d", "Conv2D", &x, self.conv2.num_params(), trainable);
-        let x = max_pool2x2(&self.pool2, x);
-        trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
-        x
+        let x = stage(&self.conv1, &self.pool1, x, trace, trainable);
+        stage(&self.conv2, &self.pool2, x, trace, trainable)
     }
 
     /// Flattened features `[batch, feature_dim]`, what the downstream head sees.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         self.forward(x, &mut Tracer::off(), false).flatten(1, 3)
     }
+}
+
+/// Conv ReLU then MaxPool: one fused kernel, or layer by layer while a summary records each
+/// layer's output (the pooled values are the same).
+fn stage(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
+    if !trace.is_on() {
+        return conv2d_relu_pool(conv, pool, x);
+    }
+    let x = conv2d_relu(conv, x);
+    trace.record("conv2d", "Conv2D", &x, conv.num_params(), trainable);
+    let x = max_pool2x2(pool, x);
+    trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
+    x
 }
 
 /// A model that maps an input batch to class logits (softmax is part of the loss).

@@ -37,6 +37,11 @@ impl Tracer {
         Self { rows: Some(Vec::new()) }
     }
 
+    /// Whether layers are being recorded (a summary), as opposed to plain training or inference.
+    pub fn is_on(&self) -> bool {
+        self.rows.is_some()
+    }
+
     /// Records one layer's output, naming it like Keras does (`conv2d`, `conv2d_1`, ...).
     pub fn record<const D: usize>(
         &mut self,
