@@ -140,31 +140,43 @@ mod tests {
         }
     }
 
-    /// Our kernel against Burn's own conv + ReLU, values and all three gradients, for the
-    /// encoder's three shapes (stride 2 on even and odd sizes, stride 1 with padding 1).
+    /// Builds a 3x3 'same' convolution with a random bias and a random input, and checks that
+    /// `ours` and `reference` give the same values and the same gradients for input, weight
+    /// and bias.
+    fn check_conv_op(
+        batch_shape: [usize; 4],
+        [out_channels, stride]: [usize; 2],
+        rng: &mut StdRng,
+        ours: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+        reference: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+    ) {
+        let device = Device::flex().autodiff();
+        let mut conv = Conv2dConfig::new([batch_shape[1], out_channels], [3, 3])
+            .with_stride([stride; 2])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        conv.bias = Some(Param::from_tensor(random([out_channels], rng, &device)));
+        let x = random(batch_shape, rng, &device).require_grad();
+        let (ours, reference) = (ours(&conv, x.clone()), reference(&conv, x.clone()));
+        let upstream = random(reference.dims(), rng, &device);
+        let ours_grads = (ours.clone() * upstream.clone()).sum().backward();
+        let reference_grads = (reference.clone() * upstream).sum().backward();
+        let label = format!("{batch_shape:?} stride {stride}");
+        assert_close(ours, reference, &format!("{label} output"));
+        assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
+        let weight = &conv.weight;
+        assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
+        let bias = conv.bias.as_ref().unwrap();
+        assert_close(bias.grad(&ours_grads).unwrap(), bias.grad(&reference_grads).unwrap(), &format!("{label} bias grad"));
+    }
+
+    /// Our kernel against Burn's own conv + ReLU for the encoder's three shapes (stride 2 on
+    /// even and odd sizes, stride 1 with padding 1).
     #[test]
     fn conv2d_relu_matches_burns_convolution_and_gradients() {
-        let device = Device::flex().autodiff();
         let mut rng = StdRng::seed_from_u64(7);
-        for (input, out_channels, stride) in [([3, 1, 28, 28], 64, 2), ([3, 64, 7, 7], 32, 1), ([3, 32, 3, 3], 16, 2)] {
-            let mut conv = Conv2dConfig::new([input[1], out_channels], [3, 3])
-                .with_stride([stride; 2])
-                .with_padding(PaddingConfig2d::Same)
-                .init(&device);
-            conv.bias = Some(Param::from_tensor(random([out_channels], &mut rng, &device)));
-            let x = random(input, &mut rng, &device).require_grad();
-            let ours = conv2d_relu(&conv, x.clone());
-            let reference = relu(conv.forward(x.clone()));
-            let upstream = random(reference.dims(), &mut rng, &device);
-            let ours_grads = (ours.clone() * upstream.clone()).sum().backward();
-            let reference_grads = (reference.clone() * upstream).sum().backward();
-            let label = format!("{input:?} stride {stride}");
-            assert_close(ours, reference, &format!("{label} output"));
-            assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
-            let weight = &conv.weight;
-            assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
-            let bias = conv.bias.as_ref().unwrap();
-            assert_close(bias.grad(&ours_grads).unwrap(), bias.grad(&reference_grads).unwrap(), &format!("{label} bias grad"));
+        for (batch_shape, out_channels, stride) in [([3, 1, 28, 28], 64, 2), ([3, 64, 7, 7], 32, 1), ([3, 32, 3, 3], 16, 2)] {
+            check_conv_op(batch_shape, [out_channels, stride], &mut rng, conv2d_relu, |conv, x| relu(conv.forward(x)));
         }
     }
 
@@ -172,26 +184,16 @@ mod tests {
     /// values and gradients must equal Burn's conv, ReLU and pool, layer by layer.
     #[test]
     fn conv2d_relu_pool_matches_burns_layers_and_gradients() {
-        let device = Device::flex().autodiff();
         let mut rng = StdRng::seed_from_u64(9);
         let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
-        for (input, out_channels, stride) in [([3, 1, 28, 28], 8, 2), ([3, 16, 7, 7], 8, 1)] {
-            let mut conv = Conv2dConfig::new([input[1], out_channels], [3, 3])
-                .with_stride([stride; 2])
-                .with_padding(PaddingConfig2d::Same)
-                .init(&device);
-            conv.bias = Some(Param::from_tensor(random([out_channels], &mut rng, &device)));
-            let x = random(input, &mut rng, &device).require_grad();
-            let ours = conv2d_relu_pool(&conv, &pool, x.clone());
-            let reference = pool.forward(relu(conv.forward(x.clone())));
-            let upstream = random(reference.dims(), &mut rng, &device);
-            let ours_grads = (ours.clone() * upstream.clone()).sum().backward();
-            let reference_grads = (reference.clone() * upstream).sum().backward();
-            let label = format!("{input:?} stride {stride}");
-            assert_close(ours, reference, &format!("{label} output"));
-            assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
-            let weight = &conv.weight;
-            assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
+        for (batch_shape, out_channels, stride) in [([3, 1, 28, 28], 8, 2), ([3, 16, 7, 7], 8, 1)] {
+            check_conv_op(
+                batch_shape,
+                [out_channels, stride],
+                &mut rng,
+                |conv, x| conv2d_relu_pool(conv, &pool, x),
+                |conv, x| pool.forward(relu(conv.forward(x))),
+            );
         }
     }
 
