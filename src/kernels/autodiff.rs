@@ -1,5 +1,7 @@
 //! The backward pass of our kernels for Burn's autodiff decorator over Flex.
 
+use std::sync::Arc;
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -8,8 +10,6 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
-
-use std::sync::Arc;
 
 use super::conv::{self, Columns, ConvGeometry};
 use super::{KernelOps, flex_tensor, pool, pool_after, pool_geometry, shape4, values};

@@ -1,8 +1,11 @@
 //! CPU kernels for the layers that dominate training, plugged into Burn as a backend extension:
-//! the model keeps Burn's modules and parameters and calls [`conv2d_relu`] in its forward pass.
+//! the model keeps Burn's modules, parameters, optimizers and autodiff, and its forward pass
+//! calls [`conv2d_relu`], [`max_pool2x2`] and [`conv2d_relu_pool`] instead of the layers'
+//! own `forward`.
 //!
-//! Burn flex's generic convolution spends most of its time on layout copies for these small
-//! shapes; ours im2col's the whole batch once and runs one GEMM per product (see `conv.rs`).
+//! Burn flex's generic convolution spends most of a training step on layout copies for these
+//! small shapes; ours runs GEMMs on cache-sized im2col blocks (`conv.rs`). The extension is
+//! implemented for Flex and Autodiff over Flex, the backends this crate builds.
 
 mod autodiff;
 mod conv;
@@ -14,10 +17,10 @@ use pool::PoolGeometry;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::{Shape, Tensor, TensorData};
-
 
 /// Operations with our own kernels; implemented for Flex and for Autodiff over Flex.
 #[backend_extension(Flex, Autodiff)]
@@ -33,11 +36,17 @@ pub trait KernelOps: Backend {
     fn conv2d_relu_pool(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self>;
 }
 
-/// Stride of a convolution with square strides; its bias (the ConvNet's always have one).
+/// Stride and bias of a convolution of the kind our kernels compute: 'same' padding, square
+/// kernel and stride, no dilation or groups, a bias (the ConvNet's are all built so).
 fn stride_and_bias(conv: &Conv2d) -> (usize, Tensor<1>) {
-    let bias = conv.bias.as_ref().expect("the ConvNet's convolutions carry a bias").val();
     let [stride, stride_w] = conv.stride;
-    assert_eq!(stride, stride_w, "square strides only");
+    let supported = stride == stride_w
+        && conv.kernel_size[0] == conv.kernel_size[1]
+        && conv.dilation == [1, 1]
+        && conv.groups == 1
+        && matches!(conv.padding, PaddingConfig2d::Same);
+    assert!(supported, "our conv kernel computes square, 'same'-padded, undilated, ungrouped convolutions");
+    let bias = conv.bias.as_ref().expect("the ConvNet's convolutions carry a bias").val();
     (stride, bias)
 }
 
@@ -119,7 +128,6 @@ fn pool_geometry(x: &FlexTensor) -> PoolGeometry {
 mod tests {
     use super::*;
     use burn::module::Param;
-    use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::Device;
