@@ -96,8 +96,12 @@ impl ConvGeometry {
     fn inside(&self, offset: usize, pad: usize, size: usize, out: usize) -> (std::ops::Range<usize>, usize) {
         let first = pad.saturating_sub(offset).div_ceil(self.stride);
         let end = (size + pad).saturating_sub(offset).div_ceil(self.stride).min(out);
+        if first >= end {
+            // The tap reads padding only (tiny images, big kernels).
+            return (0..0, 0);
+        }
         // `first * stride + offset >= pad` by the choice of `first`.
-        (first..end.max(first), first * self.stride + offset - pad)
+        (first..end, first * self.stride + offset - pad)
     }
 
     fn rows_inside(&self, ky: usize) -> (std::ops::Range<usize>, usize) {
@@ -297,4 +301,54 @@ fn backward_chunk(cols: &[f32], weight: &[f32], y: &[f32], dy: &[f32], g: &ConvG
         dx
     });
     ConvGradients { x, weight: weight_grad, bias }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct definition: `y[n][o][i][j] = relu(b[o] + sum w[o][c][u][v] * x[n][c][i*s+u-pad][j*s+v-pad])`.
+    fn reference(x: &[f32], w: &[f32], b: &[f32], g: &ConvGeometry) -> Vec<f32> {
+        let mut y = Vec::new();
+        for n in 0..g.batch {
+            for o in 0..g.out_channels {
+                for i in 0..g.out_height {
+                    for j in 0..g.out_width {
+                        let mut sum = b[o];
+                        for c in 0..g.in_channels {
+                            for u in 0..g.kernel {
+                                for v in 0..g.kernel {
+                                    let (iy, ix) = ((i * g.stride + u) as isize - g.pad_top as isize, (j * g.stride + v) as isize - g.pad_left as isize);
+                                    if (0..g.height as isize).contains(&iy) && (0..g.width as isize).contains(&ix) {
+                                        let xi = ((n * g.in_channels + c) * g.height + iy as usize) * g.width + ix as usize;
+                                        sum += w[((o * g.in_channels + c) * g.kernel + u) * g.kernel + v] * x[xi];
+                                    }
+                                }
+                            }
+                        }
+                        y.push(sum.max(0.0));
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn padding_follows_tensorflow_and_tiny_images_with_big_kernels_work() {
+        // TensorFlow: out = ceil(size / stride), the odd pad of an uneven total goes after.
+        let g = ConvGeometry::same([1, 1, 28, 28], [1, 1, 3, 3], 2);
+        assert_eq!((g.out_height, g.pad_top), (14, 0));
+        let g = ConvGeometry::same([1, 1, 3, 3], [1, 1, 3, 3], 2);
+        assert_eq!((g.out_height, g.pad_top), (2, 1));
+        for (input, weight, stride) in [([2, 2, 1, 1], [3, 2, 5, 5], 1), ([1, 1, 2, 3], [2, 1, 5, 5], 2), ([2, 3, 6, 5], [4, 3, 3, 3], 1)] {
+            let g = ConvGeometry::same(input, weight, stride);
+            let x: Vec<f32> = (0..input.iter().product::<usize>()).map(|i| (i % 7) as f32 - 3.0).collect();
+            let w: Vec<f32> = (0..weight.iter().product::<usize>()).map(|i| (i % 5) as f32 * 0.25 - 0.4).collect();
+            let b: Vec<f32> = (0..weight[0]).map(|i| i as f32 * 0.1).collect();
+            let (ours, _) = forward(&x, &w, &b, &g, false);
+            let expected = reference(&x, &w, &b, &g);
+            assert!(ours.iter().zip(&expected).all(|(a, e)| (a - e).abs() < 1e-4), "{input:?} {weight:?}: {ours:?} vs {expected:?}");
+        }
+    }
 }
