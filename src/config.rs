@@ -41,6 +41,17 @@ impl Count {
             Count::N(n) => n.min(available),
         }
     }
+
+    /// How many of `available` items this selects, refusing to ask for more than there are
+    /// (`flag` and `pool` name the setting and the images for the message).
+    pub fn within(self, available: usize, flag: &str, pool: &str) -> Result<usize> {
+        match self {
+            Count::N(n) if n > available => {
+                Err(Error::Config(format!("{flag} {n} asks for more than the {available} {pool}; pass at most {available} or `all`")))
+            }
+            _ => Ok(self.of(available)),
+        }
+    }
 }
 
 impl fmt::Display for Count {

@@ -88,13 +88,20 @@ pub fn load_dataset(config: &RunConfig, data_dir: Option<&Path>) -> Result<Datas
 
 /// The configured numbers of unlabeled, labelled and test images of `full`.
 pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
-    let unlabeled = full.train.head(config.data.unlabeled_size.of(full.train.len()));
-    let labels = config.data.labels.of(full.train.len());
+    let unlabeled = full.train.head(config.data.unlabeled_size.within(full.train.len(), "--unlabeled", "training images")?);
+    let labels = config.data.labels.within(full.train.len(), "--labels", "training images")?;
+    let classes = full.classes.len();
     let labelled = if config.data.balanced_labels {
-        full.train.balanced(labels / full.classes.len(), full.classes.len())
+        full.train.balanced(labels / classes, classes)
     } else {
         full.train.head(labels)
     };
+    if labelled.len() < labels / classes * classes {
+        return Err(Error::Config(format!(
+            "--labels {labels} with --balanced-labels needs {} images of every class, but some class has fewer; pass fewer labels",
+            labels / classes
+        )));
+    }
     if labelled.split_point(config.data.validation_split) == 0 {
         return Err(Error::Config(format!(
             "{} labelled images with validation split {} leave none to train the head",
@@ -102,7 +109,7 @@ pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
             config.data.validation_split
         )));
     }
-    let test = full.test.head(config.data.test_size.of(full.test.len()));
+    let test = full.test.head(config.data.test_size.within(full.test.len(), "--test-size", "test images")?);
     Ok(RunData { unlabeled, labelled, test, classes: full.classes })
 }
 

@@ -20,6 +20,26 @@ fn bad_flags_exit_2_with_the_problem_named() {
 }
 
 #[test]
+fn asking_for_more_images_than_the_data_set_holds_exits_2_before_training() {
+    let data = common::data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--labels", "70000"], "--labels 70000 asks for more than the 60000 training images"),
+        (&["--test-size", "10001"], "--test-size 10001 asks for more than the 10000 test images"),
+        (&["--labels", "60000", "--balanced-labels", "true"], "needs 6000 images of every class"),
+    ];
+    for (i, (flags, message)) in cases.into_iter().enumerate() {
+        let out = dir.path().join(i.to_string());
+        let mut args = vec!["run", "--data-dir", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let output = pretext(&args);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(message), "{flags:?}: {}", stderr(&output));
+        assert!(!out.join("config.toml").exists(), "{flags:?} started a run");
+    }
+}
+
+#[test]
 fn missing_data_exits_3_and_says_how_to_fix_it() {
     let dir = tempfile::tempdir().unwrap();
     let output = pretext(&["run", "--data-dir", dir.path().to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
