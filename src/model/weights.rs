@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use burn::module::Module;
-use burn_store::{ModuleSnapshot, SafetensorsStore};
+use burn_store::{ApplyError, ModuleSnapshot, SafetensorsStore};
 
 use crate::error::{Error, Result};
 
@@ -22,22 +22,36 @@ pub fn save<M: Module>(module: &M, path: &Path) -> Result<()> {
 /// Loads parameters from `path` into `module`, refusing missing, extra or mis-shaped tensors.
 pub fn load<M: Module>(mut module: M, path: &Path) -> Result<M> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut store = SafetensorsStore::from_bytes(Some(bytes)).validate(true).allow_partial(false);
+    // Not `validate(true)`: its error lists every mismatch in Debug form; ours names the first.
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).validate(false).allow_partial(true);
     let result = module
         .load_from(&mut store)
         .map_err(|e| Error::Weights { path: path.to_path_buf(), problem: e.to_string() })?;
-    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
-        let problem = result
-            .errors
-            .iter()
-            .map(|e| e.to_string())
-            .chain(result.missing.iter().map(|(name, _)| format!("tensor '{name}' is missing")))
-            .chain(result.unused.iter().map(|name| format!("tensor '{name}' is not part of the model")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::Weights { path: path.to_path_buf(), problem });
+    let problems: Vec<String> = result
+        .errors
+        .iter()
+        .map(describe)
+        .chain(result.missing.iter().map(|(name, _)| format!("tensor '{name}' is missing")))
+        .chain(result.unused.iter().map(|name| format!("tensor '{name}' is not part of the model")))
+        .collect();
+    match problems.as_slice() {
+        [] => Ok(module),
+        [first, rest @ ..] => {
+            let more = if rest.is_empty() { String::new() } else { format!(" (and {} more)", rest.len()) };
+            let problem = format!("{first}{more}; these weights belong to another model (other model settings, or another file)");
+            Err(Error::Weights { path: path.to_path_buf(), problem })
+        }
     }
-    Ok(module)
+}
+
+/// One line for one tensor that does not fit.
+fn describe(error: &ApplyError) -> String {
+    match error {
+        ApplyError::ShapeMismatch { path, expected, found } => {
+            format!("tensor '{path}' has shape {:?}, the model expects {:?}", found.as_slice(), expected.as_slice())
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Writes `bytes` to a temporary sibling, syncs it, then renames it over `path`.
@@ -46,4 +60,34 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::encoder::ModelConfig;
+    use burn::tensor::Device;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn pretext_model(filters: [usize; 3]) -> crate::model::encoder::PretextModel {
+        let config = ModelConfig { filters, ..ModelConfig::default() };
+        config.pretext(28, 4, &mut StdRng::seed_from_u64(0), &Device::flex())
+    }
+
+    #[test]
+    fn weights_round_trip_and_mismatches_name_the_tensor_and_both_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pretext.safetensors");
+        save(&pretext_model([8, 4, 2]), &path).unwrap();
+        assert!(load(pretext_model([8, 4, 2]), &path).is_ok());
+
+        let err = load(pretext_model([64, 32, 16]), &path).unwrap_err().to_string();
+        assert!(err.contains("tensor 'encoder.conv1.weight' has shape [8, 1, 3, 3], the model expects [64, 1, 3, 3]"), "{err}");
+        assert!(err.contains("(and 6 more)") && err.lines().count() == 1, "{err}");
+
+        std::fs::write(&path, b"not safetensors").unwrap();
+        let err = load(pretext_model([8, 4, 2]), &path).unwrap_err();
+        assert!(matches!(err, Error::Weights { .. }), "{err}");
+    }
 }
