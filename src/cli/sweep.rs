@@ -4,7 +4,7 @@ use clap::Args;
 
 use crate::cli::DataDirArg;
 use crate::cli::args::ConfigArgs;
-use crate::config::{Count, RunConfig};
+use crate::config::{Count, DataConfig, RunConfig};
 use crate::error::{Error, Result};
 use crate::eval::methods::Method;
 use crate::eval::sweep::{SweepRow, markdown, summarize};
@@ -35,12 +35,12 @@ pub struct SweepArgs {
 }
 
 /// Label budgets used when `--labels` is not given.
-const DEFAULT_BUDGETS: [usize; 6] = [10, 20, 50, 100, 500, 1000];
+const DEFAULT_BUDGETS: [Count; 6] = [Count::N(10), Count::N(20), Count::N(50), Count::N(100), Count::N(500), Count::N(1000)];
 
 pub fn execute(args: SweepArgs) -> Result<()> {
-    let budgets: Vec<usize> = match &args.config.labels[..] {
+    let budgets: Vec<Count> = match &args.config.labels[..] {
         [] => DEFAULT_BUDGETS.to_vec(),
-        given => given.iter().map(|c| c.of(usize::MAX)).collect(),
+        given => given.to_vec(),
     };
     let mut base = ConfigArgs { labels: Vec::new(), ..args.config.clone() }.resolve(None)?;
     if args.config.test_size.is_none() {
@@ -49,12 +49,17 @@ pub fn execute(args: SweepArgs) -> Result<()> {
     if args.config.balanced_labels.is_none() {
         base.data.balanced_labels = true;
     }
-    if budgets.contains(&0) || args.seeds.is_empty() {
+    if budgets.contains(&Count::N(0)) || args.seeds.is_empty() {
         return Err(Error::Config("sweep needs at least one seed and label budgets of at least 1".into()));
     }
     let folder = RunFolder::create(&args.out, args.force)?;
     folder.write_config(&base)?;
     let full = pipeline::load_dataset(&base, args.data.data_dir.as_deref())?;
+    let with_budget = |config: &RunConfig, labels: Count| RunConfig { data: DataConfig { labels, ..config.data.clone() }, ..config.clone() };
+    // Every budget must fit the data set before any training starts.
+    for &budget in &budgets {
+        pipeline::select(&with_budget(&base, budget), &full)?;
+    }
     let mut rows = Vec::new();
     for &seed in &args.seeds {
         let seeded = RunConfig { seed, ..base.clone() };
@@ -62,9 +67,11 @@ pub fn execute(args: SweepArgs) -> Result<()> {
         println!("seed {seed}: pretext training on {} unlabeled images", data.unlabeled.len());
         // One pretext model per seed serves every label budget.
         let pretrained = pipeline::pretrain(&seeded, &data.unlabeled, false)?;
-        for &labels in &budgets {
-            let config = RunConfig { data: crate::config::DataConfig { labels: Count::N(labels), ..seeded.data.clone() }, ..seeded.clone() };
+        for &budget in &budgets {
+            let config = with_budget(&seeded, budget);
             let data = pipeline::select(&config, &full)?;
+            // `select` refused budgets beyond the data set, so this is the budget as a number.
+            let labels = budget.of(full.train.len());
             for result in pipeline::compare_methods(&config, &Method::ALL, &pretrained.model.encoder, None, &data)? {
                 println!(
                     "seed {seed} labels {labels:>5} {:<36} test {:.4}  k-NN {:.4}",
