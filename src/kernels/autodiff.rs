@@ -12,7 +12,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 
 use super::conv::{self, Columns, ConvGeometry};
-use super::{KernelOps, flex_tensor, pool, pool_after, pool_geometry, shape4, values};
+use super::{KernelOps, flex_tensor, pool, pool_geometry, shape4, values};
 
 /// What the backward pass of `conv2d_relu` needs: the geometry, weight, (post-ReLU) output and
 /// the forward pass's im2col matrices (shared, not copied, if the state is cloned).
@@ -79,7 +79,7 @@ impl Backward<Flex, 1> for PoolBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let PoolState { x, y } = ops.state;
         if let Some(node) = x_node {
-            let dx = pool::backward(&values(&x), &values(&y), &values(&dy), &pool_geometry(&x));
+            let dx = pool::backward(&values(&x), &values(&y), &values(&dy), &pool_geometry(shape4(&x)));
             grads.register::<Flex>(node.id, flex_tensor(dx, shape4(&x)));
         }
     }
@@ -90,7 +90,7 @@ impl Backward<Flex, 1> for PoolBackward {
 #[derive(Debug, Clone)]
 struct ConvReluPoolState {
     conv: ConvReluState,
-    pooled: Arc<Vec<f32>>,
+    pooled: FlexTensor,
 }
 
 #[derive(Debug)]
@@ -102,7 +102,8 @@ impl Backward<Flex, 3> for ConvReluPoolBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dpooled = grads.consume::<Flex>(&ops.node);
         let ConvReluPoolState { conv, pooled } = &ops.state;
-        let dy = pool::backward(&values(&conv.y), pooled, &values(&dpooled), &pool_after(&conv.geometry));
+        let pool = pool_geometry(conv.geometry.output_shape());
+        let dy = pool::backward(&values(&conv.y), &values(pooled), &values(&dpooled), &pool);
         register_conv_grads(conv, &dy, ops.parents.map(|node| node.map(|n| n.id)), grads);
     }
 }
@@ -140,11 +141,9 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => {
                 let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride).cropped_for_pool();
                 let conv = ConvReluState::forward(geometry, &x, weight, &bias);
-                let pool = pool_after(&geometry);
-                let pooled = pool::forward(&values(&conv.y), &pool);
-                let shape = [geometry.batch, geometry.out_channels, pool.out_height(), pool.out_width()];
-                let output = flex_tensor(pooled.clone(), shape);
-                prep.finish(ConvReluPoolState { conv, pooled: Arc::new(pooled) }, output)
+                let pool = pool_geometry(geometry.output_shape());
+                let pooled = flex_tensor(pool::forward(&values(&conv.y), &pool), pool.output_shape());
+                prep.finish(ConvReluPoolState { conv, pooled: pooled.clone() }, pooled)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu_pool(x, weight, bias, stride)),
         }

@@ -100,28 +100,21 @@ impl KernelOps for Flex {
     }
 
     fn max_pool2x2(x: FlexTensor) -> FlexTensor {
-        let [batch, channels, ..] = shape4(&x);
-        let geometry = pool_geometry(&x);
-        let y = pool::forward(&values(&x), &geometry);
-        flex_tensor(y, [batch, channels, geometry.out_height(), geometry.out_width()])
+        let geometry = pool_geometry(shape4(&x));
+        flex_tensor(pool::forward(&values(&x), &geometry), geometry.output_shape())
     }
 
     fn conv2d_relu_pool(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: usize) -> FlexTensor {
         let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride).cropped_for_pool();
         let (y, _) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, false);
-        let pool = pool_after(&geometry);
-        flex_tensor(pool::forward(&y, &pool), [geometry.batch, geometry.out_channels, pool.out_height(), pool.out_width()])
+        let pool = pool_geometry(geometry.output_shape());
+        flex_tensor(pool::forward(&y, &pool), pool.output_shape())
     }
 }
 
-/// The pooling that follows a convolution of `geometry` (cropped for it).
-fn pool_after(geometry: &ConvGeometry) -> PoolGeometry {
-    PoolGeometry { planes: geometry.batch * geometry.out_channels, height: geometry.out_height, width: geometry.out_width }
-}
-
-fn pool_geometry(x: &FlexTensor) -> PoolGeometry {
-    let [batch, channels, height, width] = shape4(x);
-    PoolGeometry { planes: batch * channels, height, width }
+/// The pooling of an NCHW input of `shape`.
+fn pool_geometry([batch, channels, height, width]: [usize; 4]) -> PoolGeometry {
+    PoolGeometry { batch, channels, height, width }
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@ use rayon::prelude::*;
 /// Sizes of one pooling: input `[batch, channels, height, width]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolGeometry {
-    /// Images times channels: the number of independent planes.
-    pub planes: usize,
+    /// Images in the batch.
+    pub batch: usize,
+    /// Channels per image.
+    pub channels: usize,
     /// Input rows per plane.
     pub height: usize,
     /// Input columns per plane.
@@ -15,6 +17,16 @@ pub struct PoolGeometry {
 }
 
 impl PoolGeometry {
+    /// Shape of the pooled output.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.batch, self.channels, self.out_height(), self.out_width()]
+    }
+
+    /// Images times channels: the number of independent planes.
+    fn planes(&self) -> usize {
+        self.batch * self.channels
+    }
+
     /// Output rows per plane.
     pub fn out_height(&self) -> usize {
         self.height / 2
@@ -38,7 +50,7 @@ impl PoolGeometry {
 
 /// The maximum of every 2x2 window.
 pub fn forward(x: &[f32], g: &PoolGeometry) -> Vec<f32> {
-    let mut y = vec![0.0; g.planes * g.out_len()];
+    let mut y = vec![0.0; g.planes() * g.out_len()];
     y.par_chunks_mut(g.out_len()).zip(x.par_chunks(g.height * g.width)).for_each(|(y, x)| {
         for oy in 0..g.out_height() {
             for ox in 0..g.out_width() {
