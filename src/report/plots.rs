@@ -33,6 +33,22 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Plot { path: path.to_path_buf(), problem: e.to_string() }
 }
 
+/// The legend box every chart uses: framed, on a faint white background, at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    path: &Path,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT_NAME, 13))
+        .draw()
+        .map_err(|e| plot_error(path, e))
+}
+
 /// A grey-scale image with a (possibly multi-line) caption above it.
 #[derive(Debug, Clone)]
 pub struct Tile {
@@ -124,13 +140,7 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
                 .label(label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font((FONT_NAME, 13))
-            .draw()
-            .map_err(|e| plot_error(path, e))?;
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
     }
     root.present().map_err(|e| plot_error(path, e))
 }
@@ -206,13 +216,7 @@ pub fn embedding(path: &Path, title: &str, points: &[(f64, f64)], labels: &[usiz
             .label(*name)
             .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT_NAME, 13))
-        .draw()
-        .map_err(|e| plot_error(path, e))?;
+    draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
     root.present().map_err(|e| plot_error(path, e))
 }
 
@@ -253,13 +257,6 @@ pub fn label_curves(path: &Path, cells: &[SweepCell]) -> Result<()> {
         });
         chart.draw_series(bars).map_err(|e| plot_error(path, e))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT_NAME, 14))
-        .draw()
-        .map_err(|e| plot_error(path, e))?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, path)?;
     root.present().map_err(|e| plot_error(path, e))
 }
