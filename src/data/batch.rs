@@ -128,9 +128,7 @@ impl FeatureBatches {
     pub fn new(features: Tensor<2>, targets: Vec<usize>, num_classes: usize) -> Self {
         Self { features, targets, num_classes }
     }
-}
 
-impl FeatureBatches {
     /// All feature rows `[n, dim]`.
     pub fn features(&self) -> &Tensor<2> {
         &self.features
