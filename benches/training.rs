@@ -24,7 +24,7 @@ fn pretext_epoch(c: &mut Criterion) {
     let data = mnist(&config);
     let mut group = c.benchmark_group("pretext_epoch");
     group.sample_size(10).throughput(Throughput::Elements(4 * data.unlabeled.len() as u64));
-    group.bench_function("seed_preset", |b| b.iter(|| pipeline::pretrain(&config, &data.unlabeled, false).unwrap()));
+    group.bench_function("seed_preset", |b| b.iter(|| pipeline::pretrain(&config, &data.unlabeled, &pretext::pipeline::Session::default()).unwrap()));
     group.finish();
 }
 

@@ -54,7 +54,7 @@ pub enum Error {
     /// Training produced a non-finite loss.
     #[error(
         "training diverged in the {phase} phase: loss is {loss} at epoch {epoch}, step {step}; \
-         lower the learning rate (--{phase}-lr)"
+         lower the learning rate (--{phase}-lr); checkpoints of earlier epochs are kept"
     )]
     Diverged {
         /// `pretext` or `downstream`.
@@ -65,6 +65,31 @@ pub enum Error {
         step: usize,
         /// The offending loss value.
         loss: f32,
+    },
+    /// A checkpoint cannot be used to continue.
+    #[error("checkpoint {}: {problem}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Ctrl-C (or SIGTERM) stopped training after a step; the checkpoint holds everything.
+    #[error(
+        "interrupted in the {phase} phase after epoch {epochs_done} and {steps_done} more steps; \
+         progress is saved in {}; continue with `{resume_command}`", checkpoint.display()
+    )]
+    Interrupted {
+        /// The phase that was training.
+        phase: &'static str,
+        /// Epochs completed.
+        epochs_done: usize,
+        /// Steps taken in the epoch after those.
+        steps_done: usize,
+        /// The phase's checkpoint folder.
+        checkpoint: PathBuf,
+        /// What the user types to continue.
+        resume_command: String,
     },
     /// A weights file is missing, unreadable or does not fit the model.
     #[error("weights {}: {problem}", path.display())]
@@ -108,8 +133,9 @@ impl Error {
             Error::MalformedData { .. } | Error::DataNotFound { .. } => 3,
             Error::Download { .. } | Error::Checksum { .. } => 4,
             Error::Diverged { .. } => 5,
-            Error::Weights { .. } | Error::Image { .. } => 6,
+            Error::Weights { .. } | Error::Image { .. } | Error::Checkpoint { .. } => 6,
             Error::Io { .. } | Error::Plot { .. } => 7,
+            Error::Interrupted { .. } => crate::train::interrupt::EXIT_CODE.into(),
         }
     }
 

@@ -42,8 +42,10 @@ pub mod model {
 
 /// The training loop and what it needs.
 pub mod train {
+    pub mod checkpoint;
     pub mod early_stopping;
     pub mod history;
+    pub mod interrupt;
     pub mod loss;
     pub mod optimizer;
     pub mod trainer;

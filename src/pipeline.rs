@@ -6,7 +6,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha12Rng;
 
 use crate::config::RunConfig;
 use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels};
@@ -20,8 +20,10 @@ use crate::eval::methods::{Method, MethodResult};
 use crate::eval::predict::{Predictions, predict};
 use crate::model::encoder::{Classifier, Encoder, PretextModel};
 use crate::tasks::rotation::RotationTask;
+use crate::train::checkpoint::Checkpoints;
 use crate::train::history::EpochRecord;
-use crate::train::trainer::Trainer;
+use crate::train::optimizer::TrainConfig;
+use crate::train::trainer::{PhaseRng, Trainer};
 
 /// Batch size for inference-only passes (features, evaluation); it does not change results.
 const INFERENCE_BATCH: usize = 500;
@@ -37,13 +39,38 @@ enum Stream {
     DownstreamShifts = 6,
 }
 
-fn rng(seed: u64, stream: Stream) -> StdRng {
-    StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream as u64)
+fn rng(seed: u64, stream: Stream) -> ChaCha12Rng {
+    ChaCha12Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream as u64)
 }
 
 /// The CPU device training runs on (Burn flex, with autodiff).
 pub fn training_device() -> Device {
     Device::flex().autodiff()
+}
+
+/// How this process trains: printing progress or not, keeping checkpoints or not.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// Print model summaries, progress bars and one line per epoch.
+    pub verbose: bool,
+    /// Where the next training phase keeps its checkpoint (see [`Session::phase`]).
+    pub checkpoints: Option<Checkpoints>,
+}
+
+impl Session {
+    /// A session that keeps no checkpoints.
+    pub fn printing(verbose: bool) -> Self {
+        Self { verbose, checkpoints: None }
+    }
+
+    /// The same session with checkpoints in the sub-folder `name`, for one phase.
+    pub fn phase(&self, name: &str) -> Self {
+        Self { verbose: self.verbose, checkpoints: self.checkpoints.as_ref().map(|c| c.phase(name)) }
+    }
+
+    fn trainer<'a>(&self, phase: &'static str, config: &'a TrainConfig) -> Trainer<'a> {
+        Trainer { phase, config, device: training_device(), verbose: self.verbose, checkpoints: self.checkpoints.clone() }
+    }
 }
 
 /// The images one run uses.
@@ -123,16 +150,15 @@ pub struct Pretrained {
 }
 
 /// Trains the rotation pretext model on `images` (their labels are never read).
-pub fn pretrain(config: &RunConfig, images: &LabeledImages, verbose: bool) -> Result<Pretrained> {
-    let device = training_device();
-    let model = config.model.pretext(images.height(), 4, &mut rng(config.seed, Stream::PretextInit), &device);
-    if verbose {
-        println!("{}", model.summary(images.height(), &device));
+pub fn pretrain(config: &RunConfig, images: &LabeledImages, session: &Session) -> Result<Pretrained> {
+    let trainer = session.trainer("pretext", &config.pretext);
+    let model = config.model.pretext(images.height(), 4, &mut rng(config.seed, Stream::PretextInit), &trainer.device);
+    if session.verbose {
+        println!("{}", model.summary(images.height(), &trainer.device));
     }
-    let trainer = Trainer { phase: "pretext", config: &config.pretext, device, verbose };
-    let task = ImageBatches::new(RotationTask::new(images), config.data.pixels)
-        .with_random_shifts(config.pretext.max_shift, rng(config.seed, Stream::PretextShifts));
-    let fitted = trainer.fit(model, &task, None, &mut rng(config.seed, Stream::PretextShuffle))?;
+    let task = ImageBatches::new(RotationTask::new(images), config.data.pixels).with_random_shifts(config.pretext.max_shift);
+    let rng = PhaseRng { shuffle: rng(config.seed, Stream::PretextShuffle), augment: rng(config.seed, Stream::PretextShifts) };
+    let fitted = trainer.fit(model, &task, None, rng)?;
     Ok(Pretrained { model: fitted.model.valid(), history: fitted.history })
 }
 
@@ -150,31 +176,29 @@ pub struct Probed {
 /// Trains the downstream classifier on the labelled `images`, holding out the last
 /// `validation_split` of them for validation: a dense head on the frozen `encoder` (a linear
 /// probe), or encoder and head together when `config.fine_tune` is set.
-pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, classes: usize, verbose: bool) -> Result<Probed> {
-    let device = training_device();
-    let head = config.model.head(images.height(), classes, &mut rng(config.seed, Stream::HeadInit), &device);
+pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, classes: usize, session: &Session) -> Result<Probed> {
+    let trainer = session.trainer("downstream", &config.downstream);
+    let head = config.model.head(images.height(), classes, &mut rng(config.seed, Stream::HeadInit), &trainer.device);
     let classifier = Classifier { encoder: encoder.valid(), head };
-    if verbose {
-        println!("{}", classifier.summary(images.height(), config.fine_tune, &device));
+    if session.verbose {
+        println!("{}", classifier.summary(images.height(), config.fine_tune, &trainer.device));
     }
     let (train, val) = images.split_tail(config.data.validation_split);
-    let trainer = Trainer { phase: "downstream", config: &config.downstream, device, verbose };
-    let mut shuffle = rng(config.seed, Stream::DownstreamShuffle);
+    let rng = PhaseRng { shuffle: rng(config.seed, Stream::DownstreamShuffle), augment: rng(config.seed, Stream::DownstreamShifts) };
     if config.fine_tune || config.downstream.max_shift > 0 {
         // Images go through the encoder every step: it learns, or its input changes.
         let batches = |set| ImageBatches::new(Labeled::new(set, classes), config.data.pixels);
         let val = (!val.is_empty()).then(|| batches(&val));
-        let train = batches(&train)
-            .with_random_shifts(config.downstream.max_shift, rng(config.seed, Stream::DownstreamShifts));
+        let train = batches(&train).with_random_shifts(config.downstream.max_shift);
         let encoder = if config.fine_tune { classifier.encoder.train() } else { classifier.encoder.no_grad().train() };
-        let fitted = trainer.fit(Classifier { encoder, head: classifier.head }, &train, val.as_ref(), &mut shuffle)?;
+        let fitted = trainer.fit(Classifier { encoder, head: classifier.head }, &train, val.as_ref(), rng)?;
         return Ok(Probed { model: fitted.model.valid(), history: fitted.history, restored_epoch: fitted.restored_epoch });
     }
     // Frozen encoder, unchanged images: with no dropout or normalisation layers the features
     // are the same every epoch, so they are computed once.
     let train = encode(&classifier.encoder, &train, classes, config.data.pixels);
     let val = (!val.is_empty()).then(|| encode(&classifier.encoder, &val, classes, config.data.pixels));
-    let fitted = trainer.fit(classifier.head, &train, val.as_ref(), &mut shuffle)?;
+    let fitted = trainer.fit(classifier.head, &train, val.as_ref(), rng)?;
     Ok(Probed {
         model: Classifier { encoder: classifier.encoder, head: fitted.model.valid() },
         history: fitted.history,
@@ -227,11 +251,12 @@ pub fn initial_encoder(config: &RunConfig) -> Encoder {
     config.model.encoder(&mut rng(config.seed, Stream::PretextInit), &Device::flex())
 }
 
-/// Trains the classifier of `method` on the run's labelled images.
-pub fn train_method(config: &RunConfig, method: Method, pretrained: &Encoder, data: &RunData, verbose: bool) -> Result<Probed> {
+/// Trains the classifier of `method` on the run's labelled images (checkpoints in a
+/// sub-folder named after the method).
+pub fn train_method(config: &RunConfig, method: Method, pretrained: &Encoder, data: &RunData, session: &Session) -> Result<Probed> {
     let config = RunConfig { fine_tune: method.fine_tune(), ..config.clone() };
     let encoder = if method.pretrained() { pretrained.clone() } else { initial_encoder(&config) };
-    probe(&config, encoder, &data.labelled, data.classes.len(), verbose)
+    probe(&config, encoder, &data.labelled, data.classes.len(), &session.phase(method.id()))
 }
 
 /// Test accuracy of a k-NN vote over `encoder`'s features of the labelled images.
@@ -252,6 +277,7 @@ pub fn compare_methods(
     pretrained: &Encoder,
     main: Option<(&Probed, &Predictions)>,
     data: &RunData,
+    session: &Session,
 ) -> Result<Vec<MethodResult>> {
     let classes = data.classes.len();
     let own = Method::of_run(config.fine_tune);
@@ -270,7 +296,8 @@ pub fn compare_methods(
         .map(|&method| match main {
             Some((probed, predictions)) if method == own => Ok(score(method, probed, predictions)),
             _ => {
-                let trained = train_method(config, method, pretrained, data, false)?;
+                let quiet = Session { verbose: false, ..session.clone() };
+                let trained = train_method(config, method, pretrained, data, &quiet)?;
                 Ok(score(method, &trained, &evaluate(&trained.model, &data.test, classes, config.data.pixels)))
             }
         })

@@ -71,3 +71,24 @@ fn summary_shows_the_keras_parameter_counts() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Trainable params: 21,994") && stdout.contains("Non-trainable params: 0"), "{stdout}");
 }
+
+#[test]
+fn resume_refuses_settings_flags_non_runs_and_damaged_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = pretext(&["run", "--resume", run.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is not a run folder (no config.toml)"), "{}", stderr(&output));
+
+    let config = pretext::config::RunConfig::preset(pretext::config::Preset::Seed);
+    std::fs::create_dir_all(run.join("checkpoints/pretext")).unwrap();
+    std::fs::write(run.join("config.toml"), config.to_toml()).unwrap();
+    let output = pretext(&["run", "--resume", run.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("drop the other settings flags"), "{}", stderr(&output));
+
+    std::fs::write(run.join("checkpoints/pretext/state.json"), "{ cut off").unwrap();
+    let output = pretext(&["run", "--resume", run.to_str().unwrap(), "--quiet"]);
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+    assert!(stderr(&output).contains("checkpoints/pretext/state.json"), "{}", stderr(&output));
+}

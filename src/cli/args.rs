@@ -14,7 +14,7 @@ use crate::train::optimizer::{OptimizerKind, TrainConfig};
 macro_rules! phase_args {
     ($name:ident, $phase:literal) => {
         #[doc = concat!("Overrides for the ", $phase, " phase.")]
-        #[derive(Debug, Clone, Default, Args)]
+        #[derive(Debug, Clone, Default, PartialEq, Args)]
         pub struct $name {
             #[doc = concat!("Optimizer of the ", $phase, " phase")]
             #[arg(id = concat!($phase, "-optimizer"), long = concat!($phase, "-optimizer"), value_enum, help_heading = concat!("Training: ", $phase))]
@@ -63,7 +63,7 @@ fn set<T>(field: &mut T, value: Option<T>) {
 }
 
 /// Every setting of a run as a flag; unset flags keep the preset's (or file's) value.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct ConfigArgs {
     /// Starting settings: `seed` reproduces the notebook, `default` is our tuned recipe
     #[arg(long, value_enum)]

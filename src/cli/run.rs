@@ -5,11 +5,13 @@ use clap::Args;
 use crate::cli::DataDirArg;
 use crate::cli::args::ConfigArgs;
 use crate::config::RunConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::methods::{Method, markdown_table};
-use crate::pipeline;
-use crate::report::artifacts::{RunFolder, TIMINGS};
+use crate::pipeline::{self, Session};
+use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TIMINGS};
 use crate::report::timings::Timings;
+use crate::train::checkpoint::Checkpoints;
+use crate::train::interrupt;
 
 /// Flags of `pretext run`.
 #[derive(Debug, Args)]
@@ -24,9 +26,55 @@ pub struct RunArgs {
     /// Overwrite a run folder that already holds results
     #[arg(long)]
     pub force: bool,
+    /// Continue the run in DIR from its checkpoints (after Ctrl-C, a kill or a crash), with
+    /// the settings in DIR/config.toml; ends with the metrics of an uninterrupted run
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "force"])]
+    pub resume: Option<PathBuf>,
+    /// Save a checkpoint every N epochs (0: only on Ctrl-C and at the end of each phase)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub checkpoint_every: usize,
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+impl RunArgs {
+    /// The settings, run folder and session of a new run or, with `--resume`, of the
+    /// interrupted one; Ctrl-C is caught from here on. `command` names the subcommand in the
+    /// hint on how to continue.
+    pub fn start(&self, command: &str) -> Result<(RunConfig, RunFolder, Session)> {
+        let (config, folder) = match &self.resume {
+            Some(dir) => {
+                if self.config != ConfigArgs::default() {
+                    return Err(Error::Config(format!(
+                        "--resume continues with the settings in {}; drop the other settings flags",
+                        dir.join(CONFIG).display()
+                    )));
+                }
+                let folder = RunFolder::open(dir)?;
+                if !folder.path(CHECKPOINTS).is_dir() {
+                    return Err(Error::Config(format!(
+                        "{} has no {CHECKPOINTS} folder to resume from: the run finished (its results are there) or is not one of `pretext {command}`",
+                        dir.display()
+                    )));
+                }
+                (folder.read_config()?, folder)
+            }
+            None => {
+                let config = self.config.resolve(None)?;
+                let folder = RunFolder::create(&out_dir(&self.out, &config), self.force)?;
+                (config, folder)
+            }
+        };
+        let resume_command = format!("pretext {command} --resume {}", folder.dir().display());
+        let checkpoints = Checkpoints::new(folder.path(CHECKPOINTS), self.checkpoint_every, resume_command);
+        if self.resume.is_none() {
+            checkpoints.remove()?; // left by a run this one overwrites (--force)
+        }
+        std::fs::create_dir_all(checkpoints.dir()).map_err(|e| Error::io(checkpoints.dir(), e))?;
+        interrupt::catch_ctrl_c();
+        Ok((config, folder, Session { verbose: !self.quiet, checkpoints: Some(checkpoints) }))
+    }
 }
 
 /// `runs/<preset>-seed<seed>` unless `--out` says otherwise.
@@ -39,28 +87,27 @@ pub fn out_dir(out: &Option<PathBuf>, config: &RunConfig) -> PathBuf {
 
 pub fn execute(args: RunArgs) -> Result<()> {
     let mut timings = Timings::start();
-    let config = args.config.resolve(None)?;
-    let folder = RunFolder::create(&out_dir(&args.out, &config), args.force)?;
-    let verbose = !args.quiet;
+    let (config, folder, session) = args.start("run")?;
     let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
     folder.write_config(&config)?;
     timings.lap("load_data");
-    let pretrained = pipeline::pretrain(&config, &data.unlabeled, verbose)?;
+    let pretrained = pipeline::pretrain(&config, &data.unlabeled, &session.phase("pretext"))?;
     timings.lap("pretext");
     folder.write_pretext(&pretrained, &data.unlabeled)?;
     let encoder = pretrained.model.encoder;
     timings.lap("write_pretext");
-    let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.classes.len(), verbose)?;
+    let own = Method::of_run(config.fine_tune);
+    let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.classes.len(), &session.phase(own.id()))?;
     timings.lap("downstream");
     folder.write_downstream(&probed)?;
     let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;
     timings.lap("test");
-    let methods = if config.baselines { &Method::ALL[..] } else { &[Method::of_run(config.fine_tune)][..] };
-    if verbose && config.baselines {
+    let methods = if config.baselines { &Method::ALL[..] } else { &[own][..] };
+    if session.verbose && config.baselines {
         println!("training the baselines on the same {} labelled images...", data.labelled.len());
     }
-    let results = pipeline::compare_methods(&config, methods, &encoder, Some((&probed, &predictions)), &data)?;
+    let results = pipeline::compare_methods(&config, methods, &encoder, Some((&probed, &predictions)), &data, &session)?;
     folder.write_methods(&results)?;
     timings.lap("baselines");
     let features = pipeline::encode(&probed.model.encoder, &data.test, data.classes.len(), config.data.pixels);
@@ -68,6 +115,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
     crate::report::html::write_report(&folder)?;
     timings.lap("report");
     timings.write(&folder.path(TIMINGS))?;
+    session.checkpoints.as_ref().map_or(Ok(()), Checkpoints::remove)?;
     println!("{}", markdown_table(&results));
     let eval = predictions.evaluation();
     println!(

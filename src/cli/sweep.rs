@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::eval::methods::Method;
 use crate::eval::sweep::{SweepRow, markdown, summarize};
 use crate::model::weights::write_atomically;
-use crate::pipeline;
+use crate::pipeline::{self, Session};
 use crate::report::artifacts::RunFolder;
 use crate::report::csv_file::write_rows;
 use crate::report::plots::label_curves;
@@ -66,13 +66,13 @@ pub fn execute(args: SweepArgs) -> Result<()> {
         let data = pipeline::select(&seeded, &full)?;
         println!("seed {seed}: pretext training on {} unlabeled images", data.unlabeled.len());
         // One pretext model per seed serves every label budget.
-        let pretrained = pipeline::pretrain(&seeded, &data.unlabeled, false)?;
+        let pretrained = pipeline::pretrain(&seeded, &data.unlabeled, &Session::default())?;
         for &budget in &budgets {
             let config = with_budget(&seeded, budget);
             let data = pipeline::select(&config, &full)?;
             // `select` refused budgets beyond the data set, so this is the budget as a number.
             let labels = budget.of(full.train.len());
-            for result in pipeline::compare_methods(&config, &Method::ALL, &pretrained.model.encoder, None, &data)? {
+            for result in pipeline::compare_methods(&config, &Method::ALL, &pretrained.model.encoder, None, &data, &Session::default())? {
                 println!(
                     "seed {seed} labels {labels:>5} {:<36} test {:.4}  k-NN {:.4}",
                     result.method.description(),

@@ -2,11 +2,11 @@
 //! where the strokes sit. Applied to training batches only.
 
 use rand::Rng;
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha12Rng;
 
 /// Shifts `src` (`height`x`width`) by a random offset in `-max_shift..=max_shift` on each
 /// axis into `dst`, filling uncovered pixels with 0 (MNIST's background).
-pub fn random_shift(src: &[u8], dims: (usize, usize), max_shift: usize, rng: &mut StdRng, dst: &mut [u8]) {
+pub fn random_shift(src: &[u8], dims: (usize, usize), max_shift: usize, rng: &mut ChaCha12Rng, dst: &mut [u8]) {
     let s = max_shift as i64;
     let (dy, dx) = (rng.random_range(-s..=s), rng.random_range(-s..=s));
     shift(src, dims, (dy as isize, dx as isize), dst);
@@ -48,7 +48,7 @@ mod tests {
     fn random_shift_stays_within_bounds() {
         let mut src = [0u8; 25];
         src[12] = 255; // centre of 5x5
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = ChaCha12Rng::seed_from_u64(3);
         for _ in 0..50 {
             let mut dst = [0u8; 25];
             random_shift(&src, (5, 5), 1, &mut rng, &mut dst);

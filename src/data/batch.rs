@@ -3,9 +3,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use std::sync::Mutex;
-
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha12Rng;
 
 use crate::data::augment::random_shift;
 use crate::data::source::SampleSource;
@@ -54,8 +52,13 @@ pub trait BatchSource {
     }
     /// Number of target classes.
     fn num_classes(&self) -> usize;
-    /// The samples at `indices`, on `device`.
+    /// The samples at `indices`, on `device`, as they are (for evaluation).
     fn batch(&self, indices: &[usize], device: &Device) -> Batch<Self::Input>;
+    /// The samples at `indices` for a training step: augmented, drawing from `rng`, when the
+    /// source augments at all.
+    fn training_batch(&self, indices: &[usize], device: &Device, _rng: &mut ChaCha12Rng) -> Batch<Self::Input> {
+        self.batch(indices, device)
+    }
 }
 
 /// Image batches `[batch, 1, height, width]` from a [`SampleSource`], optionally randomly
@@ -64,20 +67,41 @@ pub trait BatchSource {
 pub struct ImageBatches<S> {
     source: S,
     pixels: Pixels,
-    shifts: Option<(usize, Mutex<StdRng>)>,
+    max_shift: usize,
 }
 
 impl<S: SampleSource> ImageBatches<S> {
     /// Batches of `source` converted with `pixels`.
     pub fn new(source: S, pixels: Pixels) -> Self {
-        Self { source, pixels, shifts: None }
+        Self { source, pixels, max_shift: 0 }
     }
 
-    /// Shifts every image by up to `max_shift` pixels per axis, drawn from `rng`
-    /// (no-op for 0).
-    pub fn with_random_shifts(mut self, max_shift: usize, rng: StdRng) -> Self {
-        self.shifts = (max_shift > 0).then(|| (max_shift, Mutex::new(rng)));
+    /// Shifts every training image by up to `max_shift` pixels per axis (0 = off).
+    pub fn with_random_shifts(mut self, max_shift: usize) -> Self {
+        self.max_shift = max_shift;
         self
+    }
+
+    /// The images at `indices`, each shifted when `shifts` gives a generator.
+    fn images(&self, indices: &[usize], device: &Device, mut shifts: Option<&mut ChaCha12Rng>) -> Batch<Tensor<4>> {
+        let (height, width) = self.source.image_dims();
+        let size = height * width;
+        let mut bytes = vec![0u8; size];
+        let mut shifted = vec![0u8; size];
+        let mut values = Vec::with_capacity(indices.len() * size);
+        for &i in indices {
+            self.source.write_image(i, &mut bytes);
+            let image = match shifts.as_deref_mut() {
+                Some(rng) => {
+                    random_shift(&bytes, (height, width), self.max_shift, rng, &mut shifted);
+                    &shifted
+                }
+                None => &bytes,
+            };
+            values.extend(image.iter().map(|&b| self.pixels.convert(b)));
+        }
+        let input = Tensor::from_data(TensorData::new(values, [indices.len(), 1, height, width]), device);
+        Batch { input, targets: indices.iter().map(|&i| self.source.target(i)).collect() }
     }
 }
 
@@ -93,25 +117,11 @@ impl<S: SampleSource> BatchSource for ImageBatches<S> {
     }
 
     fn batch(&self, indices: &[usize], device: &Device) -> Batch<Tensor<4>> {
-        let (height, width) = self.source.image_dims();
-        let size = height * width;
-        let mut bytes = vec![0u8; size];
-        let mut shifted = vec![0u8; size];
-        let mut rng = self.shifts.as_ref().map(|(max, rng)| (*max, rng.lock().expect("no panics while held")));
-        let mut values = Vec::with_capacity(indices.len() * size);
-        for &i in indices {
-            self.source.write_image(i, &mut bytes);
-            let image = match rng.as_mut() {
-                Some((max_shift, rng)) => {
-                    random_shift(&bytes, (height, width), *max_shift, rng, &mut shifted);
-                    &shifted
-                }
-                None => &bytes,
-            };
-            values.extend(image.iter().map(|&b| self.pixels.convert(b)));
-        }
-        let input = Tensor::from_data(TensorData::new(values, [indices.len(), 1, height, width]), device);
-        Batch { input, targets: indices.iter().map(|&i| self.source.target(i)).collect() }
+        self.images(indices, device, None)
+    }
+
+    fn training_batch(&self, indices: &[usize], device: &Device, rng: &mut ChaCha12Rng) -> Batch<Tensor<4>> {
+        self.images(indices, device, (self.max_shift > 0).then_some(rng))
     }
 }
 

@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::{conv2d_relu, conv2d_relu_pool, max_pool2x2};
@@ -43,7 +43,7 @@ fn pool_out(size: usize) -> usize {
 }
 
 impl ModelConfig {
-    fn conv(&self, channels: [usize; 2], stride: usize, rng: &mut StdRng, device: &Device) -> Conv2d {
+    fn conv(&self, channels: [usize; 2], stride: usize, rng: &mut ChaCha12Rng, device: &Device) -> Conv2d {
         let mut conv = Conv2dConfig::new(channels, [self.kernel_size; 2])
             .with_stride([stride; 2])
             .with_padding(PaddingConfig2d::Same)
@@ -52,14 +52,14 @@ impl ModelConfig {
         conv
     }
 
-    fn dense(&self, inputs: usize, outputs: usize, rng: &mut StdRng, device: &Device) -> Linear {
+    fn dense(&self, inputs: usize, outputs: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
         let mut linear = LinearConfig::new(inputs, outputs).init(device);
         init_linear(&mut linear, self.init_std, rng, device);
         linear
     }
 
     /// A freshly initialised encoder.
-    pub fn encoder(&self, rng: &mut StdRng, device: &Device) -> Encoder {
+    pub fn encoder(&self, rng: &mut ChaCha12Rng, device: &Device) -> Encoder {
         let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
         Encoder {
             conv1: self.conv([1, self.filters[0]], 2, rng, device),
@@ -76,7 +76,7 @@ impl ModelConfig {
     }
 
     /// The pretext model: an encoder, the third convolution and a `classes`-way head.
-    pub fn pretext(&self, image_size: usize, classes: usize, rng: &mut StdRng, device: &Device) -> PretextModel {
+    pub fn pretext(&self, image_size: usize, classes: usize, rng: &mut ChaCha12Rng, device: &Device) -> PretextModel {
         let encoder = self.encoder(rng, device);
         let conv3 = self.conv([self.filters[1], self.filters[2]], 2, rng, device);
         let side = same_out(pool_out(pool_out(same_out(image_size, 2))), 2);
@@ -85,7 +85,7 @@ impl ModelConfig {
     }
 
     /// A dense head for the encoder's features.
-    pub fn head(&self, image_size: usize, classes: usize, rng: &mut StdRng, device: &Device) -> Linear {
+    pub fn head(&self, image_size: usize, classes: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
         self.dense(self.feature_dim(image_size), classes, rng, device)
     }
 }
@@ -214,7 +214,7 @@ mod tests {
 
     fn pretext_model() -> (PretextModel, Device) {
         let device = Device::flex();
-        let model = ModelConfig::default().pretext(28, 4, &mut StdRng::seed_from_u64(0), &device);
+        let model = ModelConfig::default().pretext(28, 4, &mut ChaCha12Rng::seed_from_u64(0), &device);
         (model, device)
     }
 
@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(params, [640, 0, 18_464, 0, 4_624, 0, 260]);
         assert_eq!((summary.total_params(), summary.trainable_params()), (23_988, 23_988));
 
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = ChaCha12Rng::seed_from_u64(1);
         let classifier = Classifier { encoder: model.encoder, head: ModelConfig::default().head(28, 10, &mut rng, &device) };
         let summary = classifier.summary(28, false, &device);
         assert_eq!(summary.rows.last().unwrap().output_shape, [10]);

@@ -8,6 +8,8 @@
 //! history_downstream.csv
 //! pretext.safetensors      pretext model weights
 //! classifier.safetensors   encoder + head weights
+//! checkpoints/             one folder per training phase while a run is under way (removed
+//!                          when it completes; `--resume` continues from them)
 //! rotations.png, pretext_curves.png, downstream_curves.png,
 //! examples.png, misclassified.png, confusion_matrix.png
 //! ```
@@ -40,6 +42,8 @@ pub const CLASSIFIER_WEIGHTS: &str = "classifier.safetensors";
 pub const CONFIG: &str = "config.toml";
 /// File name of the metrics.
 pub const METRICS: &str = "metrics.json";
+/// Folder of the checkpoints of a run under way.
+pub const CHECKPOINTS: &str = "checkpoints";
 /// File name of the seconds each step of a run took.
 pub const TIMINGS: &str = "timings.json";
 /// Most misclassified test images shown in `misclassified.png`.
@@ -73,6 +77,11 @@ impl RunFolder {
             )));
         }
         Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    /// The folder itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Path of `name` inside the folder.

@@ -59,11 +59,12 @@ pub struct EarlyStoppingConfig {
     pub restore_best: bool,
 }
 
-/// Running state of early stopping.
-#[derive(Debug, Clone)]
+/// Running state of early stopping (saved in checkpoints).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EarlyStopping {
     config: EarlyStoppingConfig,
-    best: f64,
+    /// Best score so far, oriented so that larger is better; `None` before the first.
+    best: Option<f64>,
     best_epoch: usize,
     wait: usize,
 }
@@ -82,7 +83,7 @@ pub enum Verdict {
 impl EarlyStopping {
     /// Fresh state: nothing seen yet.
     pub fn new(config: EarlyStoppingConfig) -> Self {
-        Self { config, best: f64::NEG_INFINITY, best_epoch: 0, wait: 0 }
+        Self { config, best: None, best_epoch: 0, wait: 0 }
     }
 
     /// The epoch (1-based) with the best monitored value so far.
@@ -102,8 +103,8 @@ impl EarlyStopping {
             return Verdict::Continue;
         };
         self.wait += 1;
-        if score > self.best {
-            self.best = score;
+        if self.best.is_none_or(|best| score > best) {
+            self.best = Some(score);
             self.best_epoch = record.epoch;
             self.wait = 0;
             return Verdict::Improved;

@@ -1,20 +1,22 @@
-//! The training loop: batches in, optimizer steps, one history record per epoch.
-//! It knows nothing about which task or model it trains.
+//! The training loop: batches in, optimizer steps, one history record per epoch, and a
+//! checkpoint whenever one is due. It knows nothing about which task or model it trains.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand_chacha::ChaCha12Rng;
 
 use crate::data::batch::BatchSource;
 use crate::error::{Error, Result};
 use crate::eval::predict::evaluate;
 use crate::model::encoder::Logits;
+use crate::train::checkpoint::{Checkpoints, PhaseState, Progress, Settings};
 use crate::train::early_stopping::{EarlyStopping, Verdict};
 use crate::train::history::EpochRecord;
+use crate::train::interrupt;
 use crate::train::loss::{argmax_rows, cross_entropy};
 use crate::train::optimizer::TrainConfig;
 
@@ -29,6 +31,16 @@ pub struct Fitted<M> {
     pub restored_epoch: Option<usize>,
 }
 
+/// The random streams of one training phase. They are generators with a serialisable state
+/// (ChaCha12, the algorithm behind rand's `StdRng`) so that checkpoints can hold them.
+#[derive(Debug, Clone)]
+pub struct PhaseRng {
+    /// Reorders the samples every epoch (when the phase shuffles).
+    pub shuffle: ChaCha12Rng,
+    /// Draws the augmentations of training batches.
+    pub augment: ChaCha12Rng,
+}
+
 /// Runs one phase of training.
 #[derive(Debug, Clone)]
 pub struct Trainer<'a> {
@@ -40,72 +52,139 @@ pub struct Trainer<'a> {
     pub device: Device,
     /// Print a progress bar and one line per epoch.
     pub verbose: bool,
+    /// Where to keep checkpoints and continue from them; `None` trains without.
+    pub checkpoints: Option<Checkpoints>,
 }
 
 impl Trainer<'_> {
-    /// Trains `model` on `train`, validating on `val` after each epoch.
-    pub fn fit<M, B>(&self, mut model: M, train: &B, val: Option<&B>, rng: &mut StdRng) -> Result<Fitted<M>>
+    /// Trains `model` on `train`, validating on `val` after each epoch; continues from the
+    /// phase's checkpoint when there is one.
+    pub fn fit<M, B>(&self, model: M, train: &B, val: Option<&B>, rng: PhaseRng) -> Result<Fitted<M>>
+    where
+        B: BatchSource,
+        M: Logits<B::Input>,
+    {
+        let settings = Settings { config: self.config.clone(), samples: train.len() };
+        let PhaseRng { shuffle: mut shuffle_rng, augment } = rng;
+        let mut state = self.resume_or_start(model, augment, &settings)?;
+        let resume_epoch = state.progress.epochs_done + 1;
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        for epoch in 1..=self.config.epochs {
+            if state.progress.finished {
+                break;
+            }
+            if self.config.shuffle {
+                order.shuffle(&mut shuffle_rng);
+            }
+            if epoch < resume_epoch {
+                continue; // replays the shuffles of the epochs already done
+            }
+            let start = Instant::now();
+            state = self.train_epoch(state, epoch, train, &order, &settings)?;
+            self.end_epoch(&mut state, epoch, val, &settings, start.elapsed());
+            if let Some(checkpoints) = &self.checkpoints
+                && (state.progress.finished || checkpoints.due_after(epoch))
+            {
+                checkpoints.save(&state, &settings)?;
+            }
+        }
+        let restored_epoch = state.best.is_some().then(|| state.progress.stopping.as_ref().map(EarlyStopping::best_epoch)).flatten();
+        Ok(Fitted { model: state.best.unwrap_or(state.model), history: state.progress.history, restored_epoch })
+    }
+
+    /// The phase's checkpoint, or a fresh start when it has none.
+    fn resume_or_start<M: Logits<I>, I>(&self, model: M, augment_rng: ChaCha12Rng, settings: &Settings) -> Result<PhaseState<M>> {
+        let optimizer = self.config.optimizer();
+        if let Some(checkpoints) = &self.checkpoints
+            && let Some(state) = checkpoints.load(model.clone(), optimizer.clone(), settings)?
+        {
+            if self.verbose {
+                let Progress { epochs_done, steps_done, .. } = state.progress;
+                println!("{} phase: continuing from its checkpoint (epoch {epochs_done} done, {steps_done} steps into the next)", self.phase);
+            }
+            return Ok(state);
+        }
+        let stopping = self.config.early_stopping.clone().map(EarlyStopping::new);
+        Ok(PhaseState { model, optimizer, best: None, progress: Progress { stopping, ..Progress::default() }, augment_rng })
+    }
+
+    /// The optimizer steps of one epoch, from where the state stands. A stop request
+    /// (Ctrl-C) ends it after the current step with a checkpoint.
+    fn train_epoch<M, B>(&self, mut state: PhaseState<M>, epoch: usize, train: &B, order: &[usize], settings: &Settings) -> Result<PhaseState<M>>
     where
         B: BatchSource,
         M: Logits<B::Input>,
     {
         let config = self.config;
-        let eval_device = self.device.clone().inner();
-        let mut optimizer = config.optimizer();
-        let mut stopping = config.early_stopping.clone().map(EarlyStopping::new);
-        let mut best = None;
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut history = Vec::new();
-        for epoch in 1..=config.epochs {
-            let start = Instant::now();
-            if config.shuffle {
-                order.shuffle(rng);
+        let bar = self.progress_bar(order.len().div_ceil(config.batch_size), epoch);
+        bar.set_position(state.progress.steps_done as u64);
+        for (step, indices) in order.chunks(config.batch_size).enumerate().skip(state.progress.steps_done) {
+            let batch = train.training_batch(indices, &self.device, &mut state.augment_rng);
+            let logits = state.model.logits(batch.input);
+            let predicted = argmax_rows(&logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits"), train.num_classes());
+            let loss = cross_entropy(logits, &batch.targets, &self.device);
+            let loss_value: f32 = loss.clone().into_scalar();
+            if !loss_value.is_finite() {
+                return Err(Error::Diverged { phase: self.phase, epoch, step: step + 1, loss: loss_value });
             }
-            let bar = self.progress_bar(order.len().div_ceil(config.batch_size), epoch);
-            let (mut loss_sum, mut correct) = (0f64, 0usize);
-            for (step, indices) in order.chunks(config.batch_size).enumerate() {
-                let batch = train.batch(indices, &self.device);
-                let logits = model.logits(batch.input);
-                let predicted = argmax_rows(&logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits"), train.num_classes());
-                let loss = cross_entropy(logits, &batch.targets, &self.device);
-                let loss_value: f32 = loss.clone().into_scalar();
-                if !loss_value.is_finite() {
-                    return Err(Error::Diverged { phase: self.phase, epoch, step: step + 1, loss: loss_value });
-                }
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optimizer.step(config.learning_rate, model, grads);
-                loss_sum += loss_value as f64 * indices.len() as f64;
-                correct += predicted.iter().zip(&batch.targets).filter(|(p, t)| p == t).count();
-                bar.inc(1);
-            }
-            bar.finish_and_clear();
-            let seen = order.len() as f64;
-            let val_eval = val.map(|v| evaluate(&model.valid(), v, config.batch_size, &eval_device));
-            let record = EpochRecord {
-                epoch,
-                loss: loss_sum / seen,
-                accuracy: correct as f64 / seen,
-                val_loss: val_eval.as_ref().map(|e| e.loss),
-                val_accuracy: val_eval.as_ref().map(|e| e.accuracy),
-                seconds: start.elapsed().as_secs_f64(),
-            };
-            if self.verbose {
-                println!("{}", record.keras_line(config.epochs));
-            }
-            history.push(record);
-            let verdict = stopping.as_mut().map_or(Verdict::Continue, |s| s.update(history.last().expect("pushed")));
-            if verdict == Verdict::Improved && stopping.as_ref().is_some_and(|s| s.restore_best()) {
-                best = Some(model.clone());
-            }
-            if verdict == Verdict::Stop {
-                if self.verbose {
-                    println!("Early stopping at epoch {epoch}: {} did not improve", self.monitor_name());
-                }
-                break;
+            let grads = GradientsParams::from_grads(loss.backward(), &state.model);
+            state.model = state.optimizer.step(config.learning_rate, state.model, grads);
+            let progress = &mut state.progress;
+            progress.loss_sum += loss_value as f64 * indices.len() as f64;
+            progress.correct += predicted.iter().zip(&batch.targets).filter(|(p, t)| p == t).count();
+            progress.steps_done = step + 1;
+            bar.inc(1);
+            if let Some(checkpoints) = self.checkpoints.as_ref().filter(|_| interrupt::requested()) {
+                bar.finish_and_clear();
+                checkpoints.save(&state, settings)?;
+                return Err(Error::Interrupted {
+                    phase: self.phase,
+                    epochs_done: state.progress.epochs_done,
+                    steps_done: state.progress.steps_done,
+                    checkpoint: checkpoints.dir().to_path_buf(),
+                    resume_command: checkpoints.resume_command().to_string(),
+                });
             }
         }
-        let restored_epoch = best.is_some().then(|| stopping.as_ref().map(EarlyStopping::best_epoch)).flatten();
-        Ok(Fitted { model: best.unwrap_or(model), history, restored_epoch })
+        bar.finish_and_clear();
+        Ok(state)
+    }
+
+    /// Validates, records the epoch, and asks early stopping whether to go on.
+    fn end_epoch<M, B>(&self, state: &mut PhaseState<M>, epoch: usize, val: Option<&B>, settings: &Settings, took: Duration)
+    where
+        B: BatchSource,
+        M: Logits<B::Input>,
+    {
+        let progress = &mut state.progress;
+        let seen = settings.samples as f64;
+        let val_eval = val.map(|v| evaluate(&state.model.valid(), v, self.config.batch_size, &self.device.clone().inner()));
+        let record = EpochRecord {
+            epoch,
+            loss: progress.loss_sum / seen,
+            accuracy: progress.correct as f64 / seen,
+            val_loss: val_eval.as_ref().map(|e| e.loss),
+            val_accuracy: val_eval.as_ref().map(|e| e.accuracy),
+            seconds: took.as_secs_f64(),
+        };
+        if self.verbose {
+            println!("{}", record.keras_line(self.config.epochs));
+        }
+        let verdict = progress.stopping.as_mut().map_or(Verdict::Continue, |s| s.update(&record));
+        if verdict == Verdict::Improved && progress.stopping.as_ref().is_some_and(EarlyStopping::restore_best) {
+            state.best = Some(state.model.clone());
+        }
+        if verdict == Verdict::Stop && self.verbose {
+            println!("Early stopping at epoch {epoch}: {} did not improve", self.monitor_name());
+        }
+        progress.history.push(record);
+        *progress = Progress {
+            epochs_done: epoch,
+            finished: verdict == Verdict::Stop || epoch == self.config.epochs,
+            history: std::mem::take(&mut progress.history),
+            stopping: progress.stopping.take(),
+            ..Progress::default()
+        };
     }
 
     fn monitor_name(&self) -> &'static str {
@@ -124,5 +203,84 @@ impl Trainer<'_> {
         );
         bar.set_prefix(format!("{} epoch {epoch}/{}", self.phase, self.config.epochs));
         bar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::{Tensor, TensorData};
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::data::batch::{Batch, FeatureBatches};
+    use crate::train::optimizer::OptimizerKind;
+
+    /// Feature batches whose training inputs turn to NaN from step `poisoned_from` (1-based,
+    /// counted over the whole run) on.
+    struct Poisoned {
+        inner: FeatureBatches,
+        steps: Cell<usize>,
+        poisoned_from: usize,
+    }
+
+    impl BatchSource for Poisoned {
+        type Input = Tensor<2>;
+
+        fn len(&self) -> usize {
+            self.inner.len()
+        }
+
+        fn num_classes(&self) -> usize {
+            self.inner.num_classes()
+        }
+
+        fn batch(&self, indices: &[usize], device: &Device) -> Batch<Tensor<2>> {
+            self.inner.batch(indices, device)
+        }
+
+        fn training_batch(&self, indices: &[usize], device: &Device, _rng: &mut ChaCha12Rng) -> Batch<Tensor<2>> {
+            self.steps.set(self.steps.get() + 1);
+            let batch = self.inner.batch(indices, device);
+            if self.steps.get() < self.poisoned_from {
+                return batch;
+            }
+            Batch { input: batch.input.mul_scalar(f32::NAN), targets: batch.targets }
+        }
+    }
+
+    #[test]
+    fn divergence_names_epoch_and_step_and_keeps_the_last_good_checkpoint() {
+        let device = Device::flex().autodiff();
+        let features = Tensor::from_data(TensorData::new((0..24).map(|v| v as f32 / 24.0).collect::<Vec<_>>(), [8, 3]), &Device::flex());
+        let train = Poisoned { inner: FeatureBatches::new(features, vec![0, 1, 0, 1, 1, 0, 1, 0], 2), steps: Cell::new(0), poisoned_from: 5 };
+        let config = TrainConfig {
+            optimizer: OptimizerKind::Sgd,
+            learning_rate: 0.1,
+            momentum: 0.9,
+            batch_size: 4,
+            epochs: 5,
+            shuffle: true,
+            max_shift: 0,
+            early_stopping: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoints = Checkpoints::new(dir.path().to_path_buf(), 1, "resume".into());
+        let trainer = Trainer { phase: "downstream", config: &config, device: device.clone(), verbose: false, checkpoints: Some(checkpoints.clone()) };
+        let model: Linear = LinearConfig::new(3, 2).init(&device);
+        let rng = PhaseRng { shuffle: ChaCha12Rng::seed_from_u64(0), augment: ChaCha12Rng::seed_from_u64(1) };
+
+        // Two steps per epoch: the fifth step is the first of epoch 3.
+        let err = trainer.fit(model.clone(), &train, None, rng).err().expect("diverges");
+        assert!(matches!(err, Error::Diverged { phase: "downstream", epoch: 3, step: 1, .. }), "{err}");
+        assert!(err.to_string().contains("lower the learning rate (--downstream-lr)"), "{err}");
+
+        let settings = Settings { config: config.clone(), samples: 8 };
+        let kept = checkpoints.load(model, config.optimizer(), &settings).unwrap().expect("checkpoint kept");
+        assert_eq!((kept.progress.epochs_done, kept.progress.history.len()), (2, 2));
+        let weights: Vec<f32> = kept.model.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        assert!(weights.iter().all(|w| w.is_finite()), "{weights:?}");
     }
 }

@@ -1,0 +1,92 @@
+//! Long runs lose nothing: a run killed (SIGKILL) or stopped with Ctrl-C (SIGINT) continues
+//! with `--resume` and ends with the metrics of an uninterrupted run of the same seed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{assert_success, pretext, stderr};
+
+/// Shuffling, random shifts, Adam and early stopping with best-weight restore: every piece
+/// of state a checkpoint must carry. Downstream phases are long enough to be killed in.
+const RUN: &[&str] = &[
+    "run", "--unlabeled", "2000", "--labels", "500", "--test-size", "300", "--pretext-epochs", "4",
+    "--downstream-epochs", "25", "--quiet",
+];
+
+fn start(out: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pretext"))
+        .args(RUN)
+        .args(["--out", out.to_str().unwrap()])
+        .env("PRETEXT_DATA_DIR", common::data_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary starts")
+}
+
+/// Waits until the phase `phase` of the run in `out` has written a checkpoint.
+fn wait_for_checkpoint(child: &mut Child, out: &Path, phase: &str) {
+    let state = out.join("checkpoints").join(phase).join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !state.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before {} appeared", state.display());
+        assert!(Instant::now() < deadline, "no checkpoint {}", state.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn metrics(out: &Path) -> String {
+    std::fs::read_to_string(out.join("metrics.json")).unwrap()
+}
+
+fn resume(out: &Path) -> Output {
+    pretext(&["run", "--resume", out.to_str().unwrap(), "--quiet"])
+}
+
+fn uninterrupted(dir: &Path) -> String {
+    let out = dir.join("uninterrupted");
+    let mut args = RUN.to_vec();
+    args.extend(["--out", out.to_str().unwrap()]);
+    assert_success(&pretext(&args));
+    assert!(!out.join("checkpoints").exists(), "a finished run keeps no checkpoints");
+    metrics(&out)
+}
+
+#[test]
+fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = uninterrupted(dir.path());
+
+    // SIGKILL in the downstream phase, with the pretext phase finished and checkpointed.
+    let killed: PathBuf = dir.path().join("killed");
+    let mut child = start(&killed);
+    wait_for_checkpoint(&mut child, &killed, "ssl_fine_tune");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output = resume(&killed);
+    assert_success(&output);
+    assert_eq!(metrics(&killed), expected, "killed then resumed");
+
+    // Ctrl-C in the second pretext epoch: the step finishes, a checkpoint is saved, exit 130.
+    let stopped = dir.path().join("stopped");
+    let mut child = start(&stopped);
+    wait_for_checkpoint(&mut child, &stopped, "pretext");
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let hint = format!("continue with `pretext run --resume {}`", stopped.display());
+    assert!(stderr(&output).contains(&hint), "{}", stderr(&output));
+    let state = std::fs::read_to_string(stopped.join("checkpoints/pretext/state.json")).unwrap();
+    assert!(!state.contains("\"steps_done\": 0,"), "Ctrl-C mid-epoch saves the steps taken: {state}");
+    assert_success(&resume(&stopped));
+    assert_eq!(metrics(&stopped), expected, "interrupted then resumed");
+
+    // A finished run has nothing to resume.
+    let output = resume(&stopped);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("has no checkpoints folder to resume from"), "{}", stderr(&output));
+}
