@@ -92,3 +92,21 @@ fn resume_refuses_settings_flags_non_runs_and_damaged_checkpoints() {
     assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
     assert!(stderr(&output).contains("checkpoints/pretext/state.json"), "{}", stderr(&output));
 }
+
+#[test]
+fn an_existing_run_needs_force_and_an_unwritable_folder_is_named_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("config.toml"), "").unwrap();
+    let output = pretext(&["run", "--out", run.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("already holds a run; choose another --out or pass --force"), "{}", stderr(&output));
+
+    // A regular file where a folder must be created.
+    let blocked = dir.path().join("file").join("run");
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let output = pretext(&["run", "--out", blocked.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+    assert!(stderr(&output).starts_with(&format!("error: {}", blocked.display())), "{}", stderr(&output));
+}

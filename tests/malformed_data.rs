@@ -104,7 +104,7 @@ fn a_header_claiming_more_than_the_file_holds_is_refused_before_allocating() {
 /// consistent array or give a `MalformedData` error naming the file, and never panic.
 #[test]
 fn mutated_idx_files_parse_or_fail_cleanly_and_never_panic() {
-    use pretext::data::idx::parse_idx;
+    use pretext::data::idx::parse_stored;
     use pretext::error::Error;
     use rand_chacha::ChaCha12Rng;
     use rand::{Rng, SeedableRng};
@@ -126,20 +126,43 @@ fn mutated_idx_files_parse_or_fail_cleanly_and_never_panic() {
                 break;
             }
         }
-        let is_gzip = bytes.starts_with(&[0x1f, 0x8b]);
-        let max_len = bytes.len() as u64 * if is_gzip { 1032 } else { 1 };
-        let parsed = std::panic::catch_unwind(|| {
-            if is_gzip {
-                parse_idx(flate2::read::GzDecoder::new(&bytes[..]), max_len, 3, path)
-            } else {
-                parse_idx(&bytes[..], max_len, 3, path)
-            }
-        });
+        let parsed = std::panic::catch_unwind(|| parse_stored(&bytes[..], bytes.len() as u64, 3, path));
         match parsed {
             Err(_) => panic!("case {case} panicked on {bytes:02x?}"),
             Ok(Ok(array)) => assert_eq!(array.data.len(), array.dims.iter().product::<usize>(), "case {case}"),
             Ok(Err(Error::MalformedData { path: named, .. })) => assert_eq!(named, path, "case {case}"),
             Ok(Err(other)) => panic!("case {case}: unexpected error kind {other}"),
         }
+    }
+}
+
+/// The kept corpus of malformed files (`tests/data/malformed-idx`, also the seed corpus of
+/// the fuzz target in `fuzz/`): each one is refused with the problem it has, naming the file.
+#[test]
+fn every_file_of_the_malformed_corpus_is_refused_with_its_problem() {
+    use pretext::data::idx::read_idx;
+
+    let expected = [
+        ("absurd-dimensions.idx", "header claims dimensions [60000, 60000, 60000], more bytes than the file can hold"),
+        ("absurd-dimensions.idx.gz", "more bytes than the file can hold"),
+        ("bad-checksum.idx.gz", "corrupt gzip stream"),
+        ("cut-short.idx.gz", "truncated"),
+        ("empty.idx", "file is empty"),
+        ("float-elements.idx", "IDX element type 0x0d is not supported"),
+        ("html-error-page.idx", "not an IDX file (magic bytes [3c, 68, 74, 6d]"),
+        ("labels-not-images.idx", "has 1 dimensions, expected 3"),
+        ("trailing-bytes.idx", "trailing bytes after the 8-byte payload"),
+        ("truncated-header.idx", "truncated: the file (or its gzip stream) ends early"),
+        ("truncated-payload.idx", "truncated: header [2, 2, 2] needs 8 payload bytes, file holds 5"),
+        ("zip-archive.idx", "not an IDX file (magic bytes [50, 4b, 03, 04]"),
+    ];
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/malformed-idx");
+    let mut files: Vec<String> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, expected.map(|(name, _)| name), "every corpus file needs its expected error here");
+    for (name, problem) in expected {
+        let err = read_idx(&corpus.join(name), 3).unwrap_err().to_string();
+        assert!(err.starts_with(&corpus.join(name).display().to_string()), "{name}: {err}");
+        assert!(err.contains(problem), "{name}: {err}");
     }
 }

@@ -31,11 +31,13 @@ const EXAMPLES: &str = "Examples:
   pretext run                        tuned recipe, MNIST, results in runs/default-seed0
   pretext run --preset seed          the teaching notebook, reproduced exactly
   pretext run --seed 1 --test-size all --out runs/s1
+  pretext run --resume runs/s1       continue after Ctrl-C or a crash, from the checkpoints
   pretext data fetch mnist           download MNIST (checksums verified)
   pretext predict --run runs/default-seed0 digit.png
 
 Exit codes: 0 ok, 2 bad flags or config, 3 missing or malformed data, 4 download or
-checksum failure, 5 training diverged, 6 unusable weights or image, 7 I/O failure.";
+checksum failure, 5 training diverged, 6 unusable weights, checkpoint or image, 7 I/O failure,
+130 stopped by Ctrl-C (checkpoint saved; continue with --resume).";
 
 /// Where the data set lives (shared by the commands that read data).
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -37,14 +37,20 @@ pub fn read_idx(path: &Path, rank: usize) -> Result<IdxArray> {
     if file_len == 0 {
         return Err(Error::malformed(path, "file is empty"));
     }
-    let mut file = BufReader::new(File::open(path).map_err(|e| Error::io(path, e))?);
+    let file = BufReader::new(File::open(path).map_err(|e| Error::io(path, e))?);
+    parse_stored(file, file_len, rank, path)
+}
+
+/// Parses IDX bytes as they are stored, raw or gzip-compressed, from a stream of
+/// `stored_len` bytes (the entry point of the fuzz target in `fuzz/`).
+pub fn parse_stored(mut reader: impl Read, stored_len: u64, rank: usize, path: &Path) -> Result<IdxArray> {
     let mut head = [0u8; 2];
-    file.read_exact(&mut head).map_err(|e| read_error(path, e))?;
-    let reader = std::io::Cursor::new(head).chain(file);
+    reader.read_exact(&mut head).map_err(|e| read_error(path, e))?;
+    let reader = std::io::Cursor::new(head).chain(reader);
     if head == GZIP_MAGIC {
-        parse_idx(GzDecoder::new(reader), file_len.saturating_mul(MAX_DEFLATE_RATIO), rank, path)
+        parse_idx(GzDecoder::new(reader), stored_len.saturating_mul(MAX_DEFLATE_RATIO), rank, path)
     } else {
-        parse_idx(reader, file_len, rank, path)
+        parse_idx(reader, stored_len, rank, path)
     }
 }
 
