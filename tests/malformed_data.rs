@@ -72,7 +72,8 @@ fn corrupt_gzip_empty_files_and_directories_are_named() {
     bad_crc[crc] ^= 0xff;
     std::fs::write(&path, bad_crc).unwrap();
     let err = load_error(dir.path());
-    assert!(err.contains("train-images-idx3-ubyte.gz: corrupt gzip stream"), "{err}");
+    assert!(err.contains("train-images-idx3-ubyte.gz: bad gzip data (corrupt gzip stream"), "{err}");
+    assert!(err.ends_with("`pretext data fetch mnist` downloads a copy with verified checksums"), "{err}");
     // A download cut short.
     std::fs::write(&path, &good[..good.len() / 2]).unwrap();
     let err = load_error(dir.path());

@@ -156,12 +156,22 @@ impl DatasetSpec {
     }
 
     /// Loads train and test halves from `dir`, checking that images and labels agree.
+    /// A damaged file's error also says how to get a good copy.
     pub fn load(&self, dir: &Path) -> Result<Dataset> {
         let [train_images, train_labels, test_images, test_labels] = self.files;
-        Ok(Dataset {
-            train: self.load_pair(dir, train_images, train_labels)?,
-            test: self.load_pair(dir, test_images, test_labels)?,
-            classes: self.classes,
+        let load = || {
+            Ok(Dataset {
+                train: self.load_pair(dir, train_images, train_labels)?,
+                test: self.load_pair(dir, test_images, test_labels)?,
+                classes: self.classes,
+            })
+        };
+        load().map_err(|e| match e {
+            Error::MalformedData { path, problem } => {
+                let fix = format!("`pretext data fetch {}` downloads a copy with verified checksums", self.name);
+                Error::MalformedData { path, problem: format!("{problem}; {fix}") }
+            }
+            other => other,
         })
     }
 

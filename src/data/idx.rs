@@ -111,7 +111,7 @@ fn read_error(path: &Path, e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::UnexpectedEof => Error::malformed(path, "truncated: the file (or its gzip stream) ends early"),
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
-            Error::malformed(path, format!("corrupt gzip stream ({e})"))
+            Error::malformed(path, format!("bad gzip data ({e})"))
         }
         _ => Error::io(path, e),
     }
