@@ -1,0 +1,102 @@
+//! Downloads from a local HTTP server: a good mirror is used after a failing one, and a
+//! checksum mismatch or a cut transfer is named and leaves no file that looks complete.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use pretext::data::catalog::{DatasetSpec, IdxFile};
+use pretext::error::Error;
+use sha2::{Digest, Sha256};
+
+const NAMES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
+/// The (gzipped) contents served for `name`: a tiny valid IDX file of one image and label.
+fn contents(name: &str) -> Vec<u8> {
+    let idx: &[u8] = if name.contains("images") { &[0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7] } else { &[0, 0, 8, 1, 0, 0, 0, 1, 3] };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(idx).unwrap();
+    gz.finish().unwrap()
+}
+
+fn sha256_of_uncompressed(gz: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut flate2::read::GzDecoder::new(gz), &mut hasher).unwrap();
+    format!("{:x}", hasher.finalize())
+}
+
+/// Serves `/good/<file>` correctly, `/bad/<file>` with other bytes, `/cut/<file>` cut after
+/// half its announced length, anything else as 404. Returns the base address.
+fn serve() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = String::new();
+            BufReader::new(&stream).read_line(&mut request).unwrap();
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let name = path.rsplit('/').next().unwrap().trim_end_matches(".gz").to_string();
+            let good = contents(&name);
+            let (status, announced, body) = match path.split('/').nth(1) {
+                Some("good") => ("200 OK", good.len(), good),
+                Some("bad") => {
+                    let other = contents(&name.replace("images", "labels"));
+                    ("200 OK", other.len(), other)
+                }
+                Some("cut") => ("200 OK", good.len(), good[..good.len() / 2].to_vec()),
+                _ => ("404 Not Found", 0, Vec::new()),
+            };
+            let head = format!("HTTP/1.1 {status}\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+        }
+    });
+    address
+}
+
+/// A data set of the four tiny files, downloaded from `mirrors` (base addresses).
+fn spec(mirrors: Vec<String>) -> DatasetSpec {
+    let files = NAMES.map(|name| IdxFile { name, sha256: Box::leak(sha256_of_uncompressed(&contents(name)).into_boxed_str()) });
+    let mirrors: Vec<&'static str> = mirrors.into_iter().map(|m| &*Box::leak(m.into_boxed_str())).collect();
+    DatasetSpec { name: "tiny", classes: &["a", "b", "c", "d"], files, mirrors: Box::leak(mirrors.into_boxed_slice()) }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_failing_mirror_is_skipped_and_the_files_are_verified() {
+    let base = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(vec![format!("{base}/missing/"), format!("{base}/good/")]);
+    spec.fetch(dir.path()).unwrap();
+    assert_eq!(files_in(dir.path()), ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]);
+    spec.verify(dir.path()).unwrap();
+    assert_eq!(spec.load(dir.path()).unwrap().train.len(), 1);
+}
+
+#[test]
+fn a_checksum_mismatch_names_the_file_and_both_checksums_and_keeps_nothing() {
+    let base = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(vec![format!("{base}/bad/")]);
+    let err = spec.fetch(dir.path()).unwrap_err();
+    let message = err.to_string();
+    let Error::Checksum { file, expected, actual } = err else { panic!("{message}") };
+    assert_eq!(file, dir.path().join("train-images-idx3-ubyte.gz"));
+    assert_eq!(expected, spec.files[0].sha256);
+    assert!(message.contains(&expected) && message.contains(&actual) && message.contains("the file was not kept"), "{message}");
+    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+}
+
+#[test]
+fn a_cut_transfer_is_a_download_error_and_leaves_no_complete_looking_file() {
+    let base = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let err = spec(vec![format!("{base}/cut/")]).fetch(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Download { ref url, .. } if url.ends_with("/cut/train-images-idx3-ubyte.gz")), "{err}");
+    assert!(files_in(dir.path()).iter().all(|f| f.ends_with(".part")), "{:?}", files_in(dir.path()));
+}
