@@ -68,6 +68,11 @@ impl Session {
         Self { verbose: self.verbose, checkpoints: self.checkpoints.as_ref().map(|c| c.phase(name)) }
     }
 
+    /// Deletes the checkpoints: the run they belong to is complete.
+    pub fn remove_checkpoints(&self) -> Result<()> {
+        self.checkpoints.as_ref().map_or(Ok(()), Checkpoints::remove)
+    }
+
     fn trainer<'a>(&self, phase: &'static str, config: &'a TrainConfig) -> Trainer<'a> {
         Trainer { phase, config, device: training_device(), verbose: self.verbose, checkpoints: self.checkpoints.clone() }
     }

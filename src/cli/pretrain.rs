@@ -1,7 +1,6 @@
 use crate::cli::run::RunArgs;
 use crate::error::Result;
 use crate::pipeline;
-use crate::train::checkpoint::Checkpoints;
 
 /// Trains the pretext model alone; takes the same flags as `run`.
 pub fn execute(args: RunArgs) -> Result<()> {
@@ -10,7 +9,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
     folder.write_config(&config)?;
     let pretrained = pipeline::pretrain(&config, &data.unlabeled, &session.phase("pretext"))?;
     folder.write_pretext(&pretrained, &data.unlabeled)?;
-    session.checkpoints.as_ref().map_or(Ok(()), Checkpoints::remove)?;
+    session.remove_checkpoints()?;
     println!("pretext model saved in {}", folder.path("").display());
     Ok(())
 }

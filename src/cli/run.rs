@@ -115,7 +115,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
     crate::report::html::write_report(&folder)?;
     timings.lap("report");
     timings.write(&folder.path(TIMINGS))?;
-    session.checkpoints.as_ref().map_or(Ok(()), Checkpoints::remove)?;
+    session.remove_checkpoints()?;
     println!("{}", markdown_table(&results));
     let eval = predictions.evaluation();
     println!(

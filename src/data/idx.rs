@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 /// IDX type code for unsigned bytes, the only element type MNIST uses.
 const TYPE_U8: u8 = 0x08;
 /// Gzip streams start with these two bytes.
-/// The first two bytes of every gzip stream.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Deflate cannot compress better than about 1032:1; a larger claimed size is a lie.
 const MAX_DEFLATE_RATIO: u64 = 1032;

@@ -143,6 +143,8 @@ impl Checkpoints {
         }
         let json = serde_json::to_string_pretty(&file).expect("checkpoint state serialises");
         write_atomically(&self.dir.join(STATE), json.as_bytes())?;
+        // The rename of state.json must be on disk before the files it replaced are deleted.
+        std::fs::File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|e| Error::io(&self.dir, e))?;
         let mut keep = vec![STATE, file.model.as_str(), file.optimizer.as_str()];
         keep.extend(file.best.as_deref());
         self.remove_all_but(&keep)

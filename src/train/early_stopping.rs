@@ -103,7 +103,7 @@ impl EarlyStopping {
             return Verdict::Continue;
         };
         self.wait += 1;
-        if self.best.is_none_or(|best| score > best) {
+        if score > self.best.unwrap_or(f64::NEG_INFINITY) {
             self.best = Some(score);
             self.best_epoch = record.epoch;
             self.wait = 0;
