@@ -67,7 +67,7 @@ pub enum Error {
         loss: f32,
     },
     /// A checkpoint cannot be used to continue.
-    #[error("checkpoint {}: {problem}", path.display())]
+    #[error("checkpoint {}: {problem}; delete its folder to train that phase again from the start", path.display())]
     Checkpoint {
         /// The checkpoint file.
         path: PathBuf,

@@ -161,7 +161,7 @@ impl Checkpoints {
         };
         let file: StateFile = serde_json::from_str(&text).map_err(|e| self.problem(STATE, e))?;
         if file.settings != *settings {
-            return Err(self.problem(STATE, "it was written with other training settings or data; remove the folder to start this phase over"));
+            return Err(self.problem(STATE, "it was written with other training settings or data"));
         }
         let model = with_param_ids(weights::load(model, &self.dir.join(&file.model))?, &file.param_ids)
             .ok_or_else(|| self.problem(&file.model, "the model has another number of parameters"))?;
