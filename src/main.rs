@@ -1,13 +1,12 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use pretext::cli::Cli;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_env();
     match cli.execute() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -14,6 +14,14 @@ fn bad_flags_exit_2_with_the_problem_named() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("validation split must be in [0, 1)"));
 
+    // Negative numbers reach the checks of the settings instead of reading as unknown flags.
+    let output = pretext(&["run", "--pretext-lr", "-1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("pretext: learning rate must be positive, got -1"), "{}", stderr(&output));
+    let output = pretext(&["run", "--downstream-batch-size", "-3"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("invalid value '-3' for '--downstream-batch-size"), "{}", stderr(&output));
+
     let output = pretext(&["run", "--preset", "nope"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("invalid value 'nope'"));

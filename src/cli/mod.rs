@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::Result;
 
@@ -70,6 +70,12 @@ pub enum Command {
 }
 
 impl Cli {
+    /// Parses the process's arguments; on a parse error prints it with the usage and exits 2.
+    pub fn from_env() -> Self {
+        let matches = allow_negative_values(Cli::command()).get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
     /// Runs the chosen subcommand.
     pub fn execute(self) -> Result<()> {
         match self.command {
@@ -83,4 +89,10 @@ impl Cli {
             Command::Sweep(args) => sweep::execute(args),
         }
     }
+}
+
+/// Lets every flag take a value that looks negative ("-3"), so that it is refused by the checks
+/// of the settings, naming the flag, instead of being taken for an unknown flag.
+fn allow_negative_values(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| arg.allow_negative_numbers(true)).mut_subcommands(allow_negative_values)
 }
