@@ -1,9 +1,12 @@
 //! Downloads from a local HTTP server: a good mirror is used after a failing one, and a
 //! checksum mismatch or a cut transfer is named and leaves no file that looks complete.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
+
+use common::files_in;
 
 use pretext::data::catalog::{DatasetSpec, IdxFile};
 use pretext::error::Error;
@@ -59,12 +62,6 @@ fn spec(mirrors: Vec<String>) -> DatasetSpec {
     let files = NAMES.map(|name| IdxFile { name, sha256: Box::leak(sha256_of_uncompressed(&contents(name)).into_boxed_str()) });
     let mirrors: Vec<&'static str> = mirrors.into_iter().map(|m| &*Box::leak(m.into_boxed_str())).collect();
     DatasetSpec { name: "tiny", classes: &["a", "b", "c", "d"], files, mirrors: Box::leak(mirrors.into_boxed_slice()) }
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Malformed data files give an error that names the file and the problem.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 
@@ -158,9 +160,7 @@ fn every_file_of_the_malformed_corpus_is_refused_with_its_problem() {
         ("zip-archive.idx", "not an IDX file (magic bytes [50, 4b, 03, 04]"),
     ];
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/malformed-idx");
-    let mut files: Vec<String> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    files.sort();
-    assert_eq!(files, expected.map(|(name, _)| name), "every corpus file needs its expected error here");
+    assert_eq!(common::files_in(&corpus), expected.map(|(name, _)| name), "every corpus file needs its expected error here");
     for (name, problem) in expected {
         let err = read_idx(&corpus.join(name), 3).unwrap_err().to_string();
         assert!(err.starts_with(&corpus.join(name).display().to_string()), "{name}: {err}");

@@ -1,14 +1,14 @@
 //! Named data sets: which files they have, where to find them locally, where to download them.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::data::idx::{GZIP_MAGIC, read_idx};
+use crate::data::idx::{is_gzip, read_idx};
 use crate::data::images::LabeledImages;
 use crate::error::{Error, Result};
 
@@ -238,12 +238,10 @@ fn locate(dir: &Path, name: &str) -> Option<PathBuf> {
     [dir.join(name), dir.join(format!("{name}.gz"))].into_iter().find(|p| p.is_file())
 }
 
-/// Checks the SHA-256 of the uncompressed contents of a raw or gzipped file (told apart by
-/// their first bytes, not the name: a download in progress is `<name>.gz.part`).
+/// Checks the SHA-256 of the uncompressed contents of a raw or gzipped file.
 fn verify_file(path: &Path, file: &IdxFile) -> Result<()> {
     let mut reader = BufReader::new(File::open(path).map_err(|e| Error::io(path, e))?);
-    let gzipped = reader.fill_buf().map_err(|e| Error::io(path, e))?.starts_with(&GZIP_MAGIC);
-    let actual = if gzipped { sha256_hex(GzDecoder::new(reader), path)? } else { sha256_hex(reader, path)? };
+    let actual = if is_gzip(&mut reader).map_err(|e| Error::io(path, e))? { sha256_hex(GzDecoder::new(reader), path)? } else { sha256_hex(reader, path)? };
     if actual != file.sha256 {
         return Err(Error::Checksum { file: path.to_path_buf(), expected: file.sha256.into(), actual });
     }

@@ -4,7 +4,7 @@
 //! hostile header cannot make us reserve gigabytes.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::read::GzDecoder;
@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// IDX type code for unsigned bytes, the only element type MNIST uses.
 const TYPE_U8: u8 = 0x08;
 /// Gzip streams start with these two bytes.
-pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Deflate cannot compress better than about 1032:1; a larger claimed size is a lie.
 const MAX_DEFLATE_RATIO: u64 = 1032;
 
@@ -43,15 +43,18 @@ pub fn read_idx(path: &Path, rank: usize) -> Result<IdxArray> {
 
 /// Parses IDX bytes as they are stored, raw or gzip-compressed, from a stream of
 /// `stored_len` bytes (the entry point of the fuzz target in `fuzz/`).
-pub fn parse_stored(mut reader: impl Read, stored_len: u64, rank: usize, path: &Path) -> Result<IdxArray> {
-    let mut head = [0u8; 2];
-    reader.read_exact(&mut head).map_err(|e| read_error(path, e))?;
-    let reader = std::io::Cursor::new(head).chain(reader);
-    if head == GZIP_MAGIC {
+pub fn parse_stored(mut reader: impl BufRead, stored_len: u64, rank: usize, path: &Path) -> Result<IdxArray> {
+    if is_gzip(&mut reader).map_err(|e| read_error(path, e))? {
         parse_idx(GzDecoder::new(reader), stored_len.saturating_mul(MAX_DEFLATE_RATIO), rank, path)
     } else {
         parse_idx(reader, stored_len, rank, path)
     }
+}
+
+/// Whether the stream starts like gzip, looking at its first bytes without consuming them
+/// (file names do not tell: a download in progress is `<name>.gz.part`).
+pub fn is_gzip(reader: &mut impl BufRead) -> std::io::Result<bool> {
+    Ok(reader.fill_buf()?.starts_with(&GZIP_MAGIC))
 }
 
 /// Parses an IDX stream whose payload cannot exceed `max_len` bytes.
