@@ -9,10 +9,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::data::batch::Pixels;
 use crate::eval::knn::KnnConfig;
+use crate::eval::monitor::MonitorConfig;
 use crate::error::{Error, Result};
+use crate::methods::{MethodConfig, MethodName};
 use crate::model::encoder::ModelConfig;
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
-use crate::train::optimizer::{OptimizerKind, TrainConfig};
+use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
 
 /// A starting point for the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -130,13 +132,23 @@ pub struct RunConfig {
     pub data: DataConfig,
     /// Network shape and initialisation.
     pub model: ModelConfig,
+    /// The self-supervised method and its settings.
+    #[serde(default = "rotation")]
+    pub method: MethodConfig,
     /// Training of the pretext model.
     pub pretext: TrainConfig,
+    /// k-NN accuracy and collapse measure of the encoder during pretext training.
+    #[serde(default)]
+    pub monitor: MonitorConfig,
     /// Training of the downstream classifier.
     pub downstream: TrainConfig,
     /// Train the encoder with the head in the downstream phase (fine-tuning) instead of
     /// freezing it (a linear probe, the notebook's protocol).
     pub fine_tune: bool,
+    /// Standardise the encoder's features (mean and standard deviation over the labelled
+    /// training images, fixed) before the downstream head.
+    #[serde(default)]
+    pub standardize_features: bool,
     /// Also train the three other classifiers on the same images (random frozen encoder,
     /// from scratch, the SSL encoder frozen or fine-tuned) and report them side by side.
     pub baselines: bool,
@@ -160,6 +172,9 @@ impl RunConfig {
             optimizer: OptimizerKind::Sgd,
             learning_rate: 0.001,
             momentum: 0.9,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0,
             batch_size,
             epochs: 50,
             shuffle,
@@ -179,13 +194,16 @@ impl RunConfig {
                 validation_split: 0.3,
             },
             model: ModelConfig::default(),
+            method: MethodConfig::Rotation,
             pretext: sgd(192, false, None),
+            monitor: MonitorConfig { every: 0, ..MonitorConfig::default() },
             downstream: sgd(
                 64,
                 true,
                 Some(EarlyStoppingConfig { monitor: Monitor::Accuracy, patience: 7, restore_best: false }),
             ),
             fine_tune: false,
+            standardize_features: false,
             baselines: true,
             knn: KnnConfig::default(),
         }
@@ -203,6 +221,9 @@ impl RunConfig {
             optimizer: OptimizerKind::Adam,
             learning_rate: 0.001,
             momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0,
             batch_size,
             epochs,
             shuffle: true,
@@ -216,7 +237,19 @@ impl RunConfig {
             Some(EarlyStoppingConfig { monitor: Monitor::ValAccuracy, patience: 15, restore_best: true }),
         );
         config.fine_tune = true;
+        config.standardize_features = true;
+        config.monitor = MonitorConfig::default();
         config
+    }
+
+    /// Switches to `method` with its default settings and, for the two-view methods, their
+    /// pretext training (a run's other settings stay).
+    pub fn with_method(mut self, method: MethodName) -> Self {
+        if self.method.name() != method {
+            self.pretext = method.pretext_training(&self.pretext);
+            self.method = method.defaults();
+        }
+        self
     }
 
     /// Reads a TOML file over the given preset (or the file's own `preset` key).
@@ -235,7 +268,13 @@ impl RunConfig {
             ),
             None => None,
         };
-        let base = Self::preset(preset.or(file_preset).unwrap_or(Preset::Default));
+        let mut base = Self::preset(preset.or(file_preset).unwrap_or(Preset::Default));
+        if let Some(name) = overlay.get("method").and_then(|m| m.get("name")) {
+            let name: String = name.clone().try_into().map_err(|e: toml::de::Error| Error::Config(format!("{}: method.name: {}", path.display(), e.message())))?;
+            let method = <MethodName as clap::ValueEnum>::from_str(&name, false)
+                .map_err(|_| Error::Config(format!("{}: method.name: unknown method '{name}' (see `pretext methods`)", path.display())))?;
+            base = base.with_method(method);
+        }
         let mut merged = toml::Table::try_from(&base).expect("config serialises to a table");
         merge(&mut merged, overlay);
         toml::Value::Table(merged)
@@ -251,6 +290,10 @@ impl RunConfig {
     /// Rejects settings that cannot work, before any data is read or any training starts.
     pub fn validate(&self) -> Result<()> {
         self.pretext.validate("pretext")?;
+        self.method.validate(self.pretext.batch_size).map_err(Error::Config)?;
+        if self.monitor.every > 0 && self.monitor.images < 2 {
+            return Err(Error::Config(format!("--monitor-images must be at least 2 (a k-NN bank and queries), got {}", self.monitor.images)));
+        }
         self.downstream.validate("downstream")?;
         let split = self.data.validation_split;
         if !(0.0..1.0).contains(&split) {
@@ -276,6 +319,10 @@ impl RunConfig {
         crate::data::catalog::spec(&self.data.dataset)?;
         Ok(())
     }
+}
+
+fn rotation() -> MethodConfig {
+    MethodConfig::Rotation
 }
 
 /// Recursively overlays `overlay` onto `base`.
@@ -333,5 +380,26 @@ mod tests {
         let mut c = RunConfig::preset(Preset::Seed);
         c.downstream.batch_size = 0;
         assert!(c.validate().unwrap_err().to_string().contains("downstream: batch size"));
+    }
+
+    #[test]
+    fn a_method_table_takes_that_methods_defaults_for_what_it_leaves_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[method]\nname = 'simclr'\ntemperature = 0.1\n[method.augment]\ncrop_scale = [0.3, 1.0]\n").unwrap();
+        let c = RunConfig::from_toml_file(&path, None).unwrap();
+        let MethodConfig::Simclr(simclr) = &c.method else { panic!("{:?}", c.method) };
+        assert_eq!((simclr.temperature, simclr.augment.crop_scale, simclr.projector.output), (0.1, [0.3, 1.0], 128));
+        // Switching method also takes the two-view pretext training.
+        assert_eq!((c.pretext.batch_size, c.pretext.schedule), (256, Schedule::Cosine));
+        let back: RunConfig = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+
+        std::fs::write(&path, "[method]\nname = 'byol'\ntemperature = 0.1\n").unwrap();
+        let err = RunConfig::from_toml_file(&path, None).unwrap_err().to_string();
+        assert!(err.contains("temperature"), "{err}");
+        std::fs::write(&path, "[method]\nname = 'mocov3'\n").unwrap();
+        let err = RunConfig::from_toml_file(&path, None).unwrap_err().to_string();
+        assert!(err.contains("unknown method 'mocov3'"), "{err}");
     }
 }

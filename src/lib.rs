@@ -1,14 +1,13 @@
 //! # pretext
 //!
-//! Self-supervised learning for images on [Burn](https://burn.dev): train an encoder on a
-//! pretext task that needs no labels (RotNet: which quarter turn was this image rotated by?),
-//! then a small head on the few labels you have, and measure it on held-out images.
+//! Self-supervised learning for images on [Burn](https://burn.dev): train an encoder without
+//! labels (rotation prediction, SimCLR, BYOL, VICReg, Barlow Twins), then a small head on the
+//! few labels you have, and measure it on held-out images beside honest baselines.
 //!
 //! The flow, one narrow type per arrow:
 //! [`data::catalog`] (IDX files) → [`data::images::LabeledImages`] (bytes + labels) →
-//! [`tasks::rotation::RotationTask`] (a [`data::source::SampleSource`]) →
-//! [`data::batch`] (tensors) → [`model::encoder`] → [`train::trainer::Trainer`] →
-//! [`eval`] → [`report`].
+//! [`transforms`] (augmented views) and [`data::batch`] (tensors) → [`methods`] (encoder,
+//! heads, loss) → [`train::trainer::Trainer`] → [`eval`] → [`report`].
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -19,7 +18,6 @@ pub mod pipeline;
 
 /// Reading, selecting and batching images.
 pub mod data {
-    pub mod augment;
     pub mod batch;
     pub mod catalog;
     pub mod idx;
@@ -27,15 +25,15 @@ pub mod data {
     pub mod source;
 }
 
-/// Pretext tasks: self-made targets from unlabeled images.
-pub mod tasks {
-    pub mod rotation;
-}
+pub mod methods;
+pub mod transforms;
 
 /// Networks, their initialisation, summaries and weight files.
 pub mod model {
     pub mod encoder;
+    pub mod heads;
     pub mod init;
+    pub mod ops;
     pub mod summary;
     pub mod weights;
 }
@@ -46,19 +44,21 @@ pub mod train {
     pub mod early_stopping;
     pub mod history;
     pub mod interrupt;
-    pub mod loss;
     pub mod optimizer;
+    pub mod step;
     pub mod trainer;
 }
 
 /// Scoring trained models.
 pub mod eval {
     pub mod confusion;
+    pub mod features;
     pub mod knn;
-    pub mod methods;
+    pub mod monitor;
     pub mod pca;
-    pub mod sweep;
     pub mod predict;
+    pub mod protocols;
+    pub mod sweep;
 }
 
 /// Figures and files a person reads.

@@ -4,29 +4,33 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 
 use crate::config::RunConfig;
-use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels};
+use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels, ViewBatches};
 use crate::data::catalog::{self, Dataset};
 use crate::data::images::LabeledImages;
 use crate::data::source::Labeled;
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
+pub use crate::eval::features::encode;
+use crate::eval::features::INFERENCE_BATCH;
 use crate::eval::knn::knn_predict;
-use crate::eval::methods::{Method, MethodResult};
-use crate::eval::predict::{Predictions, predict};
-use crate::model::encoder::{Classifier, Encoder, PretextModel};
-use crate::tasks::rotation::RotationTask;
+use crate::eval::monitor::{COLLAPSE_BELOW, FeatureMonitor};
+use crate::eval::predict::{Predictions, evaluate as evaluate_on, predict};
+use crate::eval::protocols::{Protocol, ProtocolResult};
+use crate::methods::rotation::RotationTask;
+use crate::methods::{Method, PretextModel};
+use crate::model::encoder::{Classifier, Encoder, Logits};
+use crate::model::heads::FeatureNorm;
 use crate::train::checkpoint::Checkpoints;
-use crate::train::history::EpochRecord;
+use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::optimizer::TrainConfig;
+use crate::train::step::TrainStep;
 use crate::train::trainer::{PhaseRng, Trainer};
-
-/// Batch size for inference-only passes (features, evaluation); it does not change results.
-const INFERENCE_BATCH: usize = 500;
+use crate::transforms::MultiView;
 
 /// Independent random streams, so that changing one step never shifts another's randomness.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +39,8 @@ enum Stream {
     PretextShuffle = 2,
     HeadInit = 3,
     DownstreamShuffle = 4,
-    PretextShifts = 5,
+    /// Shifts of rotation's images, or the views of the two-view methods.
+    PretextAugment = 5,
     DownstreamShifts = 6,
 }
 
@@ -87,6 +92,9 @@ pub struct RunData {
     pub labelled: LabeledImages,
     /// Held-out test images.
     pub test: LabeledImages,
+    /// Labelled training images that watch the pretext phase (k-NN curve, collapse); empty
+    /// when the monitor is off.
+    pub monitor: LabeledImages,
     /// Class names in label order.
     pub classes: &'static [&'static str],
 }
@@ -113,7 +121,7 @@ pub fn load_dataset(config: &RunConfig, data_dir: Option<&Path>) -> Result<Datas
     };
     let full = spec.load(&dir)?;
     if full.train.height() != full.train.width() {
-        return Err(Error::malformed(&dir, format!("images are {}x{}; rotation needs square images", full.train.height(), full.train.width())));
+        return Err(Error::malformed(&dir, format!("images are {}x{}; the encoder needs square images", full.train.height(), full.train.width())));
     }
     Ok(full)
 }
@@ -142,7 +150,9 @@ pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
         )));
     }
     let test = full.test.head(config.data.test_size.within(full.test.len(), "--test-size", "test images")?);
-    Ok(RunData { unlabeled, labelled, test, classes: full.classes })
+    let watched = if config.monitor.every > 0 { config.monitor.images.min(full.train.len()) } else { 0 };
+    let monitor = full.train.slice(full.train.len() - watched..full.train.len());
+    Ok(RunData { unlabeled, labelled, test, monitor, classes: full.classes })
 }
 
 /// A pretext model and its training history.
@@ -154,17 +164,64 @@ pub struct Pretrained {
     pub history: Vec<EpochRecord>,
 }
 
-/// Trains the rotation pretext model on `images` (their labels are never read).
-pub fn pretrain(config: &RunConfig, images: &LabeledImages, session: &Session) -> Result<Pretrained> {
-    let trainer = session.trainer("pretext", &config.pretext);
-    let model = config.model.pretext(images.height(), 4, &mut rng(config.seed, Stream::PretextInit), &trainer.device);
-    if session.verbose {
-        println!("{}", model.summary(images.height(), &trainer.device));
+impl Pretrained {
+    /// The last measured feature spread when it is below [`COLLAPSE_BELOW`]: the encoder's
+    /// features all point one way, and whatever is trained on them will be poor.
+    pub fn collapse(&self) -> Option<f64> {
+        self.history.iter().rev().find_map(|r| r.feature_std).filter(|&spread| spread < COLLAPSE_BELOW)
     }
-    let task = ImageBatches::new(RotationTask::new(images), config.data.pixels).with_random_shifts(config.pretext.max_shift);
-    let rng = PhaseRng { shuffle: rng(config.seed, Stream::PretextShuffle), augment: rng(config.seed, Stream::PretextShifts) };
-    let fitted = trainer.fit(model, &task, None, rng)?;
-    Ok(Pretrained { model: fitted.model.valid(), history: fitted.history })
+}
+
+/// Trains the configured method on the run's unlabeled images (their labels are never read),
+/// watched by the k-NN monitor.
+pub fn pretrain(config: &RunConfig, data: &RunData, session: &Session) -> Result<Pretrained> {
+    let trainer = session.trainer("pretext", &config.pretext);
+    let images = &data.unlabeled;
+    let model = PretextModel::init(&config.method, &config.model, images.height(), &mut rng(config.seed, Stream::PretextInit), &trainer.device);
+    if session.verbose {
+        match &model {
+            PretextModel::Rotation(m) => println!("{}", m.summary(images.height(), &trainer.device)),
+            other => println!("method {}: encoder and heads, {} parameters\n", config.method.name(), other.num_params()),
+        }
+    }
+    let phase = PretextPhase {
+        trainer,
+        monitor: FeatureMonitor::new(&data.monitor, data.classes.len(), config.data.pixels, config.knn, (config.monitor.every, config.pretext.epochs)),
+        rng: PhaseRng { shuffle: rng(config.seed, Stream::PretextShuffle), augment: rng(config.seed, Stream::PretextAugment) },
+    };
+    let pixels = config.data.pixels;
+    let views = || ViewBatches::new(images, pixels, MultiView::symmetric(config.method.views().expect("a two-view method").1, 2));
+    let (model, history) = match model {
+        PretextModel::Rotation(m) => {
+            let task = ImageBatches::new(RotationTask::new(images), pixels).with_random_shifts(config.pretext.max_shift);
+            phase.fit(m, &task).map(|(m, h)| (PretextModel::Rotation(m), h))?
+        }
+        PretextModel::Simclr(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::Simclr(m), h))?,
+        PretextModel::Byol(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::Byol(m), h))?,
+        PretextModel::Vicreg(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::Vicreg(m), h))?,
+        PretextModel::BarlowTwins(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::BarlowTwins(m), h))?,
+    };
+    Ok(Pretrained { model, history })
+}
+
+/// The trainer, monitor and random streams of one pretext phase.
+struct PretextPhase<'a> {
+    trainer: Trainer<'a>,
+    monitor: FeatureMonitor,
+    rng: PhaseRng,
+}
+
+impl PretextPhase<'_> {
+    /// Trains `model` on `batches`; the trained model comes back on the inference device.
+    fn fit<M, B>(self, model: M, batches: &B) -> Result<(M, Vec<EpochRecord>)>
+    where
+        B: BatchSource,
+        M: TrainStep<B::Input> + Method,
+    {
+        let monitor = &self.monitor;
+        let fitted = self.trainer.fit(model, batches, |m: &M, epoch| monitor.measure(m.encoder(), epoch), self.rng)?;
+        Ok((fitted.model.valid(), fitted.history))
+    }
 }
 
 /// A trained classifier (encoder + head) and the downstream training history.
@@ -184,47 +241,57 @@ pub struct Probed {
 pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, classes: usize, session: &Session) -> Result<Probed> {
     let trainer = session.trainer("downstream", &config.downstream);
     let head = config.model.head(images.height(), classes, &mut rng(config.seed, Stream::HeadInit), &trainer.device);
-    let classifier = Classifier { encoder: encoder.valid(), head };
+    let (train, val) = images.split_tail(config.data.validation_split);
+    let encoder = encoder.valid();
+    let pixels = config.data.pixels;
+    // The frozen encoder's features of the training images, when the head needs them.
+    let features = (!config.fine_tune || config.standardize_features).then(|| encode(&encoder, &train, classes, pixels));
+    let norm = config.standardize_features.then(|| FeatureNorm::fit(features.as_ref().expect("computed above").features()));
+    let classifier = Classifier { encoder, norm, head };
     if session.verbose {
         println!("{}", classifier.summary(images.height(), config.fine_tune, &trainer.device));
     }
-    let (train, val) = images.split_tail(config.data.validation_split);
     let rng = PhaseRng { shuffle: rng(config.seed, Stream::DownstreamShuffle), augment: rng(config.seed, Stream::DownstreamShifts) };
+    let batch_size = config.downstream.batch_size;
     if config.fine_tune || config.downstream.max_shift > 0 {
         // Images go through the encoder every step: it learns, or its input changes.
-        let batches = |set| ImageBatches::new(Labeled::new(set, classes), config.data.pixels);
+        let batches = |set| ImageBatches::new(Labeled::new(set, classes), pixels);
         let val = (!val.is_empty()).then(|| batches(&val));
         let train = batches(&train).with_random_shifts(config.downstream.max_shift);
-        let encoder = if config.fine_tune { classifier.encoder.train() } else { classifier.encoder.no_grad().train() };
-        let fitted = trainer.fit(Classifier { encoder, head: classifier.head }, &train, val.as_ref(), rng)?;
+        let Classifier { encoder, norm, head } = classifier;
+        let encoder = if config.fine_tune { encoder.train() } else { encoder.no_grad().train() };
+        let fitted = trainer.fit(Classifier { encoder, norm, head }, &train, validation(val.as_ref(), batch_size), rng)?;
         return Ok(Probed { model: fitted.model.valid(), history: fitted.history, restored_epoch: fitted.restored_epoch });
     }
     // Frozen encoder, unchanged images: with no dropout or normalisation layers the features
-    // are the same every epoch, so they are computed once.
-    let train = encode(&classifier.encoder, &train, classes, config.data.pixels);
-    let val = (!val.is_empty()).then(|| encode(&classifier.encoder, &val, classes, config.data.pixels));
-    let fitted = trainer.fit(classifier.head, &train, val.as_ref(), rng)?;
+    // are the same every epoch, so they are computed once (and standardised once).
+    let standardized = |batches: FeatureBatches| match &classifier.norm {
+        Some(norm) => batches.map_features(|f| norm.forward(f)),
+        None => batches,
+    };
+    let train = standardized(features.expect("a frozen encoder's features"));
+    let val = (!val.is_empty()).then(|| standardized(encode(&classifier.encoder, &val, classes, pixels)));
+    let fitted = trainer.fit(classifier.head, &train, validation(val.as_ref(), batch_size), rng)?;
     Ok(Probed {
-        model: Classifier { encoder: classifier.encoder, head: fitted.model.valid() },
+        model: Classifier { encoder: classifier.encoder, norm: classifier.norm, head: fitted.model.valid() },
         history: fitted.history,
         restored_epoch: fitted.restored_epoch,
     })
 }
 
-/// The encoder's features of every image, as batches for the head.
-pub fn encode(encoder: &Encoder, images: &LabeledImages, classes: usize, pixels: Pixels) -> FeatureBatches {
-    let device = Device::flex();
-    let encoder = encoder.valid();
-    let source = ImageBatches::new(Labeled::new(images, classes), pixels);
-    let all: Vec<usize> = (0..source.len()).collect();
-    let mut parts = Vec::new();
-    let mut targets = Vec::with_capacity(images.len());
-    for indices in all.chunks(INFERENCE_BATCH) {
-        let batch = source.batch(indices, &device);
-        parts.push(encoder.features(batch.input));
-        targets.extend(batch.targets);
+/// Loss and accuracy on `val` (when there is one) of the model after an epoch.
+fn validation<M, B>(val: Option<&B>, batch_size: usize) -> impl FnMut(&M, usize) -> EpochMeasures
+where
+    B: BatchSource,
+    M: Logits<B::Input>,
+{
+    move |model: &M, _epoch| match val {
+        Some(val) => {
+            let eval = evaluate_on(&model.valid(), val, batch_size, &Device::flex());
+            EpochMeasures { val_loss: Some(eval.loss), val_accuracy: Some(eval.accuracy), ..EpochMeasures::default() }
+        }
+        None => EpochMeasures::default(),
     }
-    FeatureBatches::new(Tensor::cat(parts, 0), targets, classes)
 }
 
 /// The classifier's predictions for every image of `images`.
@@ -233,11 +300,10 @@ pub fn evaluate(model: &Classifier, images: &LabeledImages, classes: usize, pixe
     predict(model, &source, INFERENCE_BATCH, &Device::flex())
 }
 
-/// A pretext model with the weights saved at `path`.
+/// The configured method's pretext model with the weights saved at `path`.
 pub fn load_pretext(config: &RunConfig, image_size: usize, path: &Path) -> Result<PretextModel> {
     let device = Device::flex();
-    let blank = config.model.pretext(image_size, 4, &mut rng(config.seed, Stream::PretextInit), &device);
-    crate::model::weights::load(blank, path)
+    PretextModel::init(&config.method, &config.model, image_size, &mut rng(config.seed, Stream::PretextInit), &device).load(path)
 }
 
 /// A classifier with the weights saved at `path`.
@@ -245,6 +311,7 @@ pub fn load_classifier(config: &RunConfig, image_size: usize, classes: usize, pa
     let device = Device::flex();
     let blank = Classifier {
         encoder: config.model.encoder(&mut rng(config.seed, Stream::PretextInit), &device),
+        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(image_size), &device)),
         head: config.model.head(image_size, classes, &mut rng(config.seed, Stream::HeadInit), &device),
     };
     crate::model::weights::load(blank, path)
@@ -256,12 +323,12 @@ pub fn initial_encoder(config: &RunConfig) -> Encoder {
     config.model.encoder(&mut rng(config.seed, Stream::PretextInit), &Device::flex())
 }
 
-/// Trains the classifier of `method` on the run's labelled images (checkpoints in a
-/// sub-folder named after the method).
-pub fn train_method(config: &RunConfig, method: Method, pretrained: &Encoder, data: &RunData, session: &Session) -> Result<Probed> {
-    let config = RunConfig { fine_tune: method.fine_tune(), ..config.clone() };
-    let encoder = if method.pretrained() { pretrained.clone() } else { initial_encoder(&config) };
-    probe(&config, encoder, &data.labelled, data.classes.len(), &session.phase(method.id()))
+/// Trains the classifier of `protocol` on the run's labelled images (checkpoints in a
+/// sub-folder named after the protocol).
+pub fn train_protocol(config: &RunConfig, protocol: Protocol, pretrained: &Encoder, data: &RunData, session: &Session) -> Result<Probed> {
+    let config = RunConfig { fine_tune: protocol.fine_tune(), ..config.clone() };
+    let encoder = if protocol.pretrained() { pretrained.clone() } else { initial_encoder(&config) };
+    probe(&config, encoder, &data.labelled, data.classes.len(), &session.phase(protocol.id()))
 }
 
 /// Test accuracy of a k-NN vote over `encoder`'s features of the labelled images.
@@ -274,36 +341,36 @@ pub fn knn_accuracy(config: &RunConfig, encoder: &Encoder, data: &RunData) -> f6
     correct as f64 / data.test.len().max(1) as f64
 }
 
-/// Scores each of `methods` on the test images, training each on the same labelled images
-/// (except the run's own method when `main` already holds it and its test predictions).
-pub fn compare_methods(
+/// Scores each of `protocols` on the test images, training each on the same labelled images
+/// (except the run's own protocol when `main` already holds it and its test predictions).
+pub fn compare_protocols(
     config: &RunConfig,
-    methods: &[Method],
+    protocols: &[Protocol],
     pretrained: &Encoder,
     main: Option<(&Probed, &Predictions)>,
     data: &RunData,
     session: &Session,
-) -> Result<Vec<MethodResult>> {
+) -> Result<Vec<ProtocolResult>> {
     let classes = data.classes.len();
-    let own = Method::of_run(config.fine_tune);
-    let score = |method: Method, probed: &Probed, predictions: &Predictions| {
+    let own = Protocol::of_run(config.fine_tune);
+    let score = |protocol: Protocol, probed: &Probed, predictions: &Predictions| {
         let matrix = ConfusionMatrix::new(&predictions.predicted(), &predictions.targets, classes);
-        MethodResult {
-            method,
+        ProtocolResult {
+            protocol,
             test_accuracy: predictions.evaluation().accuracy,
             knn_accuracy: knn_accuracy(config, &probed.model.encoder, data),
             epochs_run: probed.history.len(),
             per_class_accuracy: matrix.per_class_accuracy(),
         }
     };
-    methods
+    protocols
         .iter()
-        .map(|&method| match main {
-            Some((probed, predictions)) if method == own => Ok(score(method, probed, predictions)),
+        .map(|&protocol| match main {
+            Some((probed, predictions)) if protocol == own => Ok(score(protocol, probed, predictions)),
             _ => {
                 let quiet = Session { verbose: false, ..session.clone() };
-                let trained = train_method(config, method, pretrained, data, &quiet)?;
-                Ok(score(method, &trained, &evaluate(&trained.model, &data.test, classes, config.data.pixels)))
+                let trained = train_protocol(config, protocol, pretrained, data, &quiet)?;
+                Ok(score(protocol, &trained, &evaluate(&trained.model, &data.test, classes, config.data.pixels)))
             }
         })
         .collect()

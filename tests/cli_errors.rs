@@ -28,6 +28,26 @@ fn bad_flags_exit_2_with_the_problem_named() {
 }
 
 #[test]
+fn method_settings_that_cannot_work_exit_2_naming_the_flag() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--method", "simclr", "--temperature", "0"], "--temperature must be > 0, got 0"),
+        (&["--method", "simclr", "--projector-dim", "0"], "--projector-hidden and --projector-dim must be at least 1"),
+        (&["--method", "vicreg", "--pretext-batch-size", "1"], "--method vicreg compares images within a batch: --pretext-batch-size must be at least 2"),
+        (&["--method", "byol", "--temperature", "0.5"], "--temperature does not apply to --method byol"),
+        (&["--method", "rotation", "--crop-scale", "0.2,1"], "apply to the two-view methods, not --method rotation"),
+        (&["--method", "barlow-twins", "--crop-scale", "0.9,0.2"], "--crop-scale must be two numbers 0 < low <= high <= 1"),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec!["run", "--out", "/nonexistent/never-created"];
+        args.extend_from_slice(flags);
+        let output = pretext(&args);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(message), "{flags:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output).lines().count(), 1, "{flags:?}: one line");
+    }
+}
+
+#[test]
 fn asking_for_more_images_than_the_data_set_holds_exits_2_before_training() {
     let data = common::data_dir();
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use pretext::config::{Count, Preset, RunConfig};
 use pretext::data::batch::{BatchSource, ImageBatches, Pixels};
 use pretext::model::encoder::Encoder;
 use pretext::pipeline::{self, Session};
-use pretext::tasks::rotation::{Rotation, RotationTask};
+use pretext::methods::rotation::{Rotation, RotationTask};
 
 fn small_config() -> RunConfig {
     let mut config = RunConfig::preset(Preset::Seed);
@@ -72,19 +72,19 @@ fn balanced_labels_take_the_same_number_from_every_class() {
 fn probing_keeps_the_encoder_frozen_and_fine_tuning_moves_it() {
     let mut config = small_config();
     let data = pipeline::load_data(&config, Some(&common::data_dir())).unwrap();
-    let pretrained = pipeline::pretrain(&config, &data.unlabeled, &Session::default()).unwrap();
-    let before = encoder_values(&pretrained.model.encoder);
+    let pretrained = pipeline::pretrain(&config, &data, &Session::default()).unwrap();
+    let before = encoder_values(pretrained.model.encoder());
 
-    let probed = pipeline::probe(&config, pretrained.model.encoder.clone(), &data.labelled, 10, &Session::default()).unwrap();
+    let probed = pipeline::probe(&config, pretrained.model.encoder().clone(), &data.labelled, 10, &Session::default()).unwrap();
     assert_eq!(encoder_values(&probed.model.encoder), before);
     assert_eq!(probed.history.len(), 2);
 
     // Shifted images go through the encoder every step; it must still not learn.
     config.downstream.max_shift = 2;
-    let shifted = pipeline::probe(&config, pretrained.model.encoder.clone(), &data.labelled, 10, &Session::default()).unwrap();
+    let shifted = pipeline::probe(&config, pretrained.model.encoder().clone(), &data.labelled, 10, &Session::default()).unwrap();
     assert_eq!(encoder_values(&shifted.model.encoder), before);
 
     config.fine_tune = true;
-    let tuned = pipeline::probe(&config, pretrained.model.encoder, &data.labelled, 10, &Session::default()).unwrap();
+    let tuned = pipeline::probe(&config, pretrained.model.encoder().clone(), &data.labelled, 10, &Session::default()).unwrap();
     assert_ne!(encoder_values(&tuned.model.encoder), before);
 }

@@ -16,9 +16,16 @@ const RUN: &[&str] = &[
     "--downstream-epochs", "25", "--quiet",
 ];
 
-fn start(out: &Path) -> Child {
+/// BYOL carries the most state of the two-view methods: a moving-average target, batch-norm
+/// statistics, AdamW moments, the cosine schedule's position and the views' generator.
+const BYOL_RUN: &[&str] = &[
+    "run", "--method", "byol", "--unlabeled", "2048", "--pretext-epochs", "3", "--pretext-batch-size", "128", "--labels", "100",
+    "--balanced-labels", "true", "--test-size", "200", "--downstream-epochs", "5", "--baselines", "false", "--quiet",
+];
+
+fn start(run: &[&str], out: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pretext"))
-        .args(RUN)
+        .args(run)
         .args(["--out", out.to_str().unwrap()])
         .env("PRETEXT_DATA_DIR", common::data_dir())
         .stdout(std::process::Stdio::null())
@@ -46,9 +53,9 @@ fn resume(out: &Path) -> Output {
     pretext(&["run", "--resume", out.to_str().unwrap(), "--quiet"])
 }
 
-fn uninterrupted(dir: &Path) -> String {
+fn uninterrupted(run: &[&str], dir: &Path) -> String {
     let out = dir.join("uninterrupted");
-    let mut args = RUN.to_vec();
+    let mut args = run.to_vec();
     args.extend(["--out", out.to_str().unwrap()]);
     assert_success(&pretext(&args));
     assert!(!out.join("checkpoints").exists(), "a finished run keeps no checkpoints");
@@ -58,11 +65,11 @@ fn uninterrupted(dir: &Path) -> String {
 #[test]
 fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let expected = uninterrupted(dir.path());
+    let expected = uninterrupted(RUN, dir.path());
 
     // SIGKILL in the downstream phase, with the pretext phase finished and checkpointed.
     let killed: PathBuf = dir.path().join("killed");
-    let mut child = start(&killed);
+    let mut child = start(RUN, &killed);
     wait_for_checkpoint(&mut child, &killed, "ssl_fine_tune");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -72,7 +79,7 @@ fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
 
     // Ctrl-C in the second pretext epoch: the step finishes, a checkpoint is saved, exit 130.
     let stopped = dir.path().join("stopped");
-    let mut child = start(&stopped);
+    let mut child = start(RUN, &stopped);
     wait_for_checkpoint(&mut child, &stopped, "pretext");
     // SAFETY: kill(2) with a live child's pid and a signal number has no memory effects.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
@@ -89,4 +96,19 @@ fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     let output = resume(&stopped);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("has no checkpoints folder to resume from"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_byol_run_killed_in_pretraining_resumes_to_the_same_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = uninterrupted(BYOL_RUN, dir.path());
+    let killed = dir.path().join("killed");
+    let mut child = start(BYOL_RUN, &killed);
+    wait_for_checkpoint(&mut child, &killed, "pretext");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state = std::fs::read_to_string(killed.join("checkpoints/pretext/state.json")).unwrap();
+    assert!(!state.contains("\"finished\": true"), "killed before the pretext phase ended: {state}");
+    assert_success(&resume(&killed));
+    assert_eq!(metrics(&killed), expected, "killed then resumed");
 }

@@ -21,7 +21,7 @@ const RUN_FILES: &[&str] = &[
     "misclassified.png",
     "confusion_matrix.png",
     "embedding.png",
-    "methods.md",
+    "protocols.md",
     "report.html",
 ];
 
@@ -53,12 +53,12 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
     assert!(metrics["downstream"]["final_val_accuracy"].as_f64().is_some());
 
     // The baselines ran on the same images; the run's own method is one of them.
-    let methods: Vec<&str> = metrics["methods"].as_array().unwrap().iter().map(|m| m["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["random_frozen", "scratch", "ssl_probe", "ssl_fine_tune"]);
-    assert_eq!(metrics["methods"][2]["test_accuracy"], metrics["test"]["accuracy"]);
-    for m in metrics["methods"].as_array().unwrap() {
+    let protocols: Vec<&str> = metrics["protocols"].as_array().unwrap().iter().map(|m| m["protocol"].as_str().unwrap()).collect();
+    assert_eq!(protocols, ["random_frozen", "scratch", "ssl_probe", "ssl_fine_tune"]);
+    assert_eq!(metrics["protocols"][2]["test_accuracy"], metrics["test"]["accuracy"]);
+    for m in metrics["protocols"].as_array().unwrap() {
         let knn = m["knn_accuracy"].as_f64().unwrap();
-        assert!(knn > 0.5, "k-NN accuracy {knn} of {}", m["method"]);
+        assert!(knn > 0.5, "k-NN accuracy {knn} of {}", m["protocol"]);
     }
 
     // The report opens without a server: every resource is embedded.
@@ -75,7 +75,7 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
     assert!(timings["pretext_s"].as_f64().unwrap() > 0.0 && laps <= total, "{timings}");
 
     let history = std::fs::read_to_string(out.join("history_downstream.csv")).unwrap();
-    assert!(history.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"), "{history}");
+    assert!(history.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,knn_accuracy,feature_std,learning_rate,seconds\n"), "{history}");
     assert_eq!(history.lines().count(), 9);
 
     // The same seed again: byte-identical metrics.
@@ -114,4 +114,32 @@ fn predict_names_the_digit_of_a_test_image() {
     let output = pretext(&["predict", "--run", out.to_str().unwrap(), wrong_size.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(6));
     assert!(common::stderr(&output).contains("is 32x32, the model expects 28x28"));
+}
+
+#[test]
+fn a_two_view_method_runs_end_to_end_and_probe_reloads_its_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("simclr");
+    let output = pretext(&[
+        "run", "--method", "simclr", "--unlabeled", "2048", "--pretext-epochs", "2", "--labels", "200", "--balanced-labels", "true",
+        "--test-size", "300", "--downstream-epochs", "10", "--baselines", "false", "--monitor-images", "500", "--out",
+        out.to_str().unwrap(), "--quiet",
+    ]);
+    assert_success(&output);
+    assert!(std::fs::metadata(out.join("views.png")).is_ok_and(|m| m.len() > 0));
+    assert!(!out.join("rotations.png").exists());
+    let metrics: Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["pretext"]["method"], "simclr");
+    assert_eq!(metrics["pretext"]["collapsed"], false);
+    assert!(metrics["pretext"]["final_accuracy"].is_null(), "a two-view method classifies nothing");
+    let knn = metrics["pretext"]["final_knn_accuracy"].as_f64().unwrap();
+    assert!(knn > 0.6, "k-NN on the monitor images {knn}");
+    let test = metrics["test"]["accuracy"].as_f64().unwrap();
+    assert!(test > 0.6, "test accuracy {test}");
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("[method]\nname = \"simclr\"\ntemperature = 0.2"), "{config}");
+
+    // The saved SimCLR model loads back for a linear probe.
+    let output = pretext(&["probe", "--run", out.to_str().unwrap(), "--fine-tune", "false", "--downstream-max-shift", "0"]);
+    assert_success(&output);
 }

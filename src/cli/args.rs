@@ -8,7 +8,10 @@ use crate::config::{Count, Preset, RunConfig};
 use crate::data::batch::Pixels;
 use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
-use crate::train::optimizer::{OptimizerKind, TrainConfig};
+use crate::methods::{MethodConfig, MethodName};
+use crate::model::heads::MlpConfig;
+use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
+use crate::transforms::AugmentConfig;
 
 /// Declares the flags of one training phase, `--<phase>-lr` and so on.
 macro_rules! phase_args {
@@ -37,6 +40,15 @@ macro_rules! phase_args {
             #[doc = concat!("Random shift of training images in the ", $phase, " phase, in pixels (0 = off)")]
             #[arg(id = concat!($phase, "-max-shift"), long = concat!($phase, "-max-shift"), help_heading = concat!("Training: ", $phase))]
             pub max_shift: Option<usize>,
+            #[doc = concat!("Weight decay of the ", $phase, " phase (L2 for sgd/adam, decoupled for adamw/lamb; 0 = none)")]
+            #[arg(id = concat!($phase, "-weight-decay"), long = concat!($phase, "-weight-decay"), help_heading = concat!("Training: ", $phase))]
+            pub weight_decay: Option<f64>,
+            #[doc = concat!("Learning-rate schedule of the ", $phase, " phase after its warm-up")]
+            #[arg(id = concat!($phase, "-schedule"), long = concat!($phase, "-schedule"), value_enum, help_heading = concat!("Training: ", $phase))]
+            pub schedule: Option<Schedule>,
+            #[doc = concat!("Epochs of linear learning-rate warm-up in the ", $phase, " phase")]
+            #[arg(id = concat!($phase, "-warmup-epochs"), long = concat!($phase, "-warmup-epochs"), help_heading = concat!("Training: ", $phase))]
+            pub warmup_epochs: Option<usize>,
         }
 
         impl $name {
@@ -48,6 +60,9 @@ macro_rules! phase_args {
                 set(&mut config.epochs, self.epochs);
                 set(&mut config.shuffle, self.shuffle);
                 set(&mut config.max_shift, self.max_shift);
+                set(&mut config.weight_decay, self.weight_decay);
+                set(&mut config.schedule, self.schedule);
+                set(&mut config.warmup_epochs, self.warmup_epochs);
             }
         }
     };
@@ -111,6 +126,9 @@ pub struct ConfigArgs {
     /// Fine-tune: train the encoder together with the head instead of freezing it
     #[arg(long, help_heading = "Training: downstream")]
     pub fine_tune: Option<bool>,
+    /// Standardise the encoder's features (mean/std over the labelled training images, fixed) before the head
+    #[arg(long, help_heading = "Training: downstream")]
+    pub standardize_features: Option<bool>,
     /// Also train and report the baselines (random frozen encoder, from scratch, SSL frozen / fine-tuned)
     #[arg(long, help_heading = "Evaluation")]
     pub baselines: Option<bool>,
@@ -123,6 +141,18 @@ pub struct ConfigArgs {
     /// Train the downstream head for all its epochs, without early stopping
     #[arg(long, help_heading = "Training: downstream", conflicts_with_all = ["monitor", "patience", "restore_best"])]
     pub no_early_stopping: bool,
+    /// Measure k-NN accuracy and feature spread after every N-th pretext epoch (0 = never)
+    #[arg(long, value_name = "N", help_heading = "Evaluation")]
+    pub monitor_every: Option<usize>,
+    /// Labelled training images (the last N) the pretext monitor uses; their labels only draw the curve
+    #[arg(long, value_name = "N", help_heading = "Evaluation")]
+    pub monitor_images: Option<usize>,
+    /// Method settings.
+    #[command(flatten)]
+    pub method: MethodArgs,
+    /// Augmentations of the two-view methods.
+    #[command(flatten)]
+    pub augment: AugmentArgs,
     /// `--pretext-*` flags.
     #[command(flatten)]
     pub pretext: PretextArgs,
@@ -139,6 +169,17 @@ impl ConfigArgs {
             (None, Some(base)) if self.preset.is_none() => base,
             (None, _) => RunConfig::preset(self.preset.unwrap_or(Preset::Default)),
         };
+        if let Some(method) = self.method.method {
+            config = config.with_method(method);
+        }
+        self.method.apply(&mut config.method)?;
+        if let Some(augment) = config.method.views_mut().map(|(_, a)| a) {
+            self.augment.apply(augment);
+        } else if self.augment != AugmentArgs::default() {
+            return Err(Error::Config(format!("the augmentation flags (--crop-scale, ...) apply to the two-view methods, not --method {}", config.method.name())));
+        }
+        set(&mut config.monitor.every, self.monitor_every);
+        set(&mut config.monitor.images, self.monitor_images);
         set(&mut config.seed, self.seed);
         set(&mut config.data.dataset, self.dataset.clone());
         set(&mut config.data.unlabeled_size, self.unlabeled);
@@ -153,6 +194,7 @@ impl ConfigArgs {
         set(&mut config.data.validation_split, self.validation_split);
         set(&mut config.model.init_std, self.init_std);
         set(&mut config.fine_tune, self.fine_tune);
+        set(&mut config.standardize_features, self.standardize_features);
         set(&mut config.baselines, self.baselines);
         set(&mut config.knn.k, self.knn_k);
         set(&mut config.knn.temperature, self.knn_temperature);
@@ -170,5 +212,172 @@ impl ConfigArgs {
         }
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// The method and its settings.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct MethodArgs {
+    /// Self-supervised method (`pretext methods` lists them); switching to a two-view method
+    /// also takes its pretext training defaults (AdamW, cosine schedule, batch 256, 10 epochs)
+    #[arg(long, value_enum, help_heading = "Method")]
+    pub method: Option<MethodName>,
+    /// SimCLR: temperature of the NT-Xent softmax (default 0.2)
+    #[arg(long, help_heading = "Method")]
+    pub temperature: Option<f64>,
+    /// Two-view methods: hidden width of the projector MLP (default 512)
+    #[arg(long, help_heading = "Method")]
+    pub projector_hidden: Option<usize>,
+    /// Two-view methods: output width of the projector (default 128 for simclr/byol, 512 for vicreg/barlow-twins)
+    #[arg(long, help_heading = "Method")]
+    pub projector_dim: Option<usize>,
+    /// Two-view methods: batch norm in the projector (and BYOL's predictor) (default true)
+    #[arg(long, help_heading = "Method")]
+    pub projector_batch_norm: Option<bool>,
+    /// BYOL: hidden width of the predictor MLP (default 512)
+    #[arg(long, help_heading = "Method")]
+    pub predictor_hidden: Option<usize>,
+    /// BYOL: target momentum at the start, rising to 1 along a cosine (default 0.99)
+    #[arg(long, help_heading = "Method")]
+    pub base_momentum: Option<f64>,
+    /// VICReg: weight of the invariance term (default 25)
+    #[arg(long, help_heading = "Method")]
+    pub invariance_weight: Option<f64>,
+    /// VICReg: weight of the variance term (default 25)
+    #[arg(long, help_heading = "Method")]
+    pub variance_weight: Option<f64>,
+    /// VICReg: weight of the covariance term (default 1)
+    #[arg(long, help_heading = "Method")]
+    pub covariance_weight: Option<f64>,
+    /// Barlow Twins: weight of the off-diagonal term (default 0.0051)
+    #[arg(long, help_heading = "Method")]
+    pub barlow_lambda: Option<f64>,
+}
+
+/// Sets `slot` to `value` when both exist; a value for a setting the method lacks is refused.
+fn set_for<T>(flag: &str, method: MethodName, slot: Option<&mut T>, value: Option<T>) -> Result<()> {
+    match (slot, value) {
+        (_, None) => Ok(()),
+        (Some(slot), Some(value)) => {
+            *slot = value;
+            Ok(())
+        }
+        (None, Some(_)) => Err(Error::Config(format!("--{flag} does not apply to --method {method}"))),
+    }
+}
+
+impl MethodArgs {
+    fn apply(&self, config: &mut MethodConfig) -> Result<()> {
+        let name = config.name();
+        let projector: Option<&mut MlpConfig> = config.views_mut().map(|(p, _)| p);
+        if let Some(projector) = projector {
+            set(&mut projector.hidden, self.projector_hidden);
+            set(&mut projector.output, self.projector_dim);
+            set(&mut projector.batch_norm, self.projector_batch_norm);
+        } else {
+            set_for("projector-hidden", name, None, self.projector_hidden)?;
+            set_for("projector-dim", name, None, self.projector_dim)?;
+            set_for("projector-batch-norm", name, None, self.projector_batch_norm)?;
+        }
+        let (mut simclr, mut byol, mut vicreg, mut barlow) = (None, None, None, None);
+        match config {
+            MethodConfig::Rotation => {}
+            MethodConfig::Simclr(c) => simclr = Some(c),
+            MethodConfig::Byol(c) => byol = Some(c),
+            MethodConfig::Vicreg(c) => vicreg = Some(c),
+            MethodConfig::BarlowTwins(c) => barlow = Some(c),
+        }
+        set_for("temperature", name, simclr.map(|c| &mut c.temperature), self.temperature)?;
+        let (predictor, momentum) = byol.map_or((None, None), |c| (Some(&mut c.predictor_hidden), Some(&mut c.base_momentum)));
+        set_for("predictor-hidden", name, predictor, self.predictor_hidden)?;
+        set_for("base-momentum", name, momentum, self.base_momentum)?;
+        let (invariance, variance, covariance) =
+            vicreg.map_or((None, None, None), |c| (Some(&mut c.invariance_weight), Some(&mut c.variance_weight), Some(&mut c.covariance_weight)));
+        set_for("invariance-weight", name, invariance, self.invariance_weight)?;
+        set_for("variance-weight", name, variance, self.variance_weight)?;
+        set_for("covariance-weight", name, covariance, self.covariance_weight)?;
+        set_for("barlow-lambda", name, barlow.map(|c| &mut c.lambda), self.barlow_lambda)
+    }
+}
+
+/// Augmentations of the views; unset flags keep the method's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct AugmentArgs {
+    /// Random resized crop: area fraction range LOW,HIGH (default 0.5,1; 1,1 = off)
+    #[arg(long, value_name = "LOW,HIGH", help_heading = "Augmentations (two-view methods)")]
+    pub crop_scale: Option<Pair>,
+    /// Largest rotation either way, degrees (default 10)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub rotation_degrees: Option<f64>,
+    /// Largest horizontal shear either way, degrees (default 10)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub shear_degrees: Option<f64>,
+    /// Largest translation either way, fraction of the side (default 0.1)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub translate: Option<f64>,
+    /// Mirror left-right with probability 0.5 (default false: digits have no mirror images)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub horizontal_flip: Option<bool>,
+    /// Brightness factor drawn from 1 ± this (default 0.4)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub brightness: Option<f64>,
+    /// Contrast factor drawn from 1 ± this (default 0.4)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub contrast: Option<f64>,
+    /// Probability of the brightness/contrast jitter (default 0.8)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub jitter_probability: Option<f64>,
+    /// Probability of a Gaussian blur (default 0.5)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub blur_probability: Option<f64>,
+    /// Range of the blur's standard deviation in pixels, LOW,HIGH (default 0.1,1)
+    #[arg(long, value_name = "LOW,HIGH", help_heading = "Augmentations (two-view methods)")]
+    pub blur_sigma: Option<Pair>,
+    /// Standard deviation of added Gaussian noise, grey levels 0..255 (default 0 = off)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub noise_std: Option<f64>,
+    /// Probability of erasing a random rectangle (default 0.25)
+    #[arg(long, help_heading = "Augmentations (two-view methods)")]
+    pub erase_probability: Option<f64>,
+    /// Area fraction range of the erased rectangle, LOW,HIGH (default 0.02,0.15)
+    #[arg(long, value_name = "LOW,HIGH", help_heading = "Augmentations (two-view methods)")]
+    pub erase_scale: Option<Pair>,
+}
+
+impl AugmentArgs {
+    fn apply(&self, config: &mut AugmentConfig) {
+        let pair = |v: &Option<Pair>| v.map(|Pair(low, high)| [low, high]);
+        set(&mut config.crop_scale, pair(&self.crop_scale));
+        set(&mut config.rotation_degrees, self.rotation_degrees);
+        set(&mut config.shear_degrees, self.shear_degrees);
+        set(&mut config.translate, self.translate);
+        set(&mut config.horizontal_flip, self.horizontal_flip);
+        set(&mut config.brightness, self.brightness);
+        set(&mut config.contrast, self.contrast);
+        set(&mut config.jitter_probability, self.jitter_probability);
+        set(&mut config.blur_probability, self.blur_probability);
+        set(&mut config.blur_sigma, pair(&self.blur_sigma));
+        set(&mut config.noise_std, self.noise_std);
+        set(&mut config.erase_probability, self.erase_probability);
+        set(&mut config.erase_scale, pair(&self.erase_scale));
+    }
+}
+
+/// Two numbers given as `LOW,HIGH`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair(f64, f64);
+
+impl std::str::FromStr for Pair {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let numbers: Vec<&str> = s.split(',').collect();
+        match numbers[..] {
+            [low, high] => match (low.trim().parse(), high.trim().parse()) {
+                (Ok(low), Ok(high)) => Ok(Pair(low, high)),
+                _ => Err(format!("expected two numbers LOW,HIGH, got '{s}'")),
+            },
+            _ => Err(format!("expected two numbers LOW,HIGH, got '{s}'")),
+        }
     }
 }

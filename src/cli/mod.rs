@@ -9,6 +9,7 @@ use crate::error::Result;
 pub mod args;
 mod data;
 mod eval;
+mod methods;
 mod predict;
 mod pretrain;
 mod probe;
@@ -16,9 +17,9 @@ mod run;
 mod summary;
 mod sweep;
 
-/// Self-supervised learning for images: pretrain an encoder on a pretext task that needs no
-/// labels (RotNet rotation prediction), train a classifier head on a few labels, and evaluate
-/// it on held-out test images.
+/// Self-supervised learning for images: pretrain an encoder without labels (rotation
+/// prediction, SimCLR, BYOL, VICReg, Barlow Twins), train a classifier head on a few labels,
+/// and evaluate it on held-out test images beside baselines.
 #[derive(Debug, Parser)]
 #[command(name = "pretext", version, after_help = EXAMPLES)]
 pub struct Cli {
@@ -30,6 +31,8 @@ pub struct Cli {
 const EXAMPLES: &str = "Examples:
   pretext run                        tuned recipe, MNIST, results in runs/default-seed0
   pretext run --preset seed          the teaching notebook, reproduced exactly
+  pretext run --method simclr --unlabeled all --labels 100 --balanced-labels true
+  pretext methods                    the self-supervised methods, one line each
   pretext run --seed 1 --test-size all --out runs/s1
   pretext run --resume runs/s1       continue after Ctrl-C or a crash, from the checkpoints
   pretext data fetch mnist           download MNIST (checksums verified)
@@ -67,6 +70,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Print the Keras-style summaries of the pretext and downstream models
     Summary(summary::SummaryArgs),
+    /// List the self-supervised methods
+    Methods(methods::MethodsArgs),
 }
 
 impl Cli {
@@ -87,6 +92,7 @@ impl Cli {
             Command::Data(command) => data::execute(command),
             Command::Summary(args) => summary::execute(args),
             Command::Sweep(args) => sweep::execute(args),
+            Command::Methods(args) => methods::execute(args),
         }
     }
 }

@@ -27,7 +27,7 @@ pub fn execute(args: ProbeArgs) -> Result<()> {
     let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
     let pretext = pipeline::load_pretext(&config, data.labelled.height(), &folder.path(PRETEXT_WEIGHTS))?;
     folder.write_config(&config)?;
-    let probed = pipeline::probe(&config, pretext.encoder, &data.labelled, data.classes.len(), &pipeline::Session::printing(true))?;
+    let probed = pipeline::probe(&config, pretext.encoder().clone(), &data.labelled, data.classes.len(), &pipeline::Session::printing(true))?;
     folder.write_downstream(&probed)?;
     let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;

@@ -6,7 +6,8 @@ use crate::cli::DataDirArg;
 use crate::cli::args::ConfigArgs;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
-use crate::eval::methods::{Method, markdown_table};
+use crate::eval::protocols::{Protocol, markdown_table};
+use crate::methods::MethodName;
 use crate::pipeline::{self, Session};
 use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TIMINGS};
 use crate::report::timings::Timings;
@@ -77,11 +78,16 @@ impl RunArgs {
     }
 }
 
-/// `runs/<preset>-seed<seed>` unless `--out` says otherwise.
+/// `runs/<preset>-seed<seed>` (`runs/<preset>-<method>-seed<seed>` for a method other than
+/// rotation) unless `--out` says otherwise.
 pub fn out_dir(out: &Option<PathBuf>, config: &RunConfig) -> PathBuf {
     out.clone().unwrap_or_else(|| {
         let preset = format!("{:?}", config.preset).to_lowercase();
-        PathBuf::from("runs").join(format!("{preset}-seed{}", config.seed))
+        let method = match config.method.name() {
+            MethodName::Rotation => String::new(),
+            other => format!("-{other}"),
+        };
+        PathBuf::from("runs").join(format!("{preset}{method}-seed{}", config.seed))
     })
 }
 
@@ -91,24 +97,24 @@ pub fn execute(args: RunArgs) -> Result<()> {
     let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
     folder.write_config(&config)?;
     timings.lap("load_data");
-    let pretrained = pipeline::pretrain(&config, &data.unlabeled, &session.phase("pretext"))?;
+    let pretrained = pipeline::pretrain(&config, &data, &session.phase("pretext"))?;
     timings.lap("pretext");
-    folder.write_pretext(&pretrained, &data.unlabeled)?;
-    let encoder = pretrained.model.encoder;
+    folder.write_pretext(&pretrained, &config.method, &data.unlabeled)?;
+    let encoder = pretrained.model.encoder().clone();
     timings.lap("write_pretext");
-    let own = Method::of_run(config.fine_tune);
+    let own = Protocol::of_run(config.fine_tune);
     let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.classes.len(), &session.phase(own.id()))?;
     timings.lap("downstream");
     folder.write_downstream(&probed)?;
     let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
     folder.write_evaluation(&predictions, &data.test, data.classes)?;
     timings.lap("test");
-    let methods = if config.baselines { &Method::ALL[..] } else { &[own][..] };
+    let protocols = if config.baselines { &Protocol::ALL[..] } else { &[own][..] };
     if session.verbose && config.baselines {
         println!("training the baselines on the same {} labelled images...", data.labelled.len());
     }
-    let results = pipeline::compare_methods(&config, methods, &encoder, Some((&probed, &predictions)), &data, &session)?;
-    folder.write_methods(&results)?;
+    let results = pipeline::compare_protocols(&config, protocols, &encoder, Some((&probed, &predictions)), &data, &session)?;
+    folder.write_protocols(&results)?;
     timings.lap("baselines");
     let features = pipeline::encode(&probed.model.encoder, &data.test, data.classes.len(), config.data.pixels);
     folder.write_embedding(&features, data.classes)?;

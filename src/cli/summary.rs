@@ -2,9 +2,10 @@ use clap::Args;
 
 use crate::cli::args::ConfigArgs;
 use crate::error::Result;
+use crate::methods::rotation::RotationModel;
 use crate::pipeline::training_device;
 
-/// Flags of `pretext summary`.
+/// Flags of `pretext summary` (the rotation pretext model and the downstream classifier).
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
     #[command(flatten)]
@@ -18,10 +19,11 @@ pub fn execute(args: SummaryArgs) -> Result<()> {
     let config = args.config.resolve(None)?;
     let device = training_device();
     let mut rng = rand::SeedableRng::seed_from_u64(config.seed);
-    let pretext = config.model.pretext(args.image_size, 4, &mut rng, &device);
+    let pretext = RotationModel::init(&config.model, args.image_size, &mut rng, &device);
     println!("{}\n", pretext.summary(args.image_size, &device));
     let classifier = crate::model::encoder::Classifier {
         encoder: pretext.encoder,
+        norm: None,
         head: config.model.head(args.image_size, 10, &mut rng, &device),
     };
     println!("{}", classifier.summary(args.image_size, config.fine_tune, &device));

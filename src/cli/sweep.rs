@@ -3,11 +3,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::DataDirArg;
-use crate::cli::args::ConfigArgs;
+use crate::cli::args::{ConfigArgs, MethodArgs};
 use crate::config::{Count, DataConfig, RunConfig};
 use crate::error::{Error, Result};
-use crate::eval::methods::Method;
-use crate::eval::sweep::{SweepRow, markdown, summarize};
+use crate::eval::protocols::Protocol;
+use crate::eval::sweep::{NO_METHOD, SweepRow, markdown, summarize};
+use crate::methods::MethodName;
 use crate::model::weights::write_atomically;
 use crate::pipeline::{self, Session};
 use crate::report::artifacts::RunFolder;
@@ -20,6 +21,10 @@ pub struct SweepArgs {
     /// Seeds, comma separated
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     pub seeds: Vec<u64>,
+    /// Self-supervised methods to compare, comma separated (default: the --method of the
+    /// settings); each is pretrained once per seed with its own defaults and the shared flags
+    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "method")]
+    pub methods: Vec<MethodName>,
     /// Settings of every run: --labels is the list of label budgets (default
     /// 10,20,50,100,500,1000); --test-size defaults to all and --balanced-labels to true here
     #[command(flatten)]
@@ -43,6 +48,18 @@ pub fn execute(args: SweepArgs) -> Result<()> {
         given => given.to_vec(),
     };
     let mut base = ConfigArgs { labels: Vec::new(), ..args.config.clone() }.resolve(None)?;
+    let methods = match &args.methods[..] {
+        [] => vec![base.method.name()],
+        given => given.to_vec(),
+    };
+    // Every method's settings are checked before any training starts.
+    let configs: Vec<RunConfig> = methods
+        .iter()
+        .map(|&method| {
+            let flags = ConfigArgs { labels: Vec::new(), method: MethodArgs { method: Some(method), ..args.config.method.clone() }, ..args.config.clone() };
+            flags.resolve(None)
+        })
+        .collect::<Result<_>>()?;
     if args.config.test_size.is_none() {
         base.data.test_size = Count::All;
     }
@@ -62,34 +79,42 @@ pub fn execute(args: SweepArgs) -> Result<()> {
     }
     let mut rows = Vec::new();
     for &seed in &args.seeds {
-        let seeded = RunConfig { seed, ..base.clone() };
-        let data = pipeline::select(&seeded, &full)?;
-        println!("seed {seed}: pretext training on {} unlabeled images", data.unlabeled.len());
-        // One pretext model per seed serves every label budget.
-        let pretrained = pipeline::pretrain(&seeded, &data.unlabeled, &Session::default())?;
-        for &budget in &budgets {
-            let config = with_budget(&seeded, budget);
-            let data = pipeline::select(&config, &full)?;
-            // `select` refused budgets beyond the data set, so this is the budget as a number.
-            let labels = budget.of(full.train.len());
-            for result in pipeline::compare_methods(&config, &Method::ALL, &pretrained.model.encoder, None, &data, &Session::default())? {
-                println!(
-                    "seed {seed} labels {labels:>5} {:<36} test {:.4}  k-NN {:.4}",
-                    result.method.description(),
-                    result.test_accuracy,
-                    result.knn_accuracy
-                );
-                rows.push(SweepRow {
-                    seed,
-                    labels,
-                    method: result.method.id().into(),
-                    test_accuracy: result.test_accuracy,
-                    knn_accuracy: result.knn_accuracy,
-                });
+        for (k, method_config) in configs.iter().enumerate() {
+            let seeded = RunConfig { seed, ..with_sweep_data(method_config, &base) };
+            let data = pipeline::select(&seeded, &full)?;
+            let method = seeded.method.name();
+            println!("seed {seed}: {method} pretraining on {} unlabeled images", data.unlabeled.len());
+            // One pretext model per seed and method serves every label budget.
+            let pretrained = pipeline::pretrain(&seeded, &data, &Session::default())?;
+            // The baselines do not depend on the method (every method starts from the same
+            // encoder for a seed): they run with the first method only.
+            let protocols: Vec<Protocol> = Protocol::ALL.into_iter().filter(|p| k == 0 || p.pretrained()).collect();
+            for &budget in &budgets {
+                let config = with_budget(&seeded, budget);
+                let data = pipeline::select(&config, &full)?;
+                // `select` refused budgets beyond the data set, so this is the budget as a number.
+                let labels = budget.of(full.train.len());
+                for result in pipeline::compare_protocols(&config, &protocols, pretrained.model.encoder(), None, &data, &Session::default())? {
+                    let row = SweepRow {
+                        seed,
+                        labels,
+                        method: if result.protocol.pretrained() { method.to_string() } else { NO_METHOD.into() },
+                        protocol: result.protocol.id().into(),
+                        test_accuracy: result.test_accuracy,
+                        knn_accuracy: result.knn_accuracy,
+                    };
+                    println!("seed {seed} labels {labels:>5} {:<48} test {:.4}  k-NN {:.4}", row.name(), row.test_accuracy, row.knn_accuracy);
+                    rows.push(row);
+                }
             }
         }
     }
     write_results(&folder, &rows)
+}
+
+/// `config` (one method's settings) with the sweep's data defaults from `base`.
+fn with_sweep_data(config: &RunConfig, base: &RunConfig) -> RunConfig {
+    RunConfig { data: base.data.clone(), ..config.clone() }
 }
 
 fn write_results(folder: &RunFolder, rows: &[SweepRow]) -> Result<()> {

@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use rand_chacha::ChaCha12Rng;
 
-use crate::data::augment::random_shift;
+use crate::data::images::LabeledImages;
 use crate::data::source::SampleSource;
+use crate::transforms::MultiView;
+use crate::transforms::shift::random_shift;
 
 /// How pixel bytes become network inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -100,7 +102,7 @@ impl<S: SampleSource> ImageBatches<S> {
             };
             values.extend(image.iter().map(|&b| self.pixels.convert(b)));
         }
-        let input = Tensor::from_data(TensorData::new(values, [indices.len(), 1, height, width]), device);
+        let input = image_tensor(values, indices.len(), (height, width), device);
         Batch { input, targets: indices.iter().map(|&i| self.source.target(i)).collect() }
     }
 }
@@ -125,6 +127,66 @@ impl<S: SampleSource> BatchSource for ImageBatches<S> {
     }
 }
 
+/// `[n, 1, height, width]` from `n` images' converted pixels.
+fn image_tensor(values: Vec<f32>, n: usize, (height, width): (usize, usize), device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values, [n, 1, height, width]), device)
+}
+
+/// Several augmented views of each image, for the methods that compare views: a batch is one
+/// `[batch, 1, height, width]` tensor per view. The images' labels are never read.
+#[derive(Debug)]
+pub struct ViewBatches<'a> {
+    images: &'a LabeledImages,
+    pixels: Pixels,
+    views: MultiView,
+}
+
+impl<'a> ViewBatches<'a> {
+    /// Views of `images` made by `views`, converted with `pixels`.
+    pub fn new(images: &'a LabeledImages, pixels: Pixels, views: MultiView) -> Self {
+        Self { images, pixels, views }
+    }
+
+    /// The views of the images at `indices`; without a generator every view is the image.
+    fn views(&self, indices: &[usize], device: &Device, mut rng: Option<&mut ChaCha12Rng>) -> Batch<Vec<Tensor<4>>> {
+        let dims = (self.images.height(), self.images.width());
+        let mut per_view = vec![Vec::with_capacity(indices.len() * dims.0 * dims.1); self.views.len()];
+        let mut view = vec![0u8; dims.0 * dims.1];
+        for &i in indices {
+            let image = self.images.image(i);
+            for (v, values) in per_view.iter_mut().enumerate() {
+                match rng.as_deref_mut() {
+                    Some(rng) => self.views.view(v, image, dims, rng, &mut view),
+                    None => view.copy_from_slice(image),
+                }
+                values.extend(view.iter().map(|&b| self.pixels.convert(b)));
+            }
+        }
+        let input = per_view.into_iter().map(|values| image_tensor(values, indices.len(), dims, device)).collect();
+        Batch { input, targets: Vec::new() }
+    }
+}
+
+impl BatchSource for ViewBatches<'_> {
+    type Input = Vec<Tensor<4>>;
+
+    fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    fn num_classes(&self) -> usize {
+        0
+    }
+
+    fn batch(&self, indices: &[usize], device: &Device) -> Batch<Vec<Tensor<4>>> {
+        self.views(indices, device, None)
+    }
+
+    fn training_batch(&self, indices: &[usize], device: &Device, rng: &mut ChaCha12Rng) -> Batch<Vec<Tensor<4>>> {
+        self.views(indices, device, Some(rng))
+    }
+}
+
 /// Precomputed feature rows (a frozen encoder's output) with their labels.
 #[derive(Debug, Clone)]
 pub struct FeatureBatches {
@@ -137,6 +199,11 @@ impl FeatureBatches {
     /// `features` `[n, dim]` and one target per row.
     pub fn new(features: Tensor<2>, targets: Vec<usize>, num_classes: usize) -> Self {
         Self { features, targets, num_classes }
+    }
+
+    /// The same rows with `f` applied to the feature matrix (which must keep its row count).
+    pub fn map_features(self, f: impl FnOnce(Tensor<2>) -> Tensor<2>) -> Self {
+        Self { features: f(self.features), ..self }
     }
 
     /// All feature rows `[n, dim]`.

@@ -5,6 +5,8 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::model::ops::l2_normalize;
+
 /// Settings of the k-NN evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,12 +39,6 @@ pub fn knn_predict(bank: &Tensor<2>, bank_labels: &[usize], queries: &Tensor<2>,
         predictions.extend(sims.chunks(bank_labels.len()).map(|row| vote(row, bank_labels, classes, k, config.temperature)));
     }
     predictions
-}
-
-/// Rows scaled to unit length (zero rows stay zero).
-fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
-    x / norm
 }
 
 /// The weighted vote of the `k` most similar bank entries.

@@ -5,7 +5,6 @@ use burn::tensor::activation::log_softmax;
 
 use crate::data::batch::BatchSource;
 use crate::model::encoder::Logits;
-use crate::train::loss::argmax_rows;
 
 /// A model's class log-probabilities for every sample of a set, with the true targets.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +56,14 @@ impl Predictions {
     }
 }
 
+/// Row-wise argmax of `[batch, classes]` scores held on the host (the first of ties).
+pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
+    values
+        .chunks(classes)
+        .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
+        .collect()
+}
+
 /// Class log-probabilities of `model` for every sample of `source`, `batch_size` at a time.
 pub fn predict<M, B>(model: &M, source: &B, batch_size: usize, device: &Device) -> Predictions
 where
@@ -82,4 +89,14 @@ where
     M: Logits<B::Input>,
 {
     predict(model, source, batch_size, device).evaluation()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_of_ties() {
+        assert_eq!(argmax_rows(&[0.1, 0.7, 0.2, 0.5, 0.5, 0.0], 3), vec![1, 0]);
+    }
 }

@@ -1,10 +1,11 @@
 //! Label-efficiency results: every (seed, label budget, method) and their mean and spread.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::eval::methods::Method;
+use crate::eval::protocols::Protocol;
+
+/// The method column of the baselines, which use no pretraining.
+pub const NO_METHOD: &str = "none";
 
 /// One measured point of a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,21 +14,37 @@ pub struct SweepRow {
     pub seed: u64,
     /// Labelled images used.
     pub labels: usize,
-    /// Method identifier (`ssl_probe`, ...).
+    /// Self-supervised method of the encoder ([`NO_METHOD`] for the baselines).
     pub method: String,
+    /// Protocol identifier (`ssl_probe`, ...).
+    pub protocol: String,
     /// Test accuracy of encoder + head.
     pub test_accuracy: f64,
     /// k-NN test accuracy of the encoder's features.
     pub knn_accuracy: f64,
 }
 
-/// Mean and sample standard deviation of one (labels, method) cell.
+impl SweepRow {
+    /// The row's name in tables and figures: the protocol, after the method when there is one.
+    pub fn name(&self) -> String {
+        row_name(&self.method, &self.protocol)
+    }
+}
+
+fn row_name(method: &str, protocol: &str) -> String {
+    let description = Protocol::from_id(protocol).map_or_else(|| protocol.to_string(), |p| p.description().to_string());
+    if method == NO_METHOD { description } else { format!("{method}: {description}") }
+}
+
+/// Mean and sample standard deviation of one (labels, method, protocol) cell.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SweepCell {
     /// Labelled images used.
     pub labels: usize,
-    /// Method identifier.
+    /// Self-supervised method ([`NO_METHOD`] for the baselines).
     pub method: String,
+    /// Protocol identifier.
+    pub protocol: String,
     /// Number of seeds.
     pub n: usize,
     /// Mean test accuracy.
@@ -38,39 +55,76 @@ pub struct SweepCell {
     pub knn_mean: f64,
 }
 
-/// Groups rows by (labels, method) in label order, methods in report order.
-pub fn summarize(rows: &[SweepRow]) -> Vec<SweepCell> {
-    let order = |id: &str| Method::ALL.iter().position(|m| m.id() == id).unwrap_or(usize::MAX);
-    let mut groups: BTreeMap<(usize, usize, String), Vec<&SweepRow>> = BTreeMap::new();
-    for row in rows {
-        groups.entry((row.labels, order(&row.method), row.method.clone())).or_default().push(row);
+impl SweepCell {
+    /// The cell's row name, as [`SweepRow::name`].
+    pub fn name(&self) -> String {
+        row_name(&self.method, &self.protocol)
     }
-    groups
-        .into_iter()
-        .map(|((labels, _, method), rows)| {
-            let n = rows.len();
-            let mean = rows.iter().map(|r| r.test_accuracy).sum::<f64>() / n as f64;
-            let var = if n > 1 { rows.iter().map(|r| (r.test_accuracy - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
-            let knn_mean = rows.iter().map(|r| r.knn_accuracy).sum::<f64>() / n as f64;
-            SweepCell { labels, method, n, mean, std: var.sqrt(), knn_mean }
-        })
-        .collect()
 }
 
-/// A Markdown table: one row per method, one column per label budget, `mean ± std`.
+/// Row names in the order they first appear.
+pub fn row_names(cells: &[SweepCell]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for cell in cells {
+        if !names.contains(&cell.name()) {
+            names.push(cell.name());
+        }
+    }
+    names
+}
+
+/// Groups rows by label budget (ascending), then method and protocol in order of appearance.
+pub fn summarize(rows: &[SweepRow]) -> Vec<SweepCell> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for row in rows {
+        let key = (row.method.clone(), row.protocol.clone());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let mut budgets: Vec<usize> = rows.iter().map(|r| r.labels).collect();
+    budgets.sort_unstable();
+    budgets.dedup();
+    let mut cells = Vec::new();
+    for labels in budgets {
+        for (method, protocol) in &keys {
+            let group: Vec<&SweepRow> = rows.iter().filter(|r| r.labels == labels && &r.method == method && &r.protocol == protocol).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let n = group.len();
+            let mean = group.iter().map(|r| r.test_accuracy).sum::<f64>() / n as f64;
+            let var = if n > 1 { group.iter().map(|r| (r.test_accuracy - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+            let knn_mean = group.iter().map(|r| r.knn_accuracy).sum::<f64>() / n as f64;
+            cells.push(SweepCell { labels, method: method.clone(), protocol: protocol.clone(), n, mean, std: var.sqrt(), knn_mean });
+        }
+    }
+    cells
+}
+
+/// A Markdown table: one row per method and protocol, one column per label budget, test
+/// accuracy `mean ± std`, then the mean k-NN accuracy per budget.
 pub fn markdown(cells: &[SweepCell]) -> String {
     let mut budgets: Vec<usize> = cells.iter().map(|c| c.labels).collect();
     budgets.dedup();
     let mut out = String::from("| method |");
     budgets.iter().for_each(|b| out.push_str(&format!(" {b} labels |")));
+    budgets.iter().for_each(|b| out.push_str(&format!(" k-NN, {b} labels |")));
     out.push_str("\n| --- |");
-    budgets.iter().for_each(|_| out.push_str(" --- |"));
+    budgets.iter().chain(&budgets).for_each(|_| out.push_str(" --- |"));
     out.push('\n');
-    for method in Method::ALL {
-        out.push_str(&format!("| {} |", method.description()));
+    for name in row_names(cells) {
+        out.push_str(&format!("| {name} |"));
+        let cell = |b: &usize| cells.iter().find(|c| c.labels == *b && c.name() == name);
         for b in &budgets {
-            match cells.iter().find(|c| c.labels == *b && c.method == method.id()) {
+            match cell(b) {
                 Some(c) => out.push_str(&format!(" {:.4} ± {:.4} |", c.mean, c.std)),
+                None => out.push_str(" - |"),
+            }
+        }
+        for b in &budgets {
+            match cell(b) {
+                Some(c) => out.push_str(&format!(" {:.4} |", c.knn_mean)),
                 None => out.push_str(" - |"),
             }
         }
@@ -83,18 +137,24 @@ pub fn markdown(cells: &[SweepCell]) -> String {
 mod tests {
     use super::*;
 
-    fn row(seed: u64, labels: usize, method: &str, acc: f64) -> SweepRow {
-        SweepRow { seed, labels, method: method.into(), test_accuracy: acc, knn_accuracy: acc }
+    fn row(seed: u64, labels: usize, method: &str, protocol: &str, acc: f64) -> SweepRow {
+        SweepRow { seed, labels, method: method.into(), protocol: protocol.into(), test_accuracy: acc, knn_accuracy: acc }
     }
 
     #[test]
-    fn mean_and_sample_std_per_budget_and_method() {
-        let rows = [row(0, 100, "scratch", 0.5), row(1, 100, "scratch", 0.7), row(0, 100, "ssl_probe", 0.9), row(0, 10, "scratch", 0.2)];
+    fn mean_and_sample_std_per_budget_method_and_protocol() {
+        let rows = [
+            row(0, 100, NO_METHOD, "scratch", 0.5),
+            row(1, 100, NO_METHOD, "scratch", 0.7),
+            row(0, 100, "simclr", "ssl_probe", 0.9),
+            row(0, 10, NO_METHOD, "scratch", 0.2),
+        ];
         let cells = summarize(&rows);
-        assert_eq!(cells.iter().map(|c| (c.labels, c.method.as_str())).collect::<Vec<_>>(), [(10, "scratch"), (100, "scratch"), (100, "ssl_probe")]);
+        let keys: Vec<(usize, &str, &str)> = cells.iter().map(|c| (c.labels, c.method.as_str(), c.protocol.as_str())).collect();
+        assert_eq!(keys, [(10, NO_METHOD, "scratch"), (100, NO_METHOD, "scratch"), (100, "simclr", "ssl_probe")]);
         assert!((cells[1].mean - 0.6).abs() < 1e-12 && (cells[1].std - 0.02f64.sqrt()).abs() < 1e-12);
         let table = markdown(&cells);
-        assert!(table.contains("| supervised from scratch | 0.2000 ± 0.0000 | 0.6000 ± 0.1414 |"), "{table}");
-        assert!(table.contains("| random encoder, frozen | - | - |"), "{table}");
+        assert!(table.contains("| supervised from scratch | 0.2000 ± 0.0000 | 0.6000 ± 0.1414 | 0.2000 | 0.6000 |"), "{table}");
+        assert!(table.contains("| simclr: SSL encoder, frozen (linear probe) | - | 0.9000 ± 0.0000 | - | 0.9000 |"), "{table}");
     }
 }

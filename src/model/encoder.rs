@@ -1,6 +1,5 @@
-//! The notebook's ConvNet: the encoder (two conv + pool stages) shared by both phases, the
-//! pretext model (encoder, a third conv, a 4-way head) and the downstream classifier
-//! (encoder and a dense head).
+//! The notebook's ConvNet: the encoder (two conv + pool stages) shared by every method and the
+//! downstream classifier (encoder and a dense head).
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -11,6 +10,7 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::{conv2d_relu, conv2d_relu_pool, max_pool2x2};
+use crate::model::heads::FeatureNorm;
 use crate::model::init::{init_conv, init_linear};
 use crate::model::summary::{Summary, Tracer};
 
@@ -18,7 +18,7 @@ use crate::model::summary::{Summary, Tracer};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Filters of the three convolutions (the third belongs to the pretext model only).
+    /// Filters of the three convolutions (the third belongs to rotation's pretext model only).
     pub filters: [usize; 3],
     /// Side of the square convolution kernels.
     pub kernel_size: usize,
@@ -33,17 +33,17 @@ impl Default for ModelConfig {
 }
 
 /// Output side of a Keras 'same' convolution.
-fn same_out(size: usize, stride: usize) -> usize {
+pub(crate) fn same_out(size: usize, stride: usize) -> usize {
     size.div_ceil(stride)
 }
 
 /// Output side of a 2x2/2 max pool with 'valid' padding.
-fn pool_out(size: usize) -> usize {
+pub(crate) fn pool_out(size: usize) -> usize {
     size / 2
 }
 
 impl ModelConfig {
-    fn conv(&self, channels: [usize; 2], stride: usize, rng: &mut ChaCha12Rng, device: &Device) -> Conv2d {
+    pub(crate) fn conv(&self, channels: [usize; 2], stride: usize, rng: &mut ChaCha12Rng, device: &Device) -> Conv2d {
         let mut conv = Conv2dConfig::new(channels, [self.kernel_size; 2])
             .with_stride([stride; 2])
             .with_padding(PaddingConfig2d::Same)
@@ -52,7 +52,7 @@ impl ModelConfig {
         conv
     }
 
-    fn dense(&self, inputs: usize, outputs: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
+    pub(crate) fn dense(&self, inputs: usize, outputs: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
         let mut linear = LinearConfig::new(inputs, outputs).init(device);
         init_linear(&mut linear, self.init_std, rng, device);
         linear
@@ -73,15 +73,6 @@ impl ModelConfig {
     pub fn feature_dim(&self, image_size: usize) -> usize {
         let side = pool_out(pool_out(same_out(image_size, 2)));
         self.filters[1] * side * side
-    }
-
-    /// The pretext model: an encoder, the third convolution and a `classes`-way head.
-    pub fn pretext(&self, image_size: usize, classes: usize, rng: &mut ChaCha12Rng, device: &Device) -> PretextModel {
-        let encoder = self.encoder(rng, device);
-        let conv3 = self.conv([self.filters[1], self.filters[2]], 2, rng, device);
-        let side = same_out(pool_out(pool_out(same_out(image_size, 2))), 2);
-        let head = self.dense(self.filters[2] * side * side, classes, rng, device);
-        PretextModel { encoder, conv3, head }
     }
 
     /// A dense head for the encoder's features.
@@ -137,46 +128,14 @@ impl Logits<Tensor<2>> for Linear {
     }
 }
 
-/// Encoder, Conv(3x3, stride 2) ReLU, Flatten, Dense: predicts the pretext target.
-#[derive(Module, Debug)]
-pub struct PretextModel {
-    /// The part kept for downstream tasks.
-    pub encoder: Encoder,
-    conv3: Conv2d,
-    head: Linear,
-}
-
-impl PretextModel {
-    fn forward(&self, x: Tensor<4>, trace: &mut Tracer) -> Tensor<2> {
-        let x = self.encoder.forward(x, trace, true);
-        let x = conv2d_relu(&self.conv3, x);
-        trace.record("conv2d", "Conv2D", &x, self.conv3.num_params(), true);
-        let x = x.flatten(1, 3);
-        trace.record("flatten", "Flatten", &x, 0, true);
-        let x = self.head.forward(x);
-        trace.record("dense", "Dense", &x, self.head.num_params(), true);
-        x
-    }
-
-    /// Keras-style summary for `image_size`x`image_size` inputs.
-    pub fn summary(&self, image_size: usize, device: &Device) -> Summary {
-        let mut trace = Tracer::on();
-        self.forward(Tensor::zeros([1, 1, image_size, image_size], device), &mut trace);
-        Summary { model: "pretext".into(), rows: trace.into_rows() }
-    }
-}
-
-impl Logits<Tensor<4>> for PretextModel {
-    fn logits(&self, input: Tensor<4>) -> Tensor<2> {
-        self.forward(input, &mut Tracer::off())
-    }
-}
-
-/// The downstream model: encoder (frozen for a linear probe), Flatten, Dense.
+/// The downstream model: encoder (frozen for a linear probe), Flatten, optionally a fixed
+/// standardisation of the features, Dense.
 #[derive(Module, Debug)]
 pub struct Classifier {
     /// Encoder, usually taken from a pretext model.
     pub encoder: Encoder,
+    /// Standardisation of the features before the head (`--standardize-features`).
+    pub norm: Option<FeatureNorm>,
     /// Dense layer over the flattened features.
     pub head: Linear,
 }
@@ -186,6 +145,14 @@ impl Classifier {
         let x = self.encoder.forward(x, trace, encoder_trainable);
         let x = x.flatten(1, 3);
         trace.record("flatten", "Flatten", &x, 0, true);
+        let x = match &self.norm {
+            Some(norm) => {
+                let x = norm.forward(x);
+                trace.record("standardize", "Standardize", &x, norm.num_params(), false);
+                x
+            }
+            None => x,
+        };
         let x = self.head.forward(x);
         trace.record("dense", "Dense", &x, self.head.num_params(), true);
         x
@@ -208,13 +175,14 @@ impl Logits<Tensor<4>> for Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::methods::rotation::RotationModel;
     use burn::module::Param;
     use burn::tensor::TensorData;
     use rand::SeedableRng;
 
-    fn pretext_model() -> (PretextModel, Device) {
+    fn pretext_model() -> (RotationModel, Device) {
         let device = Device::flex();
-        let model = ModelConfig::default().pretext(28, 4, &mut ChaCha12Rng::seed_from_u64(0), &device);
+        let model = RotationModel::init(&ModelConfig::default(), 28, &mut ChaCha12Rng::seed_from_u64(0), &device);
         (model, device)
     }
 
@@ -230,7 +198,7 @@ mod tests {
         assert_eq!((summary.total_params(), summary.trainable_params()), (23_988, 23_988));
 
         let mut rng = ChaCha12Rng::seed_from_u64(1);
-        let classifier = Classifier { encoder: model.encoder, head: ModelConfig::default().head(28, 10, &mut rng, &device) };
+        let classifier = Classifier { encoder: model.encoder, norm: None, head: ModelConfig::default().head(28, 10, &mut rng, &device) };
         let summary = classifier.summary(28, false, &device);
         assert_eq!(summary.rows.last().unwrap().output_shape, [10]);
         assert_eq!((summary.total_params(), summary.trainable_params(), summary.non_trainable_params()), (21_994, 2_890, 19_104));
@@ -256,7 +224,7 @@ mod tests {
     fn initialisation_is_normal_with_zero_bias_and_seeded() {
         let (a, _) = pretext_model();
         let (b, _) = pretext_model();
-        let weights = |m: &PretextModel| m.encoder.conv2.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let weights = |m: &RotationModel| m.encoder.conv2.weight.val().into_data().try_to_vec::<f32>().unwrap();
         let w = weights(&a);
         assert_eq!(w, weights(&b));
         let n = w.len() as f32;

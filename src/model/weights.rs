@@ -65,14 +65,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::methods::rotation::RotationModel;
     use crate::model::encoder::ModelConfig;
     use burn::tensor::Device;
     use rand::SeedableRng;
     use rand_chacha::ChaCha12Rng;
 
-    fn pretext_model(filters: [usize; 3]) -> crate::model::encoder::PretextModel {
+    fn pretext_model(filters: [usize; 3]) -> RotationModel {
         let config = ModelConfig { filters, ..ModelConfig::default() };
-        config.pretext(28, 4, &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
+        RotationModel::init(&config, 28, &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! classifier.safetensors   encoder + head weights
 //! checkpoints/             one folder per training phase while a run is under way (removed
 //!                          when it completes; `--resume` continues from them)
-//! rotations.png, pretext_curves.png, downstream_curves.png,
+//! rotations.png (rotation) or views.png (two-view methods), pretext_curves.png, downstream_curves.png,
 //! examples.png, misclassified.png, confusion_matrix.png
 //! ```
 
@@ -22,14 +22,18 @@ use crate::config::RunConfig;
 use crate::data::images::LabeledImages;
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
-use crate::eval::methods::{MethodResult, markdown_table};
+use crate::eval::protocols::{ProtocolResult, markdown_table};
 use crate::eval::predict::Predictions;
 use crate::model::weights::write_atomically;
+use crate::eval::monitor::COLLAPSE_BELOW;
 use crate::pipeline::{Pretrained, Probed};
 use crate::data::batch::FeatureBatches;
 use crate::eval::pca::pca_project;
 use crate::report::plots::{Tile, confusion_matrix, embedding, image_grid, training_curves};
-use crate::tasks::rotation::{Rotation, RotationTask};
+use crate::methods::rotation::{Rotation, RotationTask};
+use crate::methods::{MethodConfig, PretextModel};
+use crate::transforms::MultiView;
+use rand::SeedableRng;
 use crate::data::source::SampleSource;
 use crate::report::csv_file::write_rows;
 use crate::train::history::EpochRecord;
@@ -118,13 +122,27 @@ impl RunFolder {
         write_atomically(&self.path(METRICS), text.as_bytes())
     }
 
-    /// Weights, history, curves and the rotation figure of the pretext phase.
-    pub fn write_pretext(&self, pretrained: &Pretrained, images: &LabeledImages) -> Result<()> {
-        crate::model::weights::save(&pretrained.model, &self.path(PRETEXT_WEIGHTS))?;
+    /// Weights, history, curves and the method's figure of the pretext phase; a collapse is
+    /// recorded in `metrics.json` and named on stderr.
+    pub fn write_pretext(&self, pretrained: &Pretrained, method: &MethodConfig, images: &LabeledImages) -> Result<()> {
+        pretrained.model.save(&self.path(PRETEXT_WEIGHTS))?;
         write_rows(&pretrained.history, &self.path("history_pretext.csv"))?;
-        training_curves(&self.path("pretext_curves.png"), "Pretext task: rotation prediction", &pretrained.history)?;
-        rotations_figure(&self.path("rotations.png"), images)?;
-        self.set_metrics("pretext", phase_metrics(&pretrained.history))
+        let name = method.name();
+        training_curves(&self.path("pretext_curves.png"), &format!("Pretext training: {name}"), &pretrained.history)?;
+        match (&pretrained.model, method.views()) {
+            (PretextModel::Rotation(_), _) => rotations_figure(&self.path("rotations.png"), images)?,
+            (_, Some((_, augment))) => views_figure(&self.path("views.png"), images, &MultiView::symmetric(augment, 2))?,
+            (_, None) => {}
+        }
+        let mut metrics = phase_metrics(&pretrained.history);
+        metrics["method"] = json!(name.to_string());
+        metrics["final_knn_accuracy"] = json!(pretrained.history.iter().rev().find_map(|r| r.knn_accuracy));
+        metrics["final_feature_std"] = json!(pretrained.history.iter().rev().find_map(|r| r.feature_std));
+        metrics["collapsed"] = json!(pretrained.collapse().is_some());
+        if let Some(spread) = pretrained.collapse() {
+            eprintln!("warning: collapse: the {name} encoder's features have spread {spread:.4} (below {COLLAPSE_BELOW}): they all point one way; try another learning rate or method");
+        }
+        self.set_metrics("pretext", metrics)
     }
 
     /// Weights, history and curves of the downstream phase.
@@ -137,10 +155,10 @@ impl RunFolder {
         self.set_metrics("downstream", metrics)
     }
 
-    /// The side-by-side comparison of methods, as JSON in metrics and a Markdown table.
-    pub fn write_methods(&self, results: &[MethodResult]) -> Result<()> {
-        write_atomically(&self.path("methods.md"), markdown_table(results).as_bytes())?;
-        self.set_metrics("methods", serde_json::to_value(results).expect("results serialise"))
+    /// The side-by-side comparison of protocols, as JSON in metrics and a Markdown table.
+    pub fn write_protocols(&self, results: &[ProtocolResult]) -> Result<()> {
+        write_atomically(&self.path("protocols.md"), markdown_table(results).as_bytes())?;
+        self.set_metrics("protocols", serde_json::to_value(results).expect("results serialise"))
     }
 
     /// The test images' features projected on their two principal axes.
@@ -191,7 +209,7 @@ fn phase_metrics(history: &[EpochRecord]) -> Value {
     json!({
         "epochs_run": history.len(),
         "final_loss": last.map(|r| r.loss),
-        "final_accuracy": last.map(|r| r.accuracy),
+        "final_accuracy": last.and_then(|r| r.accuracy),
         "final_val_loss": last.and_then(|r| r.val_loss),
         "final_val_accuracy": last.and_then(|r| r.val_accuracy),
     })
@@ -213,4 +231,21 @@ fn rotations_figure(path: &Path, images: &LabeledImages) -> Result<()> {
         })
         .collect();
     image_grid(path, "Pretext task: the four rotations of one image", &tiles, (images.height(), images.width()), 4, 5)
+}
+
+/// Two augmented views of each of the first four images, side by side: what the method is
+/// asked to see as the same (drawn from a fixed generator; the run's own draws differ).
+fn views_figure(path: &Path, images: &LabeledImages, views: &MultiView) -> Result<()> {
+    let dims = (images.height(), images.width());
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(0);
+    let mut tiles = Vec::new();
+    for i in 0..images.len().min(4) {
+        tiles.push(Tile { pixels: images.image(i).to_vec(), caption: format!("image {}", i + 1) });
+        for v in 0..views.len() {
+            let mut pixels = vec![0; dims.0 * dims.1];
+            views.view(v, images.image(i), dims, &mut rng, &mut pixels);
+            tiles.push(Tile { pixels, caption: format!("view {}", v + 1) });
+        }
+    }
+    image_grid(path, "Pretext task: augmented views of the same image", &tiles, dims, 1 + views.len(), 5)
 }

@@ -7,13 +7,14 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::eval::methods::Method;
+use crate::eval::protocols::Protocol;
 use crate::model::weights::write_atomically;
 use crate::report::artifacts::{CONFIG, RunFolder};
 
 /// The figures of a run folder, in reading order, with their headings.
 const FIGURES: &[(&str, &str)] = &[
     ("rotations.png", "Pretext task"),
+    ("views.png", "Pretext task"),
     ("pretext_curves.png", "Pretext training"),
     ("downstream_curves.png", "Downstream training"),
     ("confusion_matrix.png", "Confusion matrix"),
@@ -34,7 +35,8 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
          pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>\n<h1>pretext run report</h1>\n",
     );
     write_summary(&mut html, &metrics);
-    write_methods(&mut html, &metrics);
+    write_pretext_method(&mut html, &metrics);
+    write_protocols(&mut html, &metrics);
     write_per_class(&mut html, &metrics);
     for (file, heading) in FIGURES {
         if let Ok(bytes) = std::fs::read(folder.path(file)) {
@@ -73,14 +75,29 @@ fn write_summary(html: &mut String, metrics: &Value) {
     );
 }
 
-fn write_methods(html: &mut String, metrics: &Value) {
-    let Some(methods) = metrics["methods"].as_array() else { return };
-    html.push_str("<h2>Methods on the same labelled and test images</h2>\n<table><tr><th>method</th><th>test accuracy</th><th>k-NN accuracy</th><th>epochs</th></tr>\n");
-    for m in methods {
+/// The method, its last k-NN monitor reading, and a collapse named where there was one.
+fn write_pretext_method(html: &mut String, metrics: &Value) {
+    let pretext = &metrics["pretext"];
+    let Some(method) = pretext["method"].as_str() else { return };
+    let _ = writeln!(
+        html,
+        "<p>Pretext method <b>{method}</b>; k-NN accuracy on the monitor images after the last epoch {}, feature spread {}.</p>",
+        number(&pretext["final_knn_accuracy"]),
+        number(&pretext["final_feature_std"])
+    );
+    if pretext["collapsed"].as_bool() == Some(true) {
+        html.push_str("<p><b>Collapse:</b> the encoder's features all point one way; results trained on them are poor.</p>\n");
+    }
+}
+
+fn write_protocols(html: &mut String, metrics: &Value) {
+    let Some(protocols) = metrics["protocols"].as_array() else { return };
+    html.push_str("<h2>Protocols on the same labelled and test images</h2>\n<table><tr><th>protocol</th><th>test accuracy</th><th>k-NN accuracy</th><th>epochs</th></tr>\n");
+    for m in protocols {
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            m["method"].as_str().and_then(Method::from_id).map_or("?", Method::description),
+            m["protocol"].as_str().and_then(Protocol::from_id).map_or("?", Protocol::description),
             number(&m["test_accuracy"]),
             number(&m["knn_accuracy"]),
             number(&m["epochs_run"])
@@ -97,8 +114,8 @@ fn write_per_class(html: &mut String, metrics: &Value) {
     }
     html.push_str("</tr>\n");
     let mut rows = vec![("this run", run)];
-    for m in metrics["methods"].as_array().into_iter().flatten() {
-        let name = m["method"].as_str().and_then(Method::from_id).map_or("?", Method::description);
+    for m in metrics["protocols"].as_array().into_iter().flatten() {
+        let name = m["protocol"].as_str().and_then(Protocol::from_id).map_or("?", Protocol::description);
         if let Some(accs) = m["per_class_accuracy"].as_array() {
             rows.push((name, accs));
         }

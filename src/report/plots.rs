@@ -9,8 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
-use crate::eval::methods::Method;
-use crate::eval::sweep::SweepCell;
+use crate::eval::sweep::{SweepCell, row_names};
 use crate::train::history::EpochRecord;
 
 /// Bundled so figures look the same everywhere, with no system font lookup.
@@ -97,7 +96,8 @@ pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], dims: (usize, usize)
     root.present().map_err(|e| plot_error(path, e))
 }
 
-/// Loss and accuracy per epoch, training and (when present) validation, side by side.
+/// Loss and accuracy per epoch, side by side: training, validation and the k-NN monitor,
+/// each where the history has it.
 pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Result<()> {
     register_font();
     let root = BitMapBackend::new(path, (1100, 420)).into_drawing_area();
@@ -106,12 +106,12 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
     let panels = root.split_evenly((1, 2));
     let epochs = history.len().max(2) as f64;
     type Pick = fn(&EpochRecord) -> Option<f64>;
-    let metrics: [(&str, Pick, Pick); 2] = [
-        ("loss", |r| Some(r.loss), |r| r.val_loss),
-        ("accuracy", |r| Some(r.accuracy), |r| r.val_accuracy),
+    let metrics: [(&str, &[(&str, Pick, RGBColor)]); 2] = [
+        ("loss", &[("training", |r| Some(r.loss), BLUE), ("validation", |r| r.val_loss, RED)]),
+        ("accuracy", &[("training", |r| r.accuracy, BLUE), ("validation", |r| r.val_accuracy, RED), ("k-NN (monitor images)", |r| r.knn_accuracy, GREEN)]),
     ];
-    for (panel, (name, train, val)) in panels.iter().zip(metrics) {
-        let values: Vec<f64> = history.iter().flat_map(|r| [train(r), val(r)]).flatten().filter(|v| v.is_finite()).collect();
+    for (panel, (name, series)) in panels.iter().zip(metrics) {
+        let values: Vec<f64> = history.iter().flat_map(|r| series.iter().map(|(_, pick, _)| pick(r))).flatten().filter(|v| v.is_finite()).collect();
         let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         let (lo, hi) = if lo < hi { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
         let pad = (hi - lo) * 0.05;
@@ -129,7 +129,7 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
             .label_style((FONT_NAME, 13))
             .draw()
             .map_err(|e| plot_error(path, e))?;
-        for (label, pick, color) in [("training", train, BLUE), ("validation", val, RED)] {
+        for &(label, pick, color) in series {
             let points: Vec<(f64, f64)> = history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, v))).collect();
             if points.is_empty() {
                 continue;
@@ -220,7 +220,7 @@ pub fn embedding(path: &Path, title: &str, points: &[(f64, f64)], labels: &[usiz
     root.present().map_err(|e| plot_error(path, e))
 }
 
-/// Test accuracy against the number of labels (log scale), one line per method, with
+/// Test accuracy against the number of labels (log scale), one line per method and protocol, with
 /// mean ± one standard deviation over seeds.
 pub fn label_curves(path: &Path, cells: &[SweepCell]) -> Result<()> {
     register_font();
@@ -243,14 +243,14 @@ pub fn label_curves(path: &Path, cells: &[SweepCell]) -> Result<()> {
         .label_style((FONT_NAME, 13))
         .draw()
         .map_err(|e| plot_error(path, e))?;
-    for (k, method) in Method::ALL.iter().enumerate() {
-        let color = CLASS_COLORS[k];
-        let mine: Vec<&SweepCell> = cells.iter().filter(|c| c.method == method.id()).collect();
+    for (k, name) in row_names(cells).into_iter().enumerate() {
+        let color = CLASS_COLORS[k % CLASS_COLORS.len()];
+        let mine: Vec<&SweepCell> = cells.iter().filter(|c| c.name() == name).collect();
         let line = mine.iter().map(|c| (c.labels as f64, c.mean));
         chart
             .draw_series(LineSeries::new(line, color.stroke_width(2)))
             .map_err(|e| plot_error(path, e))?
-            .label(method.description())
+            .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
         let bars = mine.iter().map(|c| {
             ErrorBar::new_vertical(c.labels as f64, c.mean - c.std, c.mean, c.mean + c.std, color.stroke_width(1), 8)

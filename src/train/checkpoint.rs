@@ -38,8 +38,10 @@ pub struct Progress {
     pub steps_done: usize,
     /// Sum of the per-sample losses of those steps.
     pub loss_sum: f64,
-    /// Correct predictions of those steps.
-    pub correct: usize,
+    /// Correct predictions of those steps (for models that classify).
+    pub correct: Option<usize>,
+    /// Learning rate of the last step.
+    pub learning_rate: f64,
     /// The phase ended (all epochs run, or early stopping).
     pub finished: bool,
     /// One record per completed epoch.
@@ -220,13 +222,16 @@ mod tests {
     use burn::tensor::{Device, TensorData};
     use rand::SeedableRng;
 
-    use crate::train::optimizer::OptimizerKind;
+    use crate::train::optimizer::{OptimizerKind, Schedule};
 
     fn settings() -> Settings {
         let config = TrainConfig {
             optimizer: OptimizerKind::Sgd,
             learning_rate: 0.1,
             momentum: 0.9,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0,
             batch_size: 2,
             epochs: 3,
             shuffle: true,
@@ -250,7 +255,7 @@ mod tests {
     fn state_after_one_step() -> PhaseState<Linear> {
         let (model, mut optimizer) = fresh();
         let model = step(model, &mut optimizer);
-        let progress = Progress { epochs_done: 1, loss_sum: 0.1 + 0.2, correct: 3, ..Progress::default() };
+        let progress = Progress { epochs_done: 1, loss_sum: 0.1 + 0.2, correct: Some(3), ..Progress::default() };
         PhaseState { model, optimizer, best: None, progress, augment_rng: ChaCha12Rng::seed_from_u64(4) }
     }
 
@@ -269,7 +274,7 @@ mod tests {
 
         assert_eq!(weights(&loaded.model), weights(&saved.model));
         assert_eq!(list_param_ids(&loaded.model), list_param_ids(&saved.model));
-        assert_eq!((loaded.progress.epochs_done, loaded.progress.loss_sum, loaded.progress.correct), (1, 0.1 + 0.2, 3));
+        assert_eq!((loaded.progress.epochs_done, loaded.progress.loss_sum, loaded.progress.correct), (1, 0.1 + 0.2, Some(3)));
         assert_eq!(loaded.augment_rng, saved.augment_rng);
         // The momentum buffers came back: the next step matches the uninterrupted one, and
         // differs from a step with a fresh optimizer.

@@ -24,7 +24,7 @@ impl Monitor {
     fn score(self, record: &EpochRecord) -> Option<f64> {
         match self {
             Monitor::Loss => Some(-record.loss),
-            Monitor::Accuracy => Some(record.accuracy),
+            Monitor::Accuracy => record.accuracy,
             Monitor::ValLoss => record.val_loss.map(|l| -l),
             Monitor::ValAccuracy => record.val_accuracy,
         }
@@ -122,7 +122,7 @@ mod tests {
     use super::*;
 
     fn record(epoch: usize, accuracy: f64) -> EpochRecord {
-        EpochRecord { epoch, loss: 1.0, accuracy, val_loss: None, val_accuracy: None, seconds: 0.0 }
+        EpochRecord { epoch, loss: 1.0, accuracy: Some(accuracy), val_loss: None, val_accuracy: None, knn_accuracy: None, feature_std: None, learning_rate: 0.1, seconds: 0.0 }
     }
 
     fn stop_epoch(accuracies: &[f64], patience: usize) -> Option<usize> {

@@ -9,25 +9,51 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Mean training loss over the epoch's samples (as Keras reports it).
     pub loss: f64,
-    /// Training accuracy over the epoch's samples, measured while the weights moved.
-    pub accuracy: f64,
+    /// Training accuracy over the epoch's samples, measured while the weights moved (for
+    /// models that classify).
+    pub accuracy: Option<f64>,
     /// Loss on the validation set after the epoch.
     pub val_loss: Option<f64>,
     /// Accuracy on the validation set after the epoch.
     pub val_accuracy: Option<f64>,
+    /// k-NN accuracy of the encoder's features on the monitor images (self-supervised phases).
+    pub knn_accuracy: Option<f64>,
+    /// Spread of the encoder's normalised features on the monitor images (near 0: collapse).
+    pub feature_std: Option<f64>,
+    /// Learning rate of the epoch's last step.
+    pub learning_rate: f64,
     /// Wall time of the epoch in seconds.
     pub seconds: f64,
+}
+
+/// What is measured after an epoch besides the training loss (each only where it applies).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EpochMeasures {
+    /// Validation loss.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// k-NN accuracy of the encoder's features.
+    pub knn_accuracy: Option<f64>,
+    /// Spread of the encoder's normalised features.
+    pub feature_std: Option<f64>,
 }
 
 impl EpochRecord {
     /// One Keras-like line: `Epoch 3/50 - 0.8s - loss: 0.5225 - accuracy: 0.8160 ...`.
     pub fn keras_line(&self, epochs: usize) -> String {
-        let mut line = format!(
-            "Epoch {}/{epochs} - {:.2}s - loss: {:.4} - accuracy: {:.4}",
-            self.epoch, self.seconds, self.loss, self.accuracy
-        );
-        if let (Some(loss), Some(acc)) = (self.val_loss, self.val_accuracy) {
-            line.push_str(&format!(" - val_loss: {loss:.4} - val_accuracy: {acc:.4}"));
+        let mut line = format!("Epoch {}/{epochs} - {:.2}s - loss: {:.4}", self.epoch, self.seconds, self.loss);
+        let optional = [
+            ("accuracy", self.accuracy),
+            ("val_loss", self.val_loss),
+            ("val_accuracy", self.val_accuracy),
+            ("knn_accuracy", self.knn_accuracy),
+            ("feature_std", self.feature_std),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                line.push_str(&format!(" - {name}: {value:.4}"));
+            }
         }
         line
     }

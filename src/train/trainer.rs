@@ -1,8 +1,11 @@
-//! The training loop: batches in, optimizer steps, one history record per epoch, and a
-//! checkpoint whenever one is due. It knows nothing about which task or model it trains.
+//! The training loop: batches in, optimizer steps on a learning-rate schedule, one history
+//! record per epoch, and a checkpoint whenever one is due. It knows nothing about which task,
+//! method or loss it trains: the model computes its loss ([`TrainStep`]) and the caller
+//! measures whatever it wants after each epoch.
 
 use std::time::{Duration, Instant};
 
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,14 +14,12 @@ use rand_chacha::ChaCha12Rng;
 
 use crate::data::batch::BatchSource;
 use crate::error::{Error, Result};
-use crate::eval::predict::evaluate;
-use crate::model::encoder::Logits;
 use crate::train::checkpoint::{Checkpoints, PhaseState, Progress, Settings};
 use crate::train::early_stopping::{EarlyStopping, Verdict};
-use crate::train::history::EpochRecord;
+use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::interrupt;
-use crate::train::loss::{argmax_rows, cross_entropy};
 use crate::train::optimizer::TrainConfig;
+use crate::train::step::{StepOutput, TrainStep};
 
 /// A trained model and how it got there.
 #[derive(Debug)]
@@ -48,7 +49,7 @@ pub struct Trainer<'a> {
     pub phase: &'static str,
     /// Loop and optimizer settings.
     pub config: &'a TrainConfig,
-    /// Device with autodiff for training; validation runs on its plain counterpart.
+    /// Device with autodiff for training.
     pub device: Device,
     /// Print a progress bar and one line per epoch.
     pub verbose: bool,
@@ -57,12 +58,14 @@ pub struct Trainer<'a> {
 }
 
 impl Trainer<'_> {
-    /// Trains `model` on `train`, validating on `val` after each epoch; continues from the
-    /// phase's checkpoint when there is one.
-    pub fn fit<M, B>(&self, model: M, train: &B, val: Option<&B>, rng: PhaseRng) -> Result<Fitted<M>>
+    /// Trains `model` on `train`, calling `measure` after each epoch with the model and the
+    /// epoch number (validation, k-NN, ...);
+    /// continues from the phase's checkpoint when there is one.
+    pub fn fit<M, B, F>(&self, model: M, train: &B, mut measure: F, rng: PhaseRng) -> Result<Fitted<M>>
     where
         B: BatchSource,
-        M: Logits<B::Input>,
+        M: TrainStep<B::Input>,
+        F: FnMut(&M, usize) -> EpochMeasures,
     {
         let settings = Settings { config: self.config.clone(), samples: train.len() };
         let PhaseRng { shuffle: mut shuffle_rng, augment } = rng;
@@ -81,7 +84,8 @@ impl Trainer<'_> {
             }
             let start = Instant::now();
             state = self.train_epoch(state, epoch, train, &order, &settings)?;
-            self.end_epoch(&mut state, epoch, val, &settings, start.elapsed());
+            let measures = measure(&state.model, epoch);
+            self.end_epoch(&mut state, epoch, measures, &settings, start.elapsed());
             if let Some(checkpoints) = &self.checkpoints
                 && (state.progress.finished || checkpoints.due_after(epoch))
             {
@@ -93,7 +97,7 @@ impl Trainer<'_> {
     }
 
     /// The phase's checkpoint, or a fresh start when it has none.
-    fn resume_or_start<M: Logits<I>, I>(&self, model: M, augment_rng: ChaCha12Rng, settings: &Settings) -> Result<PhaseState<M>> {
+    fn resume_or_start<M: TrainStep<I>, I>(&self, model: M, augment_rng: ChaCha12Rng, settings: &Settings) -> Result<PhaseState<M>> {
         let optimizer = self.config.optimizer();
         if let Some(checkpoints) = &self.checkpoints
             && let Some(state) = checkpoints.load(model.clone(), optimizer.clone(), settings)?
@@ -113,25 +117,30 @@ impl Trainer<'_> {
     fn train_epoch<M, B>(&self, mut state: PhaseState<M>, epoch: usize, train: &B, order: &[usize], settings: &Settings) -> Result<PhaseState<M>>
     where
         B: BatchSource,
-        M: Logits<B::Input>,
+        M: TrainStep<B::Input>,
     {
         let config = self.config;
-        let bar = self.progress_bar(order.len().div_ceil(config.batch_size), epoch);
+        let steps_per_epoch = order.len().div_ceil(config.batch_size);
+        let total_steps = (steps_per_epoch * config.epochs) as f64;
+        let bar = self.progress_bar(steps_per_epoch, epoch);
         bar.set_position(state.progress.steps_done as u64);
         for (step, indices) in order.chunks(config.batch_size).enumerate().skip(state.progress.steps_done) {
             let batch = train.training_batch(indices, &self.device, &mut state.augment_rng);
-            let logits = state.model.logits(batch.input);
-            let predicted = argmax_rows(&logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits"), train.num_classes());
-            let loss = cross_entropy(logits, &batch.targets, &self.device);
+            let StepOutput { loss, correct } = state.model.step(batch);
             let loss_value: f32 = loss.clone().into_scalar();
             if !loss_value.is_finite() {
                 return Err(Error::Diverged { phase: self.phase, epoch, step: step + 1, loss: loss_value });
             }
+            let global_step = (epoch - 1) * steps_per_epoch + step;
+            let learning_rate = config.learning_rate_at(global_step, steps_per_epoch);
             let grads = GradientsParams::from_grads(loss.backward(), &state.model);
-            state.model = state.optimizer.step(config.learning_rate, state.model, grads);
+            state.model = state.optimizer.step(learning_rate, state.model, grads).after_step((global_step + 1) as f64 / total_steps);
             let progress = &mut state.progress;
             progress.loss_sum += loss_value as f64 * indices.len() as f64;
-            progress.correct += predicted.iter().zip(&batch.targets).filter(|(p, t)| p == t).count();
+            if let Some(correct) = correct {
+                *progress.correct.get_or_insert(0) += correct;
+            }
+            progress.learning_rate = learning_rate;
             progress.steps_done = step + 1;
             bar.inc(1);
             if let Some(checkpoints) = self.checkpoints.as_ref().filter(|_| interrupt::requested()) {
@@ -150,21 +159,20 @@ impl Trainer<'_> {
         Ok(state)
     }
 
-    /// Validates, records the epoch, and asks early stopping whether to go on.
-    fn end_epoch<M, B>(&self, state: &mut PhaseState<M>, epoch: usize, val: Option<&B>, settings: &Settings, took: Duration)
-    where
-        B: BatchSource,
-        M: Logits<B::Input>,
-    {
+    /// Records the epoch with what was measured after it, and asks early stopping whether to
+    /// go on.
+    fn end_epoch<M: Module>(&self, state: &mut PhaseState<M>, epoch: usize, measures: EpochMeasures, settings: &Settings, took: Duration) {
         let progress = &mut state.progress;
         let seen = settings.samples as f64;
-        let val_eval = val.map(|v| evaluate(&state.model.valid(), v, self.config.batch_size, &self.device.clone().inner()));
         let record = EpochRecord {
             epoch,
             loss: progress.loss_sum / seen,
-            accuracy: progress.correct as f64 / seen,
-            val_loss: val_eval.as_ref().map(|e| e.loss),
-            val_accuracy: val_eval.as_ref().map(|e| e.accuracy),
+            accuracy: progress.correct.map(|c| c as f64 / seen),
+            val_loss: measures.val_loss,
+            val_accuracy: measures.val_accuracy,
+            knn_accuracy: measures.knn_accuracy,
+            feature_std: measures.feature_std,
+            learning_rate: progress.learning_rate,
             seconds: took.as_secs_f64(),
         };
         if self.verbose {
@@ -216,7 +224,7 @@ mod tests {
 
     use super::*;
     use crate::data::batch::{Batch, FeatureBatches};
-    use crate::train::optimizer::OptimizerKind;
+    use crate::train::optimizer::{OptimizerKind, Schedule};
 
     /// Feature batches whose training inputs turn to NaN from step `poisoned_from` (1-based,
     /// counted over the whole run) on.
@@ -260,6 +268,9 @@ mod tests {
             optimizer: OptimizerKind::Sgd,
             learning_rate: 0.1,
             momentum: 0.9,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0,
             batch_size: 4,
             epochs: 5,
             shuffle: true,
@@ -273,7 +284,7 @@ mod tests {
         let rng = PhaseRng { shuffle: ChaCha12Rng::seed_from_u64(0), augment: ChaCha12Rng::seed_from_u64(1) };
 
         // Two steps per epoch: the fifth step is the first of epoch 3.
-        let err = trainer.fit(model.clone(), &train, None, rng).err().expect("diverges");
+        let err = trainer.fit(model.clone(), &train, |_: &Linear, _| EpochMeasures::default(), rng).err().expect("diverges");
         assert!(matches!(err, Error::Diverged { phase: "downstream", epoch: 3, step: 1, .. }), "{err}");
         assert!(err.to_string().contains("lower the learning rate (--downstream-lr)"), "{err}");
 

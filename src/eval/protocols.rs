@@ -1,12 +1,12 @@
-//! The four ways to get a classifier from the same labelled images, so that what
-//! self-supervision is worth shows against what the same network does without it.
+//! The four evaluation protocols: ways to get a classifier from the same labelled images, so
+//! that what self-supervision is worth shows against what the same network does without it.
 
 use serde::Serialize;
 
 /// A way of obtaining the encoder under the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Method {
+pub enum Protocol {
     /// (a) The encoder as initialised, frozen: what the architecture gives for free.
     RandomFrozen,
     /// (b) Supervised training from scratch: encoder and head trained on the labels.
@@ -17,26 +17,26 @@ pub enum Method {
     SslFineTune,
 }
 
-impl Method {
+impl Protocol {
     /// All four, in report order.
-    pub const ALL: [Method; 4] = [Method::RandomFrozen, Method::Scratch, Method::SslProbe, Method::SslFineTune];
+    pub const ALL: [Protocol; 4] = [Protocol::RandomFrozen, Protocol::Scratch, Protocol::SslProbe, Protocol::SslFineTune];
 
     /// Whether the encoder starts from the pretext task's weights.
     pub fn pretrained(self) -> bool {
-        matches!(self, Method::SslProbe | Method::SslFineTune)
+        matches!(self, Protocol::SslProbe | Protocol::SslFineTune)
     }
 
     /// Whether the encoder trains with the head.
     pub fn fine_tune(self) -> bool {
-        matches!(self, Method::Scratch | Method::SslFineTune)
+        matches!(self, Protocol::Scratch | Protocol::SslFineTune)
     }
 
-    /// The method a run's own settings describe.
+    /// The protocol a run's own settings describe.
     pub fn of_run(fine_tune: bool) -> Self {
-        if fine_tune { Method::SslFineTune } else { Method::SslProbe }
+        if fine_tune { Protocol::SslFineTune } else { Protocol::SslProbe }
     }
 
-    /// The method with identifier `id`.
+    /// The protocol with identifier `id`.
     pub fn from_id(id: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.id() == id)
     }
@@ -44,29 +44,29 @@ impl Method {
     /// Identifier used in CSV and JSON (as serde writes it).
     pub fn id(self) -> &'static str {
         match self {
-            Method::RandomFrozen => "random_frozen",
-            Method::Scratch => "scratch",
-            Method::SslProbe => "ssl_probe",
-            Method::SslFineTune => "ssl_fine_tune",
+            Protocol::RandomFrozen => "random_frozen",
+            Protocol::Scratch => "scratch",
+            Protocol::SslProbe => "ssl_probe",
+            Protocol::SslFineTune => "ssl_fine_tune",
         }
     }
 
     /// Human description for tables.
     pub fn description(self) -> &'static str {
         match self {
-            Method::RandomFrozen => "random encoder, frozen",
-            Method::Scratch => "supervised from scratch",
-            Method::SslProbe => "SSL encoder, frozen (linear probe)",
-            Method::SslFineTune => "SSL encoder, fine-tuned",
+            Protocol::RandomFrozen => "random encoder, frozen",
+            Protocol::Scratch => "supervised from scratch",
+            Protocol::SslProbe => "SSL encoder, frozen (linear probe)",
+            Protocol::SslFineTune => "SSL encoder, fine-tuned",
         }
     }
 }
 
-/// What one method reached.
+/// What one protocol reached.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MethodResult {
-    /// Which method.
-    pub method: Method,
+pub struct ProtocolResult {
+    /// Which protocol.
+    pub protocol: Protocol,
     /// Accuracy of encoder + head on the test images.
     pub test_accuracy: f64,
     /// k-NN accuracy of the (final) encoder's features on the test images.
@@ -78,12 +78,12 @@ pub struct MethodResult {
 }
 
 /// A Markdown table of `results`.
-pub fn markdown_table(results: &[MethodResult]) -> String {
-    let mut out = String::from("| method | test accuracy | k-NN accuracy | epochs |\n| --- | --- | --- | --- |\n");
+pub fn markdown_table(results: &[ProtocolResult]) -> String {
+    let mut out = String::from("| protocol | test accuracy | k-NN accuracy | epochs |\n| --- | --- | --- | --- |\n");
     for r in results {
         out.push_str(&format!(
             "| {} | {:.4} | {:.4} | {} |\n",
-            r.method.description(),
+            r.protocol.description(),
             r.test_accuracy,
             r.knn_accuracy,
             r.epochs_run

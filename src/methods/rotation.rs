@@ -1,7 +1,21 @@
 //! RotNet (Gidaris et al., 2018): predict by how many quarter turns an image was rotated.
+//! The pretext set makes four samples of each image; the model is the encoder, a third
+//! convolution and a 4-way dense head, trained by cross-entropy like any classifier.
 
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha12Rng;
+
+use crate::data::batch::Batch;
 use crate::data::images::LabeledImages;
 use crate::data::source::SampleSource;
+use crate::kernels::conv2d_relu;
+use crate::methods::supervised::classification_step;
+use crate::model::encoder::{Encoder, Logits, ModelConfig, pool_out, same_out};
+use crate::model::summary::{Summary, Tracer};
+use crate::train::step::{StepOutput, TrainStep};
 
 /// The four rotations, in the notebook's order; the discriminant is the class target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +104,56 @@ impl SampleSource for RotationTask<'_> {
     fn write_image(&self, i: usize, out: &mut [u8]) {
         let (image, rotation) = self.sample(i);
         rotation.apply(self.images.image(image), self.images.height(), out);
+    }
+}
+
+/// Encoder, Conv(3x3, stride 2) ReLU, Flatten, Dense(4): predicts the quarter turn.
+#[derive(Module, Debug)]
+pub struct RotationModel {
+    /// The part kept for downstream tasks.
+    pub encoder: Encoder,
+    conv3: Conv2d,
+    head: Linear,
+}
+
+impl RotationModel {
+    /// A freshly initialised model for `image_size`-sided images (the notebook's layers).
+    pub fn init(config: &ModelConfig, image_size: usize, rng: &mut ChaCha12Rng, device: &Device) -> Self {
+        let encoder = config.encoder(rng, device);
+        let conv3 = config.conv([config.filters[1], config.filters[2]], 2, rng, device);
+        let side = same_out(pool_out(pool_out(same_out(image_size, 2))), 2);
+        let head = config.dense(config.filters[2] * side * side, Rotation::ALL.len(), rng, device);
+        Self { encoder, conv3, head }
+    }
+
+    fn forward(&self, x: Tensor<4>, trace: &mut Tracer) -> Tensor<2> {
+        let x = self.encoder.forward(x, trace, true);
+        let x = conv2d_relu(&self.conv3, x);
+        trace.record("conv2d", "Conv2D", &x, self.conv3.num_params(), true);
+        let x = x.flatten(1, 3);
+        trace.record("flatten", "Flatten", &x, 0, true);
+        let x = self.head.forward(x);
+        trace.record("dense", "Dense", &x, self.head.num_params(), true);
+        x
+    }
+
+    /// Keras-style summary for `image_size`x`image_size` inputs.
+    pub fn summary(&self, image_size: usize, device: &Device) -> Summary {
+        let mut trace = Tracer::on();
+        self.forward(Tensor::zeros([1, 1, image_size, image_size], device), &mut trace);
+        Summary { model: "pretext".into(), rows: trace.into_rows() }
+    }
+}
+
+impl Logits<Tensor<4>> for RotationModel {
+    fn logits(&self, input: Tensor<4>) -> Tensor<2> {
+        self.forward(input, &mut Tracer::off())
+    }
+}
+
+impl TrainStep<Tensor<4>> for RotationModel {
+    fn step(&self, batch: Batch<Tensor<4>>) -> StepOutput {
+        classification_step(self.logits(batch.input), &batch.targets)
     }
 }
 

@@ -1,0 +1,57 @@
+//! Barlow Twins (Zbontar et al. 2021): two views, a projector, and a loss that drives the
+//! cross-correlation of the views' standardised embeddings towards the identity.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha12Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::batch::Batch;
+use crate::methods::losses::barlow_twins;
+use crate::methods::project_views;
+use crate::model::encoder::Encoder;
+use crate::model::heads::{Mlp, MlpConfig};
+use crate::train::step::{StepOutput, TrainStep};
+use crate::transforms::AugmentConfig;
+
+/// Barlow Twins' settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BarlowTwinsConfig {
+    /// Weight of the off-diagonal (redundancy) term.
+    pub lambda: f64,
+    /// Projector from encoder features to embeddings.
+    pub projector: MlpConfig,
+    /// Augmentations of both views.
+    pub augment: AugmentConfig,
+}
+
+impl Default for BarlowTwinsConfig {
+    /// The paper's λ (0.0051, also solo-learn's for CIFAR with a 2048-wide projector).
+    fn default() -> Self {
+        Self { lambda: 0.0051, projector: MlpConfig { hidden: 512, output: 512, batch_norm: true }, augment: AugmentConfig::default() }
+    }
+}
+
+impl BarlowTwinsConfig {
+    /// The model over `encoder`, whose features have `features` values.
+    pub fn init(&self, encoder: Encoder, features: usize, rng: &mut ChaCha12Rng, device: &Device) -> BarlowTwins {
+        BarlowTwins { encoder, projector: self.projector.init(features, rng, device), lambda: self.lambda }
+    }
+}
+
+/// Encoder and projector.
+#[derive(Module, Debug)]
+pub struct BarlowTwins {
+    /// The encoder being learned.
+    pub encoder: Encoder,
+    projector: Mlp,
+    lambda: f64,
+}
+
+impl TrainStep<Vec<Tensor<4>>> for BarlowTwins {
+    fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {
+        let [z1, z2] = project_views(&self.encoder, &self.projector, batch.input);
+        StepOutput { loss: barlow_twins(z1, z2, self.lambda), correct: None }
+    }
+}

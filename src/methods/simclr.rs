@@ -1,0 +1,57 @@
+//! SimCLR (Chen et al. 2020): two augmented views of each image; a projector maps the
+//! encoder's features to embeddings, and NT-Xent pulls each view towards its twin and away
+//! from the other images of the batch.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha12Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::batch::Batch;
+use crate::methods::losses::nt_xent;
+use crate::methods::project_views;
+use crate::model::encoder::Encoder;
+use crate::model::heads::{Mlp, MlpConfig};
+use crate::train::step::{StepOutput, TrainStep};
+use crate::transforms::AugmentConfig;
+
+/// SimCLR's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimClrConfig {
+    /// Softmax temperature of NT-Xent.
+    pub temperature: f64,
+    /// Projector from encoder features to embeddings.
+    pub projector: MlpConfig,
+    /// Augmentations of both views.
+    pub augment: AugmentConfig,
+}
+
+impl Default for SimClrConfig {
+    fn default() -> Self {
+        Self { temperature: 0.2, projector: MlpConfig { hidden: 512, output: 128, batch_norm: true }, augment: AugmentConfig::default() }
+    }
+}
+
+impl SimClrConfig {
+    /// The model over `encoder`, whose features have `features` values.
+    pub fn init(&self, encoder: Encoder, features: usize, rng: &mut ChaCha12Rng, device: &Device) -> SimClr {
+        SimClr { encoder, projector: self.projector.init(features, rng, device), temperature: self.temperature }
+    }
+}
+
+/// Encoder and projector.
+#[derive(Module, Debug)]
+pub struct SimClr {
+    /// The encoder being learned.
+    pub encoder: Encoder,
+    projector: Mlp,
+    temperature: f64,
+}
+
+impl TrainStep<Vec<Tensor<4>>> for SimClr {
+    fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {
+        let [z1, z2] = project_views(&self.encoder, &self.projector, batch.input);
+        StepOutput { loss: nt_xent(z1, z2, self.temperature), correct: None }
+    }
+}

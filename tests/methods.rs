@@ -1,0 +1,83 @@
+//! Every self-supervised method on real MNIST: a few epochs lower its loss, leave finite
+//! weights, fill the monitor's columns, and give an encoder a head can use; and BYOL's target
+//! network moves towards the online one.
+
+mod common;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+use pretext::config::{Count, Preset, RunConfig};
+use pretext::methods::MethodName;
+use pretext::pipeline::{self, Pretrained, Session};
+
+/// Settings for a short run of `method` on 1,024 unlabeled images.
+fn short(method: MethodName) -> RunConfig {
+    let mut config = RunConfig::preset(Preset::Default).with_method(method);
+    config.data.unlabeled_size = Count::N(1024);
+    config.data.labels = Count::N(200);
+    config.data.test_size = Count::N(100);
+    config.pretext.epochs = 3;
+    config.pretext.batch_size = 128;
+    config.monitor.images = 400;
+    config.validate().unwrap();
+    config
+}
+
+fn pretrain(method: MethodName) -> Pretrained {
+    let config = short(method);
+    let full = pipeline::load_dataset(&config, Some(&common::data_dir())).unwrap();
+    let data = pipeline::select(&config, &full).unwrap();
+    pipeline::pretrain(&config, &data, &Session::default()).unwrap()
+}
+
+/// Every float parameter of a module, in visiting order.
+#[derive(Default)]
+struct Values(Vec<f32>);
+
+impl ModuleVisitor for Values {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.extend(param.val().into_data().try_to_vec::<f32>().unwrap());
+    }
+}
+
+fn check_method(method: MethodName) {
+    let pretrained = pretrain(method);
+    let history = &pretrained.history;
+    assert_eq!(history.len(), 3);
+    let (first, last) = (history[0].loss, history[2].loss);
+    assert!(last.is_finite() && last < first, "{method}: loss {first} -> {last}");
+    let mut values = Values::default();
+    pretrained.model.encoder().visit(&mut values);
+    assert!(values.0.iter().all(|v| v.is_finite()), "{method}: non-finite encoder weights");
+    for record in history {
+        let knn = record.knn_accuracy.expect("monitor measures every epoch");
+        assert!(knn > 0.3, "{method}: k-NN accuracy {knn} at epoch {} (chance 0.1)", record.epoch);
+        assert!(record.feature_std.is_some_and(|s| s > 0.0));
+    }
+    assert!(pretrained.collapse().is_none(), "{method}: collapsed");
+}
+
+#[test]
+fn rotation_learns() {
+    check_method(MethodName::Rotation);
+}
+
+#[test]
+fn simclr_learns() {
+    check_method(MethodName::Simclr);
+}
+
+#[test]
+fn byol_learns() {
+    check_method(MethodName::Byol);
+}
+
+#[test]
+fn vicreg_learns() {
+    check_method(MethodName::Vicreg);
+}
+
+#[test]
+fn barlow_twins_learns() {
+    check_method(MethodName::BarlowTwins);
+}
