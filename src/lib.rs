@@ -33,7 +33,7 @@ pub mod model {
     pub mod encoder;
     pub mod heads;
     pub mod init;
-    pub mod ops;
+    pub mod norms;
     pub mod summary;
     pub mod weights;
 }

@@ -81,3 +81,12 @@ fn vicreg_learns() {
 fn barlow_twins_learns() {
     check_method(MethodName::BarlowTwins);
 }
+
+#[test]
+fn the_methods_command_lists_every_method_with_its_flag_name() {
+    let output = common::pretext(&["methods"]);
+    common::assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let names: Vec<&str> = stdout.lines().take(5).filter_map(|line| line.split_whitespace().next()).collect();
+    assert_eq!(names, ["rotation", "simclr", "byol", "vicreg", "barlow-twins"], "{stdout}");
+}

@@ -114,6 +114,10 @@ pub struct ConfigArgs {
     /// Standard deviation of the N(0, std) weight initialisation
     #[arg(long, help_heading = "Model")]
     pub init_std: Option<f64>,
+    /// Filters of the three convolutions, A,B,C (the encoder's are A and B; C is rotation's
+    /// third convolution); the notebook's are 64,32,16
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',', help_heading = "Model")]
+    pub filters: Vec<usize>,
     /// Metric early stopping watches in the downstream phase
     #[arg(long, value_enum, help_heading = "Training: downstream")]
     pub monitor: Option<Monitor>,
@@ -193,6 +197,11 @@ impl ConfigArgs {
         set(&mut config.data.pixels, self.pixels);
         set(&mut config.data.validation_split, self.validation_split);
         set(&mut config.model.init_std, self.init_std);
+        match self.filters[..] {
+            [] => {}
+            [a, b, c] => config.model.filters = [a, b, c],
+            _ => return Err(Error::Config(format!("--filters takes three numbers A,B,C, got {}", self.filters.len()))),
+        }
         set(&mut config.fine_tune, self.fine_tune);
         set(&mut config.standardize_features, self.standardize_features);
         set(&mut config.baselines, self.baselines);

@@ -78,6 +78,7 @@ pub fn execute(args: SweepArgs) -> Result<()> {
         pipeline::select(&with_budget(&base, budget), &full)?;
     }
     let mut rows = Vec::new();
+    let mut pretraining = Vec::new();
     for &seed in &args.seeds {
         for (k, method_config) in configs.iter().enumerate() {
             let seeded = RunConfig { seed, ..with_sweep_data(method_config, &base) };
@@ -85,7 +86,9 @@ pub fn execute(args: SweepArgs) -> Result<()> {
             let method = seeded.method.name();
             println!("seed {seed}: {method} pretraining on {} unlabeled images", data.unlabeled.len());
             // One pretext model per seed and method serves every label budget.
+            let started = std::time::Instant::now();
             let pretrained = pipeline::pretrain(&seeded, &data, &Session::default())?;
+            pretraining.push(PretrainingRow::new(seed, method, started.elapsed().as_secs_f64(), &pretrained));
             // The baselines do not depend on the method (every method starts from the same
             // encoder for a seed): they run with the first method only.
             let protocols: Vec<Protocol> = Protocol::ALL.into_iter().filter(|p| k == 0 || p.pretrained()).collect();
@@ -107,9 +110,40 @@ pub fn execute(args: SweepArgs) -> Result<()> {
                     rows.push(row);
                 }
             }
+            // Results so far, so that a sweep cut short keeps what it measured.
+            write_rows(&pretraining, &folder.path("sweep_pretraining.csv"))?;
+            write_results(&folder, &rows)?;
         }
     }
-    write_results(&folder, &rows)
+    println!("\n{}\nresults in {}", markdown(&summarize(&rows)), folder.path("").display());
+    Ok(())
+}
+
+/// How one method's pretraining went for one seed.
+#[derive(Debug, serde::Serialize)]
+struct PretrainingRow {
+    seed: u64,
+    method: String,
+    seconds: f64,
+    final_loss: Option<f64>,
+    final_knn_accuracy: Option<f64>,
+    final_feature_std: Option<f64>,
+    collapsed: bool,
+}
+
+impl PretrainingRow {
+    fn new(seed: u64, method: MethodName, seconds: f64, pretrained: &pipeline::Pretrained) -> Self {
+        let last = |pick: fn(&crate::train::history::EpochRecord) -> Option<f64>| pretrained.history.iter().rev().find_map(pick);
+        Self {
+            seed,
+            method: method.to_string(),
+            seconds,
+            final_loss: last(|r| Some(r.loss)),
+            final_knn_accuracy: last(|r| r.knn_accuracy),
+            final_feature_std: last(|r| r.feature_std),
+            collapsed: pretrained.collapse().is_some(),
+        }
+    }
 }
 
 /// `config` (one method's settings) with the sweep's data defaults from `base`.
@@ -123,7 +157,5 @@ fn write_results(folder: &RunFolder, rows: &[SweepRow]) -> Result<()> {
     write_rows(&cells, &folder.path("sweep_summary.csv"))?;
     let table = markdown(&cells);
     write_atomically(&folder.path("sweep.md"), table.as_bytes())?;
-    label_curves(&folder.path("sweep.png"), &cells)?;
-    println!("\n{table}\nresults in {}", folder.path("").display());
-    Ok(())
+    label_curves(&folder.path("sweep.png"), &cells)
 }

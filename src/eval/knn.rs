@@ -5,7 +5,7 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::model::ops::l2_normalize;
+use crate::model::norms::l2_normalize;
 
 /// Settings of the k-NN evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

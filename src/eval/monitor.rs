@@ -13,7 +13,7 @@ use crate::data::images::LabeledImages;
 use crate::eval::features::encode;
 use crate::eval::knn::{KnnConfig, knn_predict};
 use crate::model::encoder::Encoder;
-use crate::model::ops::l2_normalize;
+use crate::model::norms::l2_normalize;
 use crate::train::history::EpochMeasures;
 
 /// When and on what the pretext phase is watched.

@@ -4,7 +4,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use crate::model::ops::{centre_columns, l2_normalize};
+use crate::model::norms::{centre_columns, l2_normalize};
 
 /// Mean cross-entropy of `logits` `[batch, classes]` against class `targets`, computed from the
 /// logits as Keras does for a softmax output (huge logits give large but finite losses).

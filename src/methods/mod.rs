@@ -228,17 +228,12 @@ impl PretextModel {
     /// A freshly initialised model of `method` for `image_size`-sided images; the encoder is
     /// drawn first, so every method starts from the same encoder for a seed.
     pub fn init(method: &MethodConfig, model: &ModelConfig, image_size: usize, rng: &mut ChaCha12Rng, device: &Device) -> Self {
-        if let MethodConfig::Rotation = method {
-            return PretextModel::Rotation(RotationModel::init(model, image_size, rng, device));
-        }
-        let encoder = model.encoder(rng, device);
-        let features = model.feature_dim(image_size);
         match method {
-            MethodConfig::Rotation => unreachable!("handled above"),
-            MethodConfig::Simclr(c) => PretextModel::Simclr(c.init(encoder, features, rng, device)),
-            MethodConfig::Byol(c) => PretextModel::Byol(c.init(encoder, features, rng, device)),
-            MethodConfig::Vicreg(c) => PretextModel::Vicreg(c.init(encoder, features, rng, device)),
-            MethodConfig::BarlowTwins(c) => PretextModel::BarlowTwins(c.init(encoder, features, rng, device)),
+            MethodConfig::Rotation => PretextModel::Rotation(RotationModel::init(model, image_size, rng, device)),
+            MethodConfig::Simclr(c) => PretextModel::Simclr(c.init(model, image_size, rng, device)),
+            MethodConfig::Byol(c) => PretextModel::Byol(c.init(model, image_size, rng, device)),
+            MethodConfig::Vicreg(c) => PretextModel::Vicreg(c.init(model, image_size, rng, device)),
+            MethodConfig::BarlowTwins(c) => PretextModel::BarlowTwins(c.init(model, image_size, rng, device)),
         }
     }
 

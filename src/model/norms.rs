@@ -1,4 +1,4 @@
-//! Small tensor helpers shared by losses and evaluation.
+//! Row normalisation and column centring, shared by the losses and evaluation.
 
 use burn::tensor::Tensor;
 
