@@ -217,20 +217,8 @@ impl RunConfig {
         config.preset = Preset::Default;
         config.data.pixels = Pixels::Unit;
         config.data.test_size = Count::All;
-        let adam = |batch_size, epochs, early_stopping| TrainConfig {
-            optimizer: OptimizerKind::Adam,
-            learning_rate: 0.001,
-            momentum: 0.0,
-            weight_decay: 0.0,
-            schedule: Schedule::Constant,
-            warmup_epochs: 0,
-            batch_size,
-            epochs,
-            shuffle: true,
-            max_shift: 2,
-            early_stopping,
-        };
-        config.pretext = adam(64, 30, None);
+        let adam = |batch_size, epochs, early_stopping| TrainConfig { batch_size, epochs, early_stopping, ..MethodName::Rotation.pretext_training() };
+        config.pretext = MethodName::Rotation.pretext_training();
         config.downstream = adam(
             32,
             100,
@@ -242,11 +230,11 @@ impl RunConfig {
         config
     }
 
-    /// Switches to `method` with its default settings and, for the two-view methods, their
-    /// pretext training (a run's other settings stay).
+    /// Switches to `method` with its default settings and its pretext training (a run's other
+    /// settings stay); a run already on `method` is left as it is.
     pub fn with_method(mut self, method: MethodName) -> Self {
         if self.method.name() != method {
-            self.pretext = method.pretext_training(&self.pretext);
+            self.pretext = method.pretext_training();
             self.method = method.defaults();
         }
         self

@@ -1,6 +1,6 @@
 //! Every self-supervised method on real MNIST: a few epochs lower its loss, leave finite
-//! weights, fill the monitor's columns, and give an encoder a head can use; and BYOL's target
-//! network moves towards the online one.
+//! weights and fill the monitor's columns; a collapse is named in the metrics; `pretext
+//! methods` lists them all.
 
 mod common;
 
@@ -9,6 +9,8 @@ use burn::tensor::Tensor;
 use pretext::config::{Count, Preset, RunConfig};
 use pretext::methods::MethodName;
 use pretext::pipeline::{self, Pretrained, Session};
+use pretext::report::artifacts::RunFolder;
+use pretext::train::optimizer::TrainConfig;
 
 /// Settings for a short run of `method` on 1,024 unlabeled images.
 fn short(method: MethodName) -> RunConfig {
@@ -89,4 +91,21 @@ fn the_methods_command_lists_every_method_with_its_flag_name() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let names: Vec<&str> = stdout.lines().take(5).filter_map(|line| line.split_whitespace().next()).collect();
     assert_eq!(names, ["rotation", "simclr", "byol", "vicreg", "barlow-twins"], "{stdout}");
+}
+
+#[test]
+fn a_collapsed_encoder_is_named_in_the_metrics() {
+    let config = short(MethodName::Vicreg);
+    let full = pipeline::load_dataset(&config, Some(&common::data_dir())).unwrap();
+    let data = pipeline::select(&config, &full).unwrap();
+    let mut pretrained = pipeline::pretrain(&RunConfig { pretext: TrainConfig { epochs: 1, ..config.pretext.clone() }, ..config.clone() }, &data, &Session::default()).unwrap();
+    assert!(pretrained.collapse().is_none());
+    // The spread a collapsed encoder shows: every feature vector pointing the same way.
+    pretrained.history.last_mut().unwrap().feature_std = Some(0.001);
+    assert_eq!(pretrained.collapse(), Some(0.001));
+    let dir = tempfile::tempdir().unwrap();
+    let folder = RunFolder::create(dir.path(), false).unwrap();
+    folder.write_pretext(&pretrained, &config.method, &data.unlabeled).unwrap();
+    let metrics = folder.read_metrics().unwrap();
+    assert_eq!((metrics["pretext"]["collapsed"].as_bool(), metrics["pretext"]["final_feature_std"].as_f64()), (Some(true), Some(0.001)));
 }

@@ -12,7 +12,7 @@ use common::{assert_success, pretext, stderr};
 /// Shuffling, random shifts, Adam and early stopping with best-weight restore: every piece
 /// of state a checkpoint must carry. Downstream phases are long enough to be killed in.
 const RUN: &[&str] = &[
-    "run", "--unlabeled", "2000", "--labels", "500", "--test-size", "300", "--pretext-epochs", "4",
+    "run", "--method", "rotation", "--unlabeled", "2000", "--labels", "500", "--test-size", "300", "--pretext-epochs", "4",
     "--downstream-epochs", "25", "--quiet",
 ];
 

@@ -227,8 +227,9 @@ impl ConfigArgs {
 /// The method and its settings.
 #[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct MethodArgs {
-    /// Self-supervised method (`pretext methods` lists them); switching to a two-view method
-    /// also takes its pretext training defaults (AdamW, cosine schedule, batch 256, 10 epochs)
+    /// Self-supervised method (`pretext methods` lists them); switching method also takes that
+    /// method's pretext training (two-view: AdamW, cosine schedule, batch 256, 10 epochs;
+    /// rotation: Adam, batch 64, shifts of 2, 30 epochs), which --pretext-* flags override
     #[arg(long, value_enum, help_heading = "Method")]
     pub method: Option<MethodName>,
     /// SimCLR: temperature of the NT-Xent softmax (default 0.2)

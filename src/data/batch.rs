@@ -174,6 +174,7 @@ impl BatchSource for ViewBatches<'_> {
         self.images.len()
     }
 
+    /// None: the views carry no targets.
     fn num_classes(&self) -> usize {
         0
     }

@@ -80,7 +80,7 @@ impl Default for AugmentConfig {
 }
 
 impl AugmentConfig {
-    /// Names the first setting that cannot work (`prefix` is the flag prefix for messages).
+    /// Names the first setting that cannot work, by its flag.
     pub fn validate(&self) -> Result<(), String> {
         let range = |name: &str, [lo, hi]: [f64; 2], max: f64| {
             if lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi && hi <= max {
