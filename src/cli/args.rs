@@ -228,7 +228,7 @@ impl ConfigArgs {
 #[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct MethodArgs {
     /// Self-supervised method (`pretext methods` lists them); switching method also takes that
-    /// method's pretext training (two-view: AdamW, cosine schedule, batch 256, 10 epochs;
+    /// method's pretext training (two-view: AdamW, cosine schedule, batch 256, 5 epochs;
     /// rotation: Adam, batch 64, shifts of 2, 30 epochs), which --pretext-* flags override
     #[arg(long, value_enum, help_heading = "Method")]
     pub method: Option<MethodName>,

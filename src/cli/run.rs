@@ -7,7 +7,6 @@ use crate::cli::args::ConfigArgs;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::eval::protocols::{Protocol, markdown_table};
-use crate::methods::MethodName;
 use crate::pipeline::{self, Session};
 use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TIMINGS};
 use crate::report::timings::Timings;
@@ -79,14 +78,12 @@ impl RunArgs {
 }
 
 /// `runs/<preset>-seed<seed>` (`runs/<preset>-<method>-seed<seed>` for a method other than
-/// rotation) unless `--out` says otherwise.
+/// the preset's own) unless `--out` says otherwise.
 pub fn out_dir(out: &Option<PathBuf>, config: &RunConfig) -> PathBuf {
     out.clone().unwrap_or_else(|| {
         let preset = format!("{:?}", config.preset).to_lowercase();
-        let method = match config.method.name() {
-            MethodName::Rotation => String::new(),
-            other => format!("-{other}"),
-        };
+        let method = config.method.name();
+        let method = if method == RunConfig::preset(config.preset).method.name() { String::new() } else { format!("-{method}") };
         PathBuf::from("runs").join(format!("{preset}{method}-seed{}", config.seed))
     })
 }

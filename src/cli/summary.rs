@@ -3,6 +3,7 @@ use clap::Args;
 use crate::cli::args::ConfigArgs;
 use crate::error::Result;
 use crate::methods::rotation::RotationModel;
+use crate::model::heads::FeatureNorm;
 use crate::pipeline::training_device;
 
 /// Flags of `pretext summary` (the rotation pretext model and the downstream classifier).
@@ -23,7 +24,7 @@ pub fn execute(args: SummaryArgs) -> Result<()> {
     println!("{}\n", pretext.summary(args.image_size, &device));
     let classifier = crate::model::encoder::Classifier {
         encoder: pretext.encoder,
-        norm: None,
+        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(args.image_size), &device)),
         head: config.model.head(args.image_size, 10, &mut rng, &device),
     };
     println!("{}", classifier.summary(args.image_size, config.fine_tune, &device));

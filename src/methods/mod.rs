@@ -78,8 +78,9 @@ impl MethodName {
     /// The method's pretext training, which a run takes when it switches to the method.
     /// Rotation: the `default` preset's tuned recipe (Adam, batches of 64, random shifts of up
     /// to 2 pixels, 30 epochs). Two-view methods: AdamW with cosine decay after one warm-up
-    /// epoch, batches large enough for a contrastive loss, and no shifts (the views bring
-    /// their own augmentations).
+    /// epoch, batches large enough for a contrastive loss, no shifts (the views bring their
+    /// own augmentations), and 5 epochs (on MNIST's 60,000 images, the k-NN monitor gains
+    /// little after the third).
     pub fn pretext_training(self) -> TrainConfig {
         let rotation = TrainConfig {
             optimizer: OptimizerKind::Adam,
@@ -103,7 +104,7 @@ impl MethodName {
                 schedule: Schedule::Cosine,
                 warmup_epochs: 1,
                 batch_size: 256,
-                epochs: 10,
+                epochs: 5,
                 max_shift: 0,
                 ..rotation
             },
