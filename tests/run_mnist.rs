@@ -139,7 +139,13 @@ fn a_two_view_method_runs_end_to_end_and_probe_reloads_its_encoder() {
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("[method]\nname = \"simclr\"\ntemperature = 0.2"), "{config}");
 
-    // The saved SimCLR model loads back for a linear probe.
+    // The saved SimCLR model loads back for a linear probe, and the probe's classifier, with
+    // its feature standardisation, loads back for `eval` with the same accuracy.
     let output = pretext(&["probe", "--run", out.to_str().unwrap(), "--fine-tune", "false", "--downstream-max-shift", "0"]);
     assert_success(&output);
+    let probed = String::from_utf8_lossy(&output.stdout).lines().last().unwrap().to_string();
+    assert!(probed.starts_with("test accuracy ") && probed.ends_with(" on 300 held-out images"), "{probed}");
+    let output = pretext(&["eval", "--run", out.to_str().unwrap()]);
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with(&probed), "{}", String::from_utf8_lossy(&output.stdout));
 }

@@ -113,7 +113,12 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
     for (panel, (name, series)) in panels.iter().zip(metrics) {
         let values: Vec<f64> = history.iter().flat_map(|r| series.iter().map(|(_, pick, _)| pick(r))).flatten().filter(|v| v.is_finite()).collect();
         let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo < hi { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+        // An empty panel (a two-view method with the monitor off has no accuracy) keeps axes.
+        let (lo, hi) = match (lo < hi, values.is_empty()) {
+            (true, _) => (lo, hi),
+            (false, false) => (lo - 0.5, lo + 0.5),
+            (false, true) => (0.0, 1.0),
+        };
         let pad = (hi - lo) * 0.05;
         let mut chart = ChartBuilder::on(panel)
             .margin(12)
@@ -259,4 +264,28 @@ pub fn label_curves(path: &Path, cells: &[SweepCell]) -> Result<()> {
     }
     draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, path)?;
     root.present().map_err(|e| plot_error(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curves_draw_a_history_without_any_accuracy() {
+        let record = |epoch| EpochRecord {
+            epoch,
+            loss: 3.0 - epoch as f64,
+            accuracy: None,
+            val_loss: None,
+            val_accuracy: None,
+            knn_accuracy: None,
+            feature_std: None,
+            learning_rate: 0.002,
+            seconds: 1.0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("curves.png");
+        training_curves(&path, "Pretext training: simclr", &[record(1), record(2)]).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 0);
+    }
 }

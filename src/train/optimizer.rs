@@ -121,9 +121,6 @@ impl TrainConfig {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(format!("weight decay must be >= 0, got {}", self.weight_decay));
         }
-        if self.warmup_epochs >= self.epochs && self.warmup_epochs > 0 {
-            return bad(format!("warm-up epochs ({}) must be fewer than the epochs ({})", self.warmup_epochs, self.epochs));
-        }
         if self.early_stopping.as_ref().is_some_and(|e| e.patience == 0) {
             return bad("early-stopping patience must be at least 1".into());
         }
