@@ -280,15 +280,10 @@ impl MethodArgs {
     fn apply(&self, config: &mut MethodConfig) -> Result<()> {
         let name = config.name();
         let projector: Option<&mut MlpConfig> = config.views_mut().map(|(p, _)| p);
-        if let Some(projector) = projector {
-            set(&mut projector.hidden, self.projector_hidden);
-            set(&mut projector.output, self.projector_dim);
-            set(&mut projector.batch_norm, self.projector_batch_norm);
-        } else {
-            set_for("projector-hidden", name, None, self.projector_hidden)?;
-            set_for("projector-dim", name, None, self.projector_dim)?;
-            set_for("projector-batch-norm", name, None, self.projector_batch_norm)?;
-        }
+        let (hidden, output, norm) = projector.map_or((None, None, None), |p| (Some(&mut p.hidden), Some(&mut p.output), Some(&mut p.batch_norm)));
+        set_for("projector-hidden", name, hidden, self.projector_hidden)?;
+        set_for("projector-dim", name, output, self.projector_dim)?;
+        set_for("projector-batch-norm", name, norm, self.projector_batch_norm)?;
         let (mut simclr, mut byol, mut vicreg, mut barlow) = (None, None, None, None);
         match config {
             MethodConfig::Rotation => {}
