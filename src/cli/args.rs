@@ -386,3 +386,38 @@ impl std::str::FromStr for Pair {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command, FromArgMatches};
+
+    use super::*;
+
+    /// Every "(default X)" in a flag's help is checked the only way that cannot drift: passing
+    /// X must leave the resolved settings as they are without the flag.
+    #[test]
+    fn every_default_the_help_quotes_is_the_actual_default() {
+        let command = ConfigArgs::augment_args(Command::new("pretext"));
+        let mut checked = 0;
+        for arg in command.get_arguments() {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let Some(start) = help.find("(default ") else { continue };
+            let value: String = help[start + "(default ".len()..].chars().take_while(|c| !matches!(c, ')' | ';' | ' ' | ':')).collect();
+            // The help names the method a flag belongs to; the shared two-view flags use SimCLR.
+            let method = match help.split(':').next() {
+                Some("BYOL") => "byol",
+                Some("VICReg") => "vicreg",
+                Some("Barlow Twins") => "barlow-twins",
+                _ => "simclr",
+            };
+            let flag = format!("--{}", arg.get_long().expect("long flags"));
+            let resolve = |extra: &[&str]| {
+                let argv = ["pretext", "--method", method].into_iter().chain(extra.iter().copied());
+                ConfigArgs::from_arg_matches(&command.clone().get_matches_from(argv)).unwrap().resolve(None).unwrap()
+            };
+            assert_eq!(resolve(&[&flag, &value]), resolve(&[]), "{flag}: the help says the default is {value}");
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} flags quote a default");
+    }
+}
