@@ -68,15 +68,22 @@ pub fn vicreg(z1: Tensor<2>, z2: Tensor<2>, weights: VicRegWeights) -> Tensor<1>
     invariance.mul_scalar(weights.invariance) + variance.mul_scalar(weights.variance) + covariance.mul_scalar(weights.covariance)
 }
 
+/// `n - 1`, the unbiased divisor, but at least 1: the last batch of an epoch can hold a single
+/// image, whose covariance is then 0 instead of 0/0 (its variance likewise).
+fn unbiased_divisor(n: usize) -> f64 {
+    n.saturating_sub(1).max(1) as f64
+}
+
 fn variance_hinge(z: Tensor<2>) -> Tensor<1> {
-    let std = z.var(0).add_scalar(1e-4).sqrt();
-    std.neg().add_scalar(1.0).clamp_min(0.0).mean()
+    let [n, d] = z.dims();
+    let variance = if n > 1 { z.var(0) } else { Tensor::zeros([1, d], &z.device()) };
+    variance.add_scalar(1e-4).sqrt().neg().add_scalar(1.0).clamp_min(0.0).mean()
 }
 
 fn off_diagonal_covariance(z: Tensor<2>) -> Tensor<1> {
     let [n, d] = z.dims();
     let centred = centre_columns(z);
-    let covariance = centred.clone().transpose().matmul(centred).div_scalar((n - 1) as f64);
+    let covariance = centred.clone().transpose().matmul(centred).div_scalar(unbiased_divisor(n));
     off_diagonal(covariance).powf_scalar(2.0).sum().div_scalar(d as f64)
 }
 
@@ -163,6 +170,10 @@ mod tests {
         close(only(0.0, 1.0, 0.0), 0.495);
         close(only(0.0, 0.0, 1.0), 4.0);
         close(only(25.0, 25.0, 1.0), 25.0 + 25.0 * 0.495 + 4.0);
+        // A batch of one image (an epoch's last): no spread, no covariance, a finite loss.
+        let one = |values: &[f32]| tensor(values, 1);
+        let single = value(vicreg(one(&[1.0, 2.0]), one(&[1.0, 0.0]), VicRegWeights { invariance: 1.0, variance: 1.0, covariance: 1.0 }));
+        close(single, 2.0 + 2.0 * 0.99);
     }
 
     #[test]
