@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
 pub use crate::eval::features::encode;
 use crate::eval::features::INFERENCE_BATCH;
-use crate::eval::knn::knn_predict;
+use crate::eval::knn;
 use crate::eval::monitor::{COLLAPSE_BELOW, FeatureMonitor};
 use crate::eval::predict::{Predictions, evaluate as evaluate_on, predict};
 use crate::eval::protocols::{Protocol, ProtocolResult};
@@ -165,10 +165,15 @@ pub struct Pretrained {
 }
 
 impl Pretrained {
+    /// The latest value `pick` finds in the history (the monitor does not measure every epoch).
+    pub fn last_measured(&self, pick: fn(&EpochRecord) -> Option<f64>) -> Option<f64> {
+        self.history.iter().rev().find_map(pick)
+    }
+
     /// The last measured feature spread when it is below [`COLLAPSE_BELOW`]: the encoder's
     /// features all point one way, and whatever is trained on them will be poor.
     pub fn collapse(&self) -> Option<f64> {
-        self.history.iter().rev().find_map(|r| r.feature_std).filter(|&spread| spread < COLLAPSE_BELOW)
+        self.last_measured(|r| r.feature_std).filter(|&spread| spread < COLLAPSE_BELOW)
     }
 }
 
@@ -336,9 +341,7 @@ pub fn knn_accuracy(config: &RunConfig, encoder: &Encoder, data: &RunData) -> f6
     let classes = data.classes.len();
     let bank = encode(encoder, &data.labelled, classes, config.data.pixels);
     let queries = encode(encoder, &data.test, classes, config.data.pixels);
-    let predicted = knn_predict(bank.features(), bank.targets(), queries.features(), classes, config.knn);
-    let correct = predicted.iter().zip(queries.targets()).filter(|(p, t)| p == t).count();
-    correct as f64 / data.test.len().max(1) as f64
+    knn::knn_accuracy(&bank, &queries, classes, config.knn)
 }
 
 /// Scores each of `protocols` on the test images, training each on the same labelled images

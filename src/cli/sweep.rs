@@ -133,14 +133,13 @@ struct PretrainingRow {
 
 impl PretrainingRow {
     fn new(seed: u64, method: MethodName, seconds: f64, pretrained: &pipeline::Pretrained) -> Self {
-        let last = |pick: fn(&crate::train::history::EpochRecord) -> Option<f64>| pretrained.history.iter().rev().find_map(pick);
         Self {
             seed,
             method: method.to_string(),
             seconds,
-            final_loss: last(|r| Some(r.loss)),
-            final_knn_accuracy: last(|r| r.knn_accuracy),
-            final_feature_std: last(|r| r.feature_std),
+            final_loss: pretrained.last_measured(|r| Some(r.loss)),
+            final_knn_accuracy: pretrained.last_measured(|r| r.knn_accuracy),
+            final_feature_std: pretrained.last_measured(|r| r.feature_std),
             collapsed: pretrained.collapse().is_some(),
         }
     }

@@ -5,6 +5,7 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::data::batch::FeatureBatches;
 use crate::model::norms::l2_normalize;
 
 /// Settings of the k-NN evaluation.
@@ -39,6 +40,13 @@ pub fn knn_predict(bank: &Tensor<2>, bank_labels: &[usize], queries: &Tensor<2>,
         predictions.extend(sims.chunks(bank_labels.len()).map(|row| vote(row, bank_labels, classes, k, config.temperature)));
     }
     predictions
+}
+
+/// Fraction of `queries` whose k-NN vote over the labelled `bank` names their own label.
+pub fn knn_accuracy(bank: &FeatureBatches, queries: &FeatureBatches, classes: usize, config: KnnConfig) -> f64 {
+    let predicted = knn_predict(bank.features(), bank.targets(), queries.features(), classes, config);
+    let correct = predicted.iter().zip(queries.targets()).filter(|(p, t)| p == t).count();
+    correct as f64 / queries.targets().len().max(1) as f64
 }
 
 /// The weighted vote of the `k` most similar bank entries.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::batch::Pixels;
 use crate::data::images::LabeledImages;
 use crate::eval::features::encode;
-use crate::eval::knn::{KnnConfig, knn_predict};
+use crate::eval::knn::{KnnConfig, knn_accuracy};
 use crate::model::encoder::Encoder;
 use crate::model::norms::l2_normalize;
 use crate::train::history::EpochMeasures;
@@ -65,10 +65,8 @@ impl FeatureMonitor {
         }
         let bank = encode(encoder, &self.bank, self.classes, self.pixels);
         let queries = encode(encoder, &self.queries, self.classes, self.pixels);
-        let predicted = knn_predict(bank.features(), bank.targets(), queries.features(), self.classes, self.knn);
-        let correct = predicted.iter().zip(queries.targets()).filter(|(p, t)| p == t).count();
         EpochMeasures {
-            knn_accuracy: Some(correct as f64 / queries.targets().len() as f64),
+            knn_accuracy: Some(knn_accuracy(&bank, &queries, self.classes, self.knn)),
             feature_std: Some(feature_spread(queries.features().clone())),
             ..EpochMeasures::default()
         }

@@ -136,8 +136,8 @@ impl RunFolder {
         }
         let mut metrics = phase_metrics(&pretrained.history);
         metrics["method"] = json!(name.to_string());
-        metrics["final_knn_accuracy"] = json!(pretrained.history.iter().rev().find_map(|r| r.knn_accuracy));
-        metrics["final_feature_std"] = json!(pretrained.history.iter().rev().find_map(|r| r.feature_std));
+        metrics["final_knn_accuracy"] = json!(pretrained.last_measured(|r| r.knn_accuracy));
+        metrics["final_feature_std"] = json!(pretrained.last_measured(|r| r.feature_std));
         metrics["collapsed"] = json!(pretrained.collapse().is_some());
         if let Some(spread) = pretrained.collapse() {
             eprintln!("warning: collapse: the {name} encoder's features have spread {spread:.4} (below {COLLAPSE_BELOW}): they all point one way; try another learning rate or method");
