@@ -36,7 +36,7 @@ fn inference(c: &mut Criterion) {
     let mut group = c.benchmark_group("inference");
     group.sample_size(10).throughput(Throughput::Elements(data.test.len() as u64));
     group.bench_function("encoder_features", |b| {
-        b.iter(|| pipeline::encode(&encoder, &data.test, data.classes.len(), config.data.pixels))
+        b.iter(|| pipeline::encode(&encoder, &data.test, data.num_classes(), config.data.pixels))
     });
     group.finish();
 }

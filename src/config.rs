@@ -7,12 +7,14 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::data::batch::Pixels;
+use crate::data::batch::{PixelMap, Pixels};
+use crate::data::dataset::{ChannelStats, DataSource};
+use crate::data::folder::FolderOptions;
 use crate::eval::knn::KnnConfig;
 use crate::eval::monitor::MonitorConfig;
 use crate::error::{Error, Result};
 use crate::methods::{MethodConfig, MethodName};
-use crate::model::encoder::ModelConfig;
+use crate::model::encoders::ModelConfig;
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
 
@@ -108,7 +110,7 @@ impl<'de> Deserialize<'de> for Count {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// Catalog name (`mnist`, `fashion-mnist`).
+    /// `mnist`, `fashion-mnist`, `cifar10` or `folder:PATH`.
     pub dataset: String,
     /// The first N training images, used without their labels by the pretext task.
     pub unlabeled_size: Count,
@@ -123,6 +125,20 @@ pub struct DataConfig {
     pub pixels: Pixels,
     /// Fraction of the labelled images held out (the last ones, as Keras does) for validation.
     pub validation_split: f64,
+    /// How image folders are read.
+    #[serde(default)]
+    pub folder: FolderOptions,
+    /// Per-channel mean and standard deviation of the training images, measured when a run
+    /// with `pixels = "standardize"` starts, so that evaluation and prediction reuse them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_stats: Option<ChannelStats>,
+}
+
+impl DataConfig {
+    /// How pixel bytes become the network's inputs.
+    pub fn pixel_map(&self) -> Result<PixelMap> {
+        self.pixels.map(self.channel_stats.as_ref()).map_err(Error::Config)
+    }
 }
 
 /// Everything a run needs to know.
@@ -197,6 +213,8 @@ impl RunConfig {
                 test_size: Count::N(300),
                 pixels: Pixels::Raw,
                 validation_split: 0.3,
+                folder: FolderOptions::default(),
+                channel_stats: None,
             },
             model: ModelConfig::default(),
             method: MethodConfig::Rotation,
@@ -298,12 +316,8 @@ impl RunConfig {
         if sizes.contains(&Count::N(0)) {
             return Err(Error::Config("unlabeled, labels and test sizes must be at least 1".into()));
         }
-        if !(self.model.init_std.is_finite() && self.model.init_std > 0.0) {
-            return Err(Error::Config(format!("init std must be positive, got {}", self.model.init_std)));
-        }
-        if self.model.kernel_size == 0 || self.model.filters.contains(&0) {
-            return Err(Error::Config("kernel size and filter counts must be at least 1".into()));
-        }
+        self.model.validate().map_err(Error::Config)?;
+        self.data.folder.validate().map_err(Error::Config)?;
         let needs_val = self.downstream.early_stopping.as_ref().is_some_and(|e| e.monitor.needs_validation());
         if needs_val && split == 0.0 {
             return Err(Error::Config("early stopping on a val_ metric needs --validation-split > 0".into()));
@@ -311,7 +325,7 @@ impl RunConfig {
         if self.knn.k == 0 || !(self.knn.temperature.is_finite() && self.knn.temperature > 0.0) {
             return Err(Error::Config("k-NN needs k >= 1 and a positive temperature".into()));
         }
-        crate::data::catalog::spec(&self.data.dataset)?;
+        DataSource::parse(&self.data.dataset)?;
         Ok(())
     }
 }

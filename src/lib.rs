@@ -20,6 +20,10 @@ pub mod pipeline;
 pub mod data {
     pub mod batch;
     pub mod catalog;
+    pub mod cifar;
+    pub mod dataset;
+    pub mod download;
+    pub mod folder;
     pub mod idx;
     pub mod images;
     pub mod source;
@@ -30,7 +34,8 @@ pub mod transforms;
 
 /// Networks, their initialisation, summaries and weight files.
 pub mod model {
-    pub mod encoder;
+    pub mod classifier;
+    pub mod encoders;
     pub mod heads;
     pub mod init;
     pub mod norms;

@@ -9,9 +9,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 
 use crate::config::RunConfig;
-use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels, ViewBatches};
-use crate::data::catalog::{self, Dataset};
-use crate::data::images::LabeledImages;
+use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, PixelMap, Pixels, ViewBatches};
+use crate::data::dataset::{DataSource, Dataset, DatasetInfo};
+use crate::data::images::{ImageShape, LabeledImages};
 use crate::data::source::Labeled;
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
@@ -23,7 +23,8 @@ use crate::eval::predict::{Predictions, evaluate as evaluate_on, predict};
 use crate::eval::protocols::{Protocol, ProtocolResult};
 use crate::methods::rotation::RotationTask;
 use crate::methods::{Method, PretextModel};
-use crate::model::encoder::{Classifier, Encoder, Logits};
+use crate::model::classifier::{Classifier, Logits};
+use crate::model::encoders::Encoder;
 use crate::model::heads::FeatureNorm;
 use crate::train::checkpoint::Checkpoints;
 use crate::train::history::{EpochMeasures, EpochRecord};
@@ -95,41 +96,53 @@ pub struct RunData {
     /// Labelled training images that watch the pretext phase (k-NN curve, collapse); empty
     /// when the monitor is off.
     pub monitor: LabeledImages,
-    /// Class names in label order.
-    pub classes: &'static [&'static str],
+    /// The data set they come from: name, shape, classes, counts, channel statistics.
+    pub dataset: DatasetInfo,
+    /// How pixel bytes become the network's inputs.
+    pub pixels: PixelMap,
+}
+
+impl RunData {
+    /// Channels, height and width of every image.
+    pub fn shape(&self) -> ImageShape {
+        self.dataset.shape
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.dataset.classes.len()
+    }
 }
 
 /// Loads the configured data set from `data_dir` (or the standard places, downloading it
-/// when it is nowhere) and keeps the configured numbers of images.
-pub fn load_data(config: &RunConfig, data_dir: Option<&Path>) -> Result<RunData> {
-    select(config, &load_dataset(config, data_dir)?)
+/// when it is nowhere) and keeps the configured numbers of images; see [`load_dataset`] for
+/// what it records in `config`.
+pub fn load_data(config: &mut RunConfig, data_dir: Option<&Path>) -> Result<RunData> {
+    let full = load_dataset(config, data_dir)?;
+    select(config, &full)
 }
 
 /// The whole configured data set, read once (from `data_dir`, the standard places, or a
-/// download into the cache, like Keras' `load_data`).
-pub fn load_dataset(config: &RunConfig, data_dir: Option<&Path>) -> Result<Dataset> {
-    let spec = catalog::spec(&config.data.dataset)?;
-    let dir = match spec.resolve_dir(data_dir) {
-        Ok(dir) => dir,
-        Err(Error::DataNotFound { .. }) if data_dir.is_none() => {
-            let cache = spec.cache_dir();
-            eprintln!("{} not found locally; downloading it to {}", spec.name, cache.display());
-            spec.fetch(&cache)?;
-            cache
-        }
-        Err(e) => return Err(e),
-    };
-    let full = spec.load(&dir)?;
-    if full.train.height() != full.train.width() {
-        return Err(Error::malformed(&dir, format!("images are {}x{}; the encoder needs square images", full.train.height(), full.train.width())));
+/// download into the cache, like Keras' `load_data`). With `pixels = "standardize"`, the
+/// training images' channel statistics are recorded in `config` unless it holds them already
+/// (a resumed run, `eval`), so that every later step converts pixels the same way.
+pub fn load_dataset(config: &mut RunConfig, data_dir: Option<&Path>) -> Result<Dataset> {
+    let full = DataSource::parse(&config.data.dataset)?.load(&config.data.folder, data_dir)?;
+    let shape = full.shape();
+    if shape.height != shape.width {
+        return Err(Error::Config(format!("{} images are {}x{}; the encoders need square images", full.name, shape.height, shape.width)));
+    }
+    if config.data.pixels == Pixels::Standardize && config.data.channel_stats.is_none() {
+        config.data.channel_stats = Some(full.channel_stats());
     }
     Ok(full)
 }
 
 /// The configured numbers of unlabeled, labelled and test images of `full`.
 pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
-    let unlabeled = full.train.head(config.data.unlabeled_size.within(full.train.len(), "--unlabeled", "training images")?);
-    let labels = config.data.labels.within(full.train.len(), "--labels", "training images")?;
+    let pool = full.pretext_pool();
+    let unlabeled = pool.head(config.data.unlabeled_size.within(pool.len(), "--unlabeled", "training images")?);
+    let labels = config.data.labels.within(full.train.len(), "--labels", "labelled training images")?;
     let classes = full.classes.len();
     let labelled = if config.data.balanced_labels {
         full.train.balanced(labels / classes, classes)
@@ -152,7 +165,7 @@ pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
     let test = full.test.head(config.data.test_size.within(full.test.len(), "--test-size", "test images")?);
     let watched = if config.monitor.every > 0 { config.monitor.images.min(full.train.len()) } else { 0 };
     let monitor = full.train.slice(full.train.len() - watched..full.train.len());
-    Ok(RunData { unlabeled, labelled, test, monitor, classes: full.classes })
+    Ok(RunData { unlabeled, labelled, test, monitor, dataset: full.info(), pixels: config.data.pixel_map()? })
 }
 
 /// A pretext model and its training history.
@@ -182,19 +195,19 @@ impl Pretrained {
 pub fn pretrain(config: &RunConfig, data: &RunData, session: &Session) -> Result<Pretrained> {
     let trainer = session.trainer("pretext", &config.pretext);
     let images = &data.unlabeled;
-    let model = PretextModel::init(&config.method, &config.model, images.height(), &mut rng(config.seed, Stream::PretextInit), &trainer.device);
+    let model = PretextModel::init(&config.method, &config.model, images.shape(), &mut rng(config.seed, Stream::PretextInit), &trainer.device);
     if session.verbose {
         match &model {
-            PretextModel::Rotation(m) => println!("{}", m.summary(images.height(), &trainer.device)),
+            PretextModel::Rotation(m) => println!("{}", m.summary(images.shape(), &trainer.device)),
             other => println!("method {}: encoder and heads, {} parameters\n", config.method.name(), other.num_params()),
         }
     }
     let phase = PretextPhase {
         trainer,
-        monitor: FeatureMonitor::new(&data.monitor, data.classes.len(), config.data.pixels, config.knn, (config.monitor.every, config.pretext.epochs)),
+        monitor: FeatureMonitor::new(&data.monitor, data.num_classes(), data.pixels, config.knn, (config.monitor.every, config.pretext.epochs)),
         rng: PhaseRng { shuffle: rng(config.seed, Stream::PretextShuffle), augment: rng(config.seed, Stream::PretextAugment) },
     };
-    let pixels = config.data.pixels;
+    let pixels = data.pixels;
     let views = || ViewBatches::new(images, pixels, MultiView::symmetric(config.method.views().expect("a two-view method").1, 2));
     let (model, history) = match model {
         PretextModel::Rotation(m) => {
@@ -245,16 +258,16 @@ pub struct Probed {
 /// probe), or encoder and head together when `config.fine_tune` is set.
 pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, classes: usize, session: &Session) -> Result<Probed> {
     let trainer = session.trainer("downstream", &config.downstream);
-    let head = config.model.head(images.height(), classes, &mut rng(config.seed, Stream::HeadInit), &trainer.device);
+    let head = config.model.head(images.shape(), classes, &mut rng(config.seed, Stream::HeadInit), &trainer.device);
     let (train, val) = images.split_tail(config.data.validation_split);
     let encoder = encoder.valid();
-    let pixels = config.data.pixels;
+    let pixels = config.data.pixel_map()?;
     // The frozen encoder's features of the training images, when the head needs them.
     let features = (!config.fine_tune || config.standardize_features).then(|| encode(&encoder, &train, classes, pixels));
     let norm = config.standardize_features.then(|| FeatureNorm::fit(features.as_ref().expect("computed above").features()));
     let classifier = Classifier { encoder, norm, head };
     if session.verbose {
-        println!("{}", classifier.summary(images.height(), config.fine_tune, &trainer.device));
+        println!("{}", classifier.summary(images.shape(), config.fine_tune, &trainer.device));
     }
     let rng = PhaseRng { shuffle: rng(config.seed, Stream::DownstreamShuffle), augment: rng(config.seed, Stream::DownstreamShifts) };
     let batch_size = config.downstream.batch_size;
@@ -300,47 +313,47 @@ where
 }
 
 /// The classifier's predictions for every image of `images`.
-pub fn evaluate(model: &Classifier, images: &LabeledImages, classes: usize, pixels: Pixels) -> Predictions {
+pub fn evaluate(model: &Classifier, images: &LabeledImages, classes: usize, pixels: PixelMap) -> Predictions {
     let source = ImageBatches::new(Labeled::new(images, classes), pixels);
     predict(model, &source, INFERENCE_BATCH, &Device::flex())
 }
 
 /// The configured method's pretext model with the weights saved at `path`.
-pub fn load_pretext(config: &RunConfig, image_size: usize, path: &Path) -> Result<PretextModel> {
+pub fn load_pretext(config: &RunConfig, shape: ImageShape, path: &Path) -> Result<PretextModel> {
     let device = Device::flex();
-    PretextModel::init(&config.method, &config.model, image_size, &mut rng(config.seed, Stream::PretextInit), &device).load(path)
+    PretextModel::init(&config.method, &config.model, shape, &mut rng(config.seed, Stream::PretextInit), &device).load(path)
 }
 
 /// A classifier with the weights saved at `path`.
-pub fn load_classifier(config: &RunConfig, image_size: usize, classes: usize, path: &Path) -> Result<Classifier> {
+pub fn load_classifier(config: &RunConfig, shape: ImageShape, classes: usize, path: &Path) -> Result<Classifier> {
     let device = Device::flex();
     let blank = Classifier {
-        encoder: config.model.encoder(&mut rng(config.seed, Stream::PretextInit), &device),
-        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(image_size), &device)),
-        head: config.model.head(image_size, classes, &mut rng(config.seed, Stream::HeadInit), &device),
+        encoder: config.model.encoder(shape, &mut rng(config.seed, Stream::PretextInit), &device),
+        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(shape), &device)),
+        head: config.model.head(shape, classes, &mut rng(config.seed, Stream::HeadInit), &device),
     };
     crate::model::weights::load(blank, path)
 }
 
 /// The encoder the pretext model starts from for this seed: what the random-encoder and
 /// from-scratch baselines use, so all methods share the same initial weights.
-pub fn initial_encoder(config: &RunConfig) -> Encoder {
-    config.model.encoder(&mut rng(config.seed, Stream::PretextInit), &Device::flex())
+pub fn initial_encoder(config: &RunConfig, shape: ImageShape) -> Encoder {
+    config.model.encoder(shape, &mut rng(config.seed, Stream::PretextInit), &Device::flex())
 }
 
 /// Trains the classifier of `protocol` on the run's labelled images (checkpoints in a
 /// sub-folder named after the protocol).
 pub fn train_protocol(config: &RunConfig, protocol: Protocol, pretrained: &Encoder, data: &RunData, session: &Session) -> Result<Probed> {
     let config = RunConfig { fine_tune: protocol.fine_tune(), ..config.clone() };
-    let encoder = if protocol.pretrained() { pretrained.clone() } else { initial_encoder(&config) };
-    probe(&config, encoder, &data.labelled, data.classes.len(), &session.phase(protocol.id()))
+    let encoder = if protocol.pretrained() { pretrained.clone() } else { initial_encoder(&config, data.shape()) };
+    probe(&config, encoder, &data.labelled, data.num_classes(), &session.phase(protocol.id()))
 }
 
 /// Test accuracy of a k-NN vote over `encoder`'s features of the labelled images.
 pub fn knn_accuracy(config: &RunConfig, encoder: &Encoder, data: &RunData) -> f64 {
-    let classes = data.classes.len();
-    let bank = encode(encoder, &data.labelled, classes, config.data.pixels);
-    let queries = encode(encoder, &data.test, classes, config.data.pixels);
+    let classes = data.num_classes();
+    let bank = encode(encoder, &data.labelled, classes, data.pixels);
+    let queries = encode(encoder, &data.test, classes, data.pixels);
     knn::knn_accuracy(&bank, &queries, classes, config.knn)
 }
 
@@ -354,7 +367,7 @@ pub fn compare_protocols(
     data: &RunData,
     session: &Session,
 ) -> Result<Vec<ProtocolResult>> {
-    let classes = data.classes.len();
+    let classes = data.num_classes();
     let own = Protocol::of_run(config.fine_tune);
     let score = |protocol: Protocol, probed: &Probed, predictions: &Predictions| {
         let matrix = ConfusionMatrix::new(&predictions.predicted(), &predictions.targets, classes);
@@ -373,7 +386,7 @@ pub fn compare_protocols(
             _ => {
                 let quiet = Session { verbose: false, ..session.clone() };
                 let trained = train_protocol(config, protocol, pretrained, data, &quiet)?;
-                Ok(score(protocol, &trained, &evaluate(&trained.model, &data.test, classes, config.data.pixels)))
+                Ok(score(protocol, &trained, &evaluate(&trained.model, &data.test, classes, data.pixels)))
             }
         })
         .collect()

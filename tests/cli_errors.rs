@@ -52,7 +52,7 @@ fn asking_for_more_images_than_the_data_set_holds_exits_2_before_training() {
     let data = common::data_dir();
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 3] = [
-        (&["--labels", "70000"], "--labels 70000 asks for more than the 60000 training images"),
+        (&["--labels", "70000"], "--labels 70000 asks for more than the 60000 labelled training images"),
         (&["--test-size", "10001"], "--test-size 10001 asks for more than the 10000 test images"),
         (&["--labels", "60000", "--balanced-labels", "true"], "needs 6000 images of every class"),
     ];
@@ -78,11 +78,13 @@ fn missing_data_exits_3_and_says_how_to_fix_it() {
 }
 
 #[test]
-fn data_info_verifies_the_checksums() {
+fn data_info_verifies_the_checksums_and_measures_the_images() {
     let output = pretext(&["data", "info", "mnist", "--data-dir", common::data_dir().to_str().unwrap()]);
     common::assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("60000 images of 28x28"), "{stdout}");
+    assert!(stdout.contains("images:     28x28 grey\ntrain:      60000 labelled images\ntest:       10000 images"), "{stdout}");
+    // MNIST's well-known normalisation, 0.1307 and 0.3081 of 255.
+    assert!(stdout.contains("mean:       33.32 ") && stdout.contains("std:        78.57"), "{stdout}");
     assert!(stdout.contains("all four match the published SHA-256"), "{stdout}");
 }
 

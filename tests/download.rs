@@ -9,17 +9,37 @@ use std::net::TcpListener;
 use common::files_in;
 
 use pretext::data::catalog::{DatasetSpec, IdxFile};
+use pretext::data::cifar::{CIFAR10, CifarSpec};
 use pretext::error::Error;
 use sha2::{Digest, Sha256};
 
 const NAMES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
-/// The (gzipped) contents served for `name`: a tiny valid IDX file of one image and label.
+/// The (gzipped) contents served for `name`: a tiny valid IDX file of one image and label,
+/// or for CIFAR's archive, its six batch files of two records each.
 fn contents(name: &str) -> Vec<u8> {
+    if name == "cifar-10-binary.tar" {
+        return cifar_archive();
+    }
     let idx: &[u8] = if name.contains("images") { &[0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7] } else { &[0, 0, 8, 1, 0, 0, 0, 1, 3] };
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(idx).unwrap();
     gz.finish().unwrap()
+}
+
+/// `cifar-10-batches-bin/<batch>.bin` as a gzipped tar, like the real archive.
+fn cifar_archive() -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let record: Vec<u8> = std::iter::once(3).chain(std::iter::repeat_n(9, 3072)).collect();
+    for name in CIFAR10.train_files.iter().chain([&CIFAR10.test_file]) {
+        let bytes = record.repeat(2);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("cifar-10-batches-bin/{name}"), &bytes[..]).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
 }
 
 fn sha256_of_uncompressed(gz: &[u8]) -> String {
@@ -96,4 +116,28 @@ fn a_cut_transfer_is_a_download_error_and_leaves_no_complete_looking_file() {
     let err = spec(vec![format!("{base}/cut/")]).fetch(dir.path()).unwrap_err();
     assert!(matches!(err, Error::Download { ref url, .. } if url.ends_with("/cut/train-images-idx3-ubyte.gz")), "{err}");
     assert!(files_in(dir.path()).iter().all(|f| f.ends_with(".part")), "{:?}", files_in(dir.path()));
+}
+
+/// CIFAR-10 served by `base`, with the archive's checksum `sha256` (the served one's by default).
+fn cifar_spec(base: &str, sha256: Option<&str>) -> CifarSpec {
+    let actual = format!("{:x}", Sha256::digest(cifar_archive()));
+    let sha256: &'static str = Box::leak(sha256.map_or(actual, str::to_string).into_boxed_str());
+    let mirrors: &'static [&'static str] = Box::leak(vec![&*Box::leak(format!("{base}/good/").into_boxed_str())].into_boxed_slice());
+    CifarSpec { sha256, mirrors, ..CIFAR10 }
+}
+
+#[test]
+fn cifar_archive_is_verified_then_unpacked_into_batches_that_load() {
+    let base = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = cifar_spec(&base, None);
+    spec.fetch(dir.path()).unwrap();
+    let data = spec.load(&spec.resolve_dir(Some(dir.path())).unwrap()).unwrap();
+    assert_eq!((data.train.len(), data.test.len(), data.train.label(0)), (10, 2, 3));
+    assert_eq!(data.train.shape().to_string(), "32x32 RGB");
+
+    let other = tempfile::tempdir().unwrap();
+    let err = cifar_spec(&base, Some(&"0".repeat(64))).fetch(other.path()).unwrap_err();
+    assert!(matches!(err, Error::Checksum { ref file, .. } if file.ends_with("cifar-10-binary.tar.gz")), "{err}");
+    assert!(files_in(other.path()).is_empty(), "{:?}", files_in(other.path()));
 }

@@ -40,7 +40,7 @@ fn a_well_formed_tiny_set_loads_from_raw_and_gzip_files() {
     write_set(dir.path());
     assert_eq!(MNIST.resolve_dir(Some(dir.path())).unwrap(), dir.path());
     let data = MNIST.load(dir.path()).unwrap();
-    assert_eq!((data.train.len(), data.test.len(), data.train.height()), (3, 2, 2));
+    assert_eq!((data.train.len(), data.test.len(), data.train.shape().height), (3, 2, 2));
     assert_eq!(data.test.labels(), &[0, 9]);
 }
 

@@ -26,8 +26,8 @@ fn short(method: MethodName) -> RunConfig {
 }
 
 fn pretrain(method: MethodName) -> Pretrained {
-    let config = short(method);
-    let full = pipeline::load_dataset(&config, Some(&common::data_dir())).unwrap();
+    let mut config = short(method);
+    let full = pipeline::load_dataset(&mut config, Some(&common::data_dir())).unwrap();
     let data = pipeline::select(&config, &full).unwrap();
     pipeline::pretrain(&config, &data, &Session::default()).unwrap()
 }
@@ -95,8 +95,8 @@ fn the_methods_command_lists_every_method_with_its_flag_name() {
 
 #[test]
 fn a_collapsed_encoder_is_named_in_the_metrics() {
-    let config = short(MethodName::Vicreg);
-    let full = pipeline::load_dataset(&config, Some(&common::data_dir())).unwrap();
+    let mut config = short(MethodName::Vicreg);
+    let full = pipeline::load_dataset(&mut config, Some(&common::data_dir())).unwrap();
     let data = pipeline::select(&config, &full).unwrap();
     let mut pretrained = pipeline::pretrain(&RunConfig { pretext: TrainConfig { epochs: 1, ..config.pretext.clone() }, ..config.clone() }, &data, &Session::default()).unwrap();
     assert!(pretrained.collapse().is_none());

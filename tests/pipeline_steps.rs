@@ -6,8 +6,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use burn::tensor::Device;
 use pretext::config::{Count, Preset, RunConfig};
-use pretext::data::batch::{BatchSource, ImageBatches, Pixels};
-use pretext::model::encoder::Encoder;
+use pretext::data::batch::{BatchSource, ImageBatches};
+use pretext::model::encoders::Encoder;
 use pretext::pipeline::{self, Session};
 use pretext::methods::rotation::{Rotation, RotationTask};
 
@@ -39,9 +39,9 @@ fn encoder_values(encoder: &Encoder) -> Vec<f32> {
 
 #[test]
 fn rotation_batches_hold_exactly_the_rotated_pixels() {
-    let config = small_config();
-    let data = pipeline::load_data(&config, Some(&common::data_dir())).unwrap();
-    let batches = ImageBatches::new(RotationTask::new(&data.unlabeled), Pixels::Raw);
+    let mut config = small_config();
+    let data = pipeline::load_data(&mut config, Some(&common::data_dir())).unwrap();
+    let batches = ImageBatches::new(RotationTask::new(&data.unlabeled), data.pixels);
     let batch = batches.batch(&[0, 1, 2, 3], &Device::flex());
     assert_eq!(batch.targets, [0, 1, 2, 3]);
     let values = batch.input.into_data().try_to_vec::<f32>().unwrap();
@@ -59,7 +59,7 @@ fn rotation_batches_hold_exactly_the_rotated_pixels() {
 fn balanced_labels_take_the_same_number_from_every_class() {
     let mut config = small_config();
     config.data.balanced_labels = true;
-    let data = pipeline::load_data(&config, Some(&common::data_dir())).unwrap();
+    let data = pipeline::load_data(&mut config, Some(&common::data_dir())).unwrap();
     let mut counts = [0; 10];
     data.labelled.labels().iter().for_each(|&l| counts[l as usize] += 1);
     assert_eq!(counts, [10; 10]);
@@ -71,7 +71,7 @@ fn balanced_labels_take_the_same_number_from_every_class() {
 #[test]
 fn probing_keeps_the_encoder_frozen_and_fine_tuning_moves_it() {
     let mut config = small_config();
-    let data = pipeline::load_data(&config, Some(&common::data_dir())).unwrap();
+    let data = pipeline::load_data(&mut config, Some(&common::data_dir())).unwrap();
     let pretrained = pipeline::pretrain(&config, &data, &Session::default()).unwrap();
     let before = encoder_values(pretrained.model.encoder());
 

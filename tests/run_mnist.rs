@@ -109,11 +109,20 @@ fn predict_names_the_digit_of_a_test_image() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("seven.png: 7 (probability"), "{stdout}");
 
-    let wrong_size = dir.path().join("big.png");
-    image::GrayImage::new(32, 32).save(&wrong_size).unwrap();
-    let output = pretext(&["predict", "--run", out.to_str().unwrap(), wrong_size.to_str().unwrap()]);
+    // Another size is resized, and said so; a file that is no image is refused by name.
+    let big = dir.path().join("big.png");
+    image::imageops::resize(&image::GrayImage::from_raw(28, 28, data.test.image(0).to_vec()).unwrap(), 56, 56, image::imageops::FilterType::Triangle)
+        .save(&big)
+        .unwrap();
+    let output = pretext(&["predict", "--run", out.to_str().unwrap(), big.to_str().unwrap()]);
+    assert_success(&output);
+    assert!(common::stderr(&output).contains("big.png is 56x56; resized to the model's 28x28"), "{}", common::stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("big.png: 7 (probability"));
+    let not_an_image = dir.path().join("notes.png");
+    std::fs::write(&not_an_image, "text").unwrap();
+    let output = pretext(&["predict", "--run", out.to_str().unwrap(), not_an_image.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(6));
-    assert!(common::stderr(&output).contains("is 32x32, the model expects 28x28"));
+    assert!(common::stderr(&output).contains("notes.png"), "{}", common::stderr(&output));
 }
 
 #[test]

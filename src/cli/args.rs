@@ -6,6 +6,8 @@ use clap::Args;
 
 use crate::config::{Count, Preset, RunConfig};
 use crate::data::batch::Pixels;
+use crate::data::folder::{FolderOptions, Resize, Unreadable};
+use crate::model::encoders::EncoderName;
 use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::methods::{MethodConfig, MethodName};
@@ -89,8 +91,9 @@ pub struct ConfigArgs {
     /// Seed of every random choice; the same seed gives the same metrics
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Data set from the catalog: mnist or fashion-mnist
-    #[arg(long, help_heading = "Data")]
+    /// Data set: mnist, fashion-mnist, cifar10 (downloaded when missing), or folder:PATH for
+    /// your own images (PATH/<class>/*.png|jpg)
+    #[arg(long, value_name = "NAME|folder:PATH", help_heading = "Data")]
     pub dataset: Option<String>,
     /// Training images the pretext task uses, labels ignored (the first N, or `all`)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
@@ -105,13 +108,27 @@ pub struct ConfigArgs {
     /// Held-out test images evaluated (the first N, or `all` = 10,000 for MNIST)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
     pub test_size: Option<Count>,
-    /// Pixel scaling: raw 0..255 (the notebook), unit 0..1, signed -1..1
+    /// Pixel scaling: raw 0..255 (the notebook), unit 0..1, signed -1..1, or standardize
+    /// (per channel, by the training images' mean and std, kept in the run)
     #[arg(long, value_enum, help_heading = "Data")]
     pub pixels: Option<Pixels>,
     /// Fraction of labelled images (the last ones) held out for validation
     #[arg(long, help_heading = "Data")]
     pub validation_split: Option<f64>,
-    /// Standard deviation of the N(0, std) weight initialisation
+    /// Image folders (`--dataset folder:PATH`).
+    #[command(flatten)]
+    pub folder: FolderArgs,
+    /// Encoder: notebook (the teaching notebook's small ConvNet) or resnet (a ResNet for
+    /// small images: 3x3 stem, no first pool, global average pooling)
+    #[arg(long, value_enum, help_heading = "Model")]
+    pub encoder: Option<EncoderName>,
+    /// Channels of the ResNet's first stage, doubled by each later stage (default 64)
+    #[arg(long, value_name = "N", help_heading = "Model")]
+    pub resnet_width: Option<usize>,
+    /// Basic blocks of each ResNet stage, one to four numbers (default 2,2,2,2: ResNet-18)
+    #[arg(long, value_name = "N,N,..", value_delimiter = ',', help_heading = "Model")]
+    pub resnet_blocks: Vec<usize>,
+    /// Standard deviation of the N(0, std) initialisation of the notebook encoder and the heads
     #[arg(long, help_heading = "Model")]
     pub init_std: Option<f64>,
     /// Filters of the three convolutions, A,B,C (the encoder's are A and B; C is rotation's
@@ -196,6 +213,12 @@ impl ConfigArgs {
         set(&mut config.data.test_size, self.test_size);
         set(&mut config.data.pixels, self.pixels);
         set(&mut config.data.validation_split, self.validation_split);
+        self.folder.apply(&mut config.data.folder);
+        set(&mut config.model.encoder, self.encoder);
+        set(&mut config.model.resnet.width, self.resnet_width);
+        if !self.resnet_blocks.is_empty() {
+            config.model.resnet.blocks = self.resnet_blocks.clone();
+        }
         set(&mut config.model.init_std, self.init_std);
         match self.filters[..] {
             [] => {}
@@ -221,6 +244,51 @@ impl ConfigArgs {
         }
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// How image folders are read; refused for the named data sets.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct FolderArgs {
+    /// Image folders: 1 (grey) or 3 (RGB) channels; by default 3 when any image has colour
+    #[arg(long, value_name = "1|3", help_heading = "Image folders")]
+    pub channels: Option<usize>,
+    /// Image folders: side of the square images the model sees; by default the images' own
+    /// size, which must then be square and the same for all
+    #[arg(long, value_name = "N", help_heading = "Image folders")]
+    pub image_size: Option<usize>,
+    /// Image folders: how images of another size reach --image-size: crop (scale the shorter
+    /// side, cut the centre) or stretch (default crop)
+    #[arg(long, value_enum, help_heading = "Image folders")]
+    pub resize: Option<Resize>,
+    /// Image folders without a test/ sub-folder: fraction of the labelled images held out
+    /// for testing, a fixed seeded split (default 0.2)
+    #[arg(long, value_name = "F", help_heading = "Image folders")]
+    pub test_fraction: Option<f64>,
+    /// Image folders: another folder of unlabeled images for the pretext phase
+    #[arg(long, value_name = "DIR", help_heading = "Image folders")]
+    pub unlabeled_dir: Option<PathBuf>,
+    /// Image folders: a file that cannot be decoded is skipped and named, or fails the run
+    /// (default skip)
+    #[arg(long, value_enum, help_heading = "Image folders")]
+    pub unreadable: Option<Unreadable>,
+}
+
+impl FolderArgs {
+    /// Overlays the flags that were given.
+    pub fn apply(&self, options: &mut FolderOptions) {
+        if self.channels.is_some() {
+            options.channels = self.channels;
+        }
+        if self.image_size.is_some() {
+            options.image_size = self.image_size;
+        }
+        if self.unlabeled_dir.is_some() {
+            options.unlabeled_dir = self.unlabeled_dir.clone();
+        }
+        set(&mut options.resize, self.resize);
+        set(&mut options.test_fraction, self.test_fraction);
+        set(&mut options.unreadable, self.unreadable);
     }
 }
 

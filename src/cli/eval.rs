@@ -28,11 +28,12 @@ pub fn execute(args: EvalArgs) -> Result<()> {
         config.data.test_size = n;
         config.validate()?;
     }
-    let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
-    let classes = data.classes.len();
-    let model = pipeline::load_classifier(&config, data.labelled.height(), classes, &folder.path(CLASSIFIER_WEIGHTS))?;
-    let predictions = pipeline::evaluate(&model, &data.test, classes, config.data.pixels);
-    folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    let data = pipeline::load_data(&mut config, args.data.data_dir.as_deref())?;
+    let classes = data.num_classes();
+    let model = pipeline::load_classifier(&config, data.shape(), classes, &folder.path(CLASSIFIER_WEIGHTS))?;
+    let predictions = pipeline::evaluate(&model, &data.test, classes, data.pixels);
+    folder.write_dataset(&data.dataset)?;
+    folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
     crate::report::html::write_report(&folder)?;
     let eval = predictions.evaluation();
     println!("test accuracy {:.4} on {} held-out images (loss {:.4})", eval.accuracy, predictions.len(), eval.loss);

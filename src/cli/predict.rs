@@ -1,9 +1,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use image::GenericImageView;
 
-use crate::data::catalog;
-use crate::data::images::LabeledImages;
+use crate::data::folder::{Resize, planar};
+use crate::data::images::{ImageShape, LabeledImages};
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::report::artifacts::{CLASSIFIER_WEIGHTS, RunFolder};
@@ -14,40 +15,37 @@ pub struct PredictArgs {
     /// Run folder holding classifier.safetensors
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// Grey-scale PNG images the size of the training images (28x28 for MNIST), light
-    /// digit on dark background as in MNIST
-    #[arg(required = true, value_name = "IMAGE.png")]
+    /// PNG or JPEG images like the training images (for MNIST: a light digit on a dark
+    /// background); converted to the run's grey or RGB, and an image of another size is
+    /// resized to the run's as its image folder was (--resize)
+    #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
 }
-
-/// Side of the images the run was trained on (all catalog data sets are 28x28).
-const IMAGE_SIZE: usize = 28;
 
 pub fn execute(args: PredictArgs) -> Result<()> {
     let folder = RunFolder::open(&args.run)?;
     let config = folder.read_config()?;
-    let classes = catalog::spec(&config.data.dataset)?.classes;
-    let model = pipeline::load_classifier(&config, IMAGE_SIZE, classes.len(), &folder.path(CLASSIFIER_WEIGHTS))?;
-    let mut pixels = Vec::with_capacity(args.images.len() * IMAGE_SIZE * IMAGE_SIZE);
+    let dataset = folder.read_dataset()?;
+    let (shape, classes) = (dataset.shape, &dataset.classes);
+    let model = pipeline::load_classifier(&config, shape, classes.len(), &folder.path(CLASSIFIER_WEIGHTS))?;
+    let mut pixels = Vec::with_capacity(args.images.len() * shape.len());
     for path in &args.images {
-        pixels.extend(read_grey(path)?);
+        pixels.extend(read_image(path, shape, config.data.folder.resize)?);
     }
-    let images = LabeledImages::new(pixels, vec![0; args.images.len()], IMAGE_SIZE, IMAGE_SIZE);
-    let predictions = pipeline::evaluate(&model, &images, classes.len(), config.data.pixels);
+    let images = LabeledImages::new(pixels, vec![0; args.images.len()], shape);
+    let predictions = pipeline::evaluate(&model, &images, classes.len(), config.data.pixel_map()?);
     for (i, (path, class)) in args.images.iter().zip(predictions.predicted()).enumerate() {
         println!("{}: {} (probability {:.3})", path.display(), classes[class], predictions.probability(i, class));
     }
     Ok(())
 }
 
-/// The image's grey levels, refusing anything but the training image size.
-fn read_grey(path: &Path) -> Result<Vec<u8>> {
+/// The image's pixels in the run's `shape`, resized (and said so) when its size differs.
+fn read_image(path: &Path, shape: ImageShape, resize: Resize) -> Result<Vec<u8>> {
     let image = image::open(path).map_err(|e| Error::Image { path: path.to_path_buf(), problem: e.to_string() })?;
-    if (image.width() as usize, image.height() as usize) != (IMAGE_SIZE, IMAGE_SIZE) {
-        return Err(Error::Image {
-            path: path.to_path_buf(),
-            problem: format!("is {}x{}, the model expects {IMAGE_SIZE}x{IMAGE_SIZE}", image.width(), image.height()),
-        });
+    let (w, h) = image.dimensions();
+    if (h as usize, w as usize) != shape.dims() {
+        eprintln!("note: {} is {w}x{h}; resized to the model's {}x{}", path.display(), shape.width, shape.height);
     }
-    Ok(image.to_luma8().into_raw())
+    Ok(planar(&image, shape, resize))
 }

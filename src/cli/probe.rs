@@ -23,14 +23,15 @@ pub struct ProbeArgs {
 
 pub fn execute(args: ProbeArgs) -> Result<()> {
     let folder = RunFolder::open(&args.run)?;
-    let config = args.config.resolve(Some(folder.read_config()?))?;
-    let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
-    let pretext = pipeline::load_pretext(&config, data.labelled.height(), &folder.path(PRETEXT_WEIGHTS))?;
+    let mut config = args.config.resolve(Some(folder.read_config()?))?;
+    let data = pipeline::load_data(&mut config, args.data.data_dir.as_deref())?;
+    let pretext = pipeline::load_pretext(&config, data.shape(), &folder.path(PRETEXT_WEIGHTS))?;
     folder.write_config(&config)?;
-    let probed = pipeline::probe(&config, pretext.encoder().clone(), &data.labelled, data.classes.len(), &pipeline::Session::printing(true))?;
+    folder.write_dataset(&data.dataset)?;
+    let probed = pipeline::probe(&config, pretext.encoder().clone(), &data.labelled, data.num_classes(), &pipeline::Session::printing(true))?;
     folder.write_downstream(&probed)?;
-    let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
-    folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    let predictions = pipeline::evaluate(&probed.model, &data.test, data.num_classes(), data.pixels);
+    folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
     crate::report::html::write_report(&folder)?;
     println!("test accuracy {:.4} on {} held-out images", predictions.evaluation().accuracy, predictions.len());
     Ok(())

@@ -90,9 +90,10 @@ pub fn out_dir(out: &Option<PathBuf>, config: &RunConfig) -> PathBuf {
 
 pub fn execute(args: RunArgs) -> Result<()> {
     let mut timings = Timings::start();
-    let (config, folder, session) = args.start("run")?;
-    let data = pipeline::load_data(&config, args.data.data_dir.as_deref())?;
+    let (mut config, folder, session) = args.start("run")?;
+    let data = pipeline::load_data(&mut config, args.data.data_dir.as_deref())?;
     folder.write_config(&config)?;
+    folder.write_dataset(&data.dataset)?;
     timings.lap("load_data");
     let pretrained = pipeline::pretrain(&config, &data, &session.phase("pretext"))?;
     timings.lap("pretext");
@@ -100,11 +101,11 @@ pub fn execute(args: RunArgs) -> Result<()> {
     let encoder = pretrained.model.encoder().clone();
     timings.lap("write_pretext");
     let own = Protocol::of_run(config.fine_tune);
-    let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.classes.len(), &session.phase(own.id()))?;
+    let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), &session.phase(own.id()))?;
     timings.lap("downstream");
     folder.write_downstream(&probed)?;
-    let predictions = pipeline::evaluate(&probed.model, &data.test, data.classes.len(), config.data.pixels);
-    folder.write_evaluation(&predictions, &data.test, data.classes)?;
+    let predictions = pipeline::evaluate(&probed.model, &data.test, data.num_classes(), data.pixels);
+    folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
     timings.lap("test");
     let protocols = if config.baselines { &Protocol::ALL[..] } else { &[own][..] };
     if session.verbose && config.baselines {
@@ -113,8 +114,8 @@ pub fn execute(args: RunArgs) -> Result<()> {
     let results = pipeline::compare_protocols(&config, protocols, &encoder, Some((&probed, &predictions)), &data, &session)?;
     folder.write_protocols(&results)?;
     timings.lap("baselines");
-    let features = pipeline::encode(&probed.model.encoder, &data.test, data.classes.len(), config.data.pixels);
-    folder.write_embedding(&features, data.classes)?;
+    let features = pipeline::encode(&probed.model.encoder, &data.test, data.num_classes(), data.pixels);
+    folder.write_embedding(&features, &data.dataset.classes)?;
     crate::report::html::write_report(&folder)?;
     timings.lap("report");
     timings.write(&folder.path(TIMINGS))?;

@@ -1,8 +1,10 @@
 use clap::Args;
 
 use crate::cli::args::ConfigArgs;
+use crate::data::images::ImageShape;
 use crate::error::Result;
 use crate::methods::rotation::RotationModel;
+use crate::model::classifier::Classifier;
 use crate::model::heads::FeatureNorm;
 use crate::pipeline::training_device;
 
@@ -12,21 +14,28 @@ pub struct SummaryArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Side of the square input images
-    #[arg(long, default_value_t = 28)]
-    pub image_size: usize,
+    #[arg(long = "input-size", value_name = "N", default_value_t = 28)]
+    pub input_size: usize,
+    /// Channels of the input images: 1 (grey) or 3 (RGB)
+    #[arg(long = "input-channels", value_name = "N", default_value_t = 1)]
+    pub input_channels: usize,
+    /// Classes of the downstream head
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub classes: usize,
 }
 
 pub fn execute(args: SummaryArgs) -> Result<()> {
     let config = args.config.resolve(None)?;
     let device = training_device();
+    let shape = ImageShape::square(args.input_channels, args.input_size);
     let mut rng = rand::SeedableRng::seed_from_u64(config.seed);
-    let pretext = RotationModel::init(&config.model, args.image_size, &mut rng, &device);
-    println!("{}\n", pretext.summary(args.image_size, &device));
-    let classifier = crate::model::encoder::Classifier {
+    let pretext = RotationModel::init(&config.model, shape, &mut rng, &device);
+    println!("{}\n", pretext.summary(shape, &device));
+    let classifier = Classifier {
         encoder: pretext.encoder,
-        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(args.image_size), &device)),
-        head: config.model.head(args.image_size, 10, &mut rng, &device),
+        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(shape), &device)),
+        head: config.model.head(shape, args.classes, &mut rng, &device),
     };
-    println!("{}", classifier.summary(args.image_size, config.fine_tune, &device));
+    println!("{}", classifier.summary(shape, config.fine_tune, &device));
     Ok(())
 }

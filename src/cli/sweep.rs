@@ -70,8 +70,8 @@ pub fn execute(args: SweepArgs) -> Result<()> {
         return Err(Error::Config("sweep needs at least one seed and label budgets of at least 1".into()));
     }
     let folder = RunFolder::create(&args.out, args.force)?;
+    let full = pipeline::load_dataset(&mut base, args.data.data_dir.as_deref())?;
     folder.write_config(&base)?;
-    let full = pipeline::load_dataset(&base, args.data.data_dir.as_deref())?;
     let with_budget = |config: &RunConfig, labels: Count| RunConfig { data: DataConfig { labels, ..config.data.clone() }, ..config.clone() };
     // Every budget must fit the data set before any training starts.
     for &budget in &budgets {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use rand_chacha::ChaCha12Rng;
 
+use crate::data::dataset::ChannelStats;
 use crate::data::images::LabeledImages;
 use crate::data::source::SampleSource;
 use crate::transforms::MultiView;
@@ -20,15 +21,49 @@ pub enum Pixels {
     Unit,
     /// Mapped to -1..1, centred on mid-grey.
     Signed,
+    /// Each channel standardised by the mean and standard deviation of the training images
+    /// (measured when the run starts and kept in its config.toml).
+    Standardize,
 }
 
 impl Pixels {
-    /// The float a pixel byte becomes.
-    pub fn convert(self, byte: u8) -> f32 {
-        match self {
-            Pixels::Raw => byte as f32,
-            Pixels::Unit => byte as f32 / 255.0,
-            Pixels::Signed => byte as f32 / 127.5 - 1.0,
+    /// The conversion of each channel; `stats` are needed by [`Pixels::Standardize`] only.
+    pub fn map(self, stats: Option<&ChannelStats>) -> Result<PixelMap, String> {
+        let uniform = |mean: f32, std: f32| PixelMap { mean: [mean; MAX_CHANNELS], std: [std; MAX_CHANNELS] };
+        Ok(match self {
+            Pixels::Raw => uniform(0.0, 1.0),
+            Pixels::Unit => uniform(0.0, 255.0),
+            Pixels::Signed => uniform(127.5, 127.5),
+            Pixels::Standardize => {
+                let stats = stats.ok_or("pixels = \"standardize\" needs the training images' channel statistics ([data.channel_stats]), measured when a run starts")?;
+                let mut map = uniform(0.0, 1.0);
+                for (c, (&mean, &std)) in stats.mean.iter().zip(&stats.std).enumerate().take(MAX_CHANNELS) {
+                    // A constant channel has std 0: leave it at scale 1 rather than divide by 0.
+                    map.mean[c] = mean as f32;
+                    map.std[c] = if std > 1e-6 { std as f32 } else { 1.0 };
+                }
+                map
+            }
+        })
+    }
+}
+
+/// Most channels an image may have (grey or RGB).
+pub const MAX_CHANNELS: usize = 3;
+
+/// How each channel's bytes become floats: `(byte - mean) / std`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelMap {
+    mean: [f32; MAX_CHANNELS],
+    std: [f32; MAX_CHANNELS],
+}
+
+impl PixelMap {
+    /// Appends the floats of a planar image to `out`.
+    pub fn extend(&self, image: &[u8], plane: usize, out: &mut Vec<f32>) {
+        for (c, bytes) in image.chunks(plane).enumerate() {
+            let (mean, std) = (self.mean[c], self.std[c]);
+            out.extend(bytes.iter().map(|&b| (b as f32 - mean) / std));
         }
     }
 }
@@ -63,18 +98,18 @@ pub trait BatchSource {
     }
 }
 
-/// Image batches `[batch, 1, height, width]` from a [`SampleSource`], optionally randomly
+/// Image batches `[batch, channels, height, width]` from a [`SampleSource`], optionally randomly
 /// shifted (training batches only).
 #[derive(Debug)]
 pub struct ImageBatches<S> {
     source: S,
-    pixels: Pixels,
+    pixels: PixelMap,
     max_shift: usize,
 }
 
 impl<S: SampleSource> ImageBatches<S> {
     /// Batches of `source` converted with `pixels`.
-    pub fn new(source: S, pixels: Pixels) -> Self {
+    pub fn new(source: S, pixels: PixelMap) -> Self {
         Self { source, pixels, max_shift: 0 }
     }
 
@@ -86,23 +121,22 @@ impl<S: SampleSource> ImageBatches<S> {
 
     /// The images at `indices`, each shifted when `shifts` gives a generator.
     fn images(&self, indices: &[usize], device: &Device, mut shifts: Option<&mut ChaCha12Rng>) -> Batch<Tensor<4>> {
-        let (height, width) = self.source.image_dims();
-        let size = height * width;
-        let mut bytes = vec![0u8; size];
-        let mut shifted = vec![0u8; size];
-        let mut values = Vec::with_capacity(indices.len() * size);
+        let shape = self.source.shape();
+        let mut bytes = vec![0u8; shape.len()];
+        let mut shifted = vec![0u8; shape.len()];
+        let mut values = Vec::with_capacity(indices.len() * shape.len());
         for &i in indices {
             self.source.write_image(i, &mut bytes);
             let image = match shifts.as_deref_mut() {
                 Some(rng) => {
-                    random_shift(&bytes, (height, width), self.max_shift, rng, &mut shifted);
+                    random_shift(&bytes, shape.dims(), self.max_shift, rng, &mut shifted);
                     &shifted
                 }
                 None => &bytes,
             };
-            values.extend(image.iter().map(|&b| self.pixels.convert(b)));
+            self.pixels.extend(image, shape.plane(), &mut values);
         }
-        let input = image_tensor(values, indices.len(), (height, width), device);
+        let input = image_tensor(values, shape.batch(indices.len()), device);
         Batch { input, targets: indices.iter().map(|&i| self.source.target(i)).collect() }
     }
 }
@@ -127,42 +161,42 @@ impl<S: SampleSource> BatchSource for ImageBatches<S> {
     }
 }
 
-/// `[n, 1, height, width]` from `n` images' converted pixels.
-fn image_tensor(values: Vec<f32>, n: usize, (height, width): (usize, usize), device: &Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(values, [n, 1, height, width]), device)
+/// A `[n, channels, height, width]` tensor of `n` images' converted pixels.
+fn image_tensor(values: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
 /// Several augmented views of each image, for the methods that compare views: a batch is one
-/// `[batch, 1, height, width]` tensor per view. The images' labels are never read.
+/// `[batch, channels, height, width]` tensor per view. The images' labels are never read.
 #[derive(Debug)]
 pub struct ViewBatches<'a> {
     images: &'a LabeledImages,
-    pixels: Pixels,
+    pixels: PixelMap,
     views: MultiView,
 }
 
 impl<'a> ViewBatches<'a> {
     /// Views of `images` made by `views`, converted with `pixels`.
-    pub fn new(images: &'a LabeledImages, pixels: Pixels, views: MultiView) -> Self {
+    pub fn new(images: &'a LabeledImages, pixels: PixelMap, views: MultiView) -> Self {
         Self { images, pixels, views }
     }
 
     /// The views of the images at `indices`; without a generator every view is the image.
     fn views(&self, indices: &[usize], device: &Device, mut rng: Option<&mut ChaCha12Rng>) -> Batch<Vec<Tensor<4>>> {
-        let dims = (self.images.height(), self.images.width());
-        let mut per_view = vec![Vec::with_capacity(indices.len() * dims.0 * dims.1); self.views.len()];
-        let mut view = vec![0u8; dims.0 * dims.1];
+        let shape = self.images.shape();
+        let mut per_view = vec![Vec::with_capacity(indices.len() * shape.len()); self.views.len()];
+        let mut view = vec![0u8; shape.len()];
         for &i in indices {
             let image = self.images.image(i);
             for (v, values) in per_view.iter_mut().enumerate() {
                 match rng.as_deref_mut() {
-                    Some(rng) => self.views.view(v, image, dims, rng, &mut view),
+                    Some(rng) => self.views.view(v, image, shape.dims(), rng, &mut view),
                     None => view.copy_from_slice(image),
                 }
-                values.extend(view.iter().map(|&b| self.pixels.convert(b)));
+                self.pixels.extend(&view, shape.plane(), values);
             }
         }
-        let input = per_view.into_iter().map(|values| image_tensor(values, indices.len(), dims, device)).collect();
+        let input = per_view.into_iter().map(|values| image_tensor(values, shape.batch(indices.len()), device)).collect();
         Batch { input, targets: Vec::new() }
     }
 }

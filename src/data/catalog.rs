@@ -1,15 +1,15 @@
 //! Named data sets: which files they have, where to find them locally, where to download them.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
-use indicatif::{ProgressBar, ProgressStyle};
-use sha2::{Digest, Sha256};
 
+use crate::data::download::{check_sha256, fetch_file, sha256_hex};
 use crate::data::idx::{is_gzip, read_idx};
-use crate::data::images::LabeledImages;
+use crate::data::dataset::Dataset;
+use crate::data::images::{ImageShape, LabeledImages};
 use crate::error::{Error, Result};
 
 /// Environment variable that points at a folder of data sets (one sub-folder per name) or
@@ -25,7 +25,7 @@ pub struct IdxFile {
     pub sha256: &'static str,
 }
 
-/// A data set in the IDX layout of MNIST: train/test images and labels.
+/// A data set in the IDX layout of MNIST: grey train/test images and labels.
 #[derive(Debug, Clone, Copy)]
 pub struct DatasetSpec {
     /// Name used on the command line.
@@ -36,17 +36,6 @@ pub struct DatasetSpec {
     pub files: [IdxFile; 4],
     /// Base addresses that serve `<file>.gz`, tried in order.
     pub mirrors: &'static [&'static str],
-}
-
-/// The training and test halves of a data set.
-#[derive(Debug, Clone)]
-pub struct Dataset {
-    /// Training images (for the pretext task and the labelled head).
-    pub train: LabeledImages,
-    /// Held-out test images.
-    pub test: LabeledImages,
-    /// Class names in label order.
-    pub classes: &'static [&'static str],
 }
 
 /// MNIST handwritten digits.
@@ -108,43 +97,36 @@ pub const FASHION_MNIST: DatasetSpec = DatasetSpec {
     mirrors: &["https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
 };
 
-/// Every data set the catalog knows.
+/// The data sets in the IDX layout.
 pub const CATALOG: &[DatasetSpec] = &[MNIST, FASHION_MNIST];
 
-/// Looks a data set up by name.
-pub fn spec(name: &str) -> Result<&'static DatasetSpec> {
-    CATALOG.iter().find(|s| s.name == name).ok_or_else(|| {
-        let known: Vec<_> = CATALOG.iter().map(|s| s.name).collect();
-        Error::Config(format!("unknown data set '{name}' (known: {})", known.join(", ")))
-    })
+/// Folders searched for the data set `name`, in order: `--data-dir` (and its `<name>`
+/// sub-folder), `$PRETEXT_DATA_DIR` (likewise), the user cache folder,
+/// `/usr/share/datasets/<name>` (Debian packages).
+pub fn candidate_dirs(name: &str, explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(dir) = explicit {
+        return vec![dir.to_path_buf(), dir.join(name)];
+    }
+    let mut dirs = Vec::new();
+    if let Some(env) = std::env::var_os(DATA_DIR_ENV) {
+        let env = PathBuf::from(env);
+        dirs.push(env.join(name));
+        dirs.push(env);
+    }
+    dirs.push(cache_dir(name));
+    dirs.push(Path::new("/usr/share/datasets").join(name));
+    dirs
+}
+
+/// Where `pretext data fetch` puts the data set `name` by default.
+pub fn cache_dir(name: &str) -> PathBuf {
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("pretext").join(name)
 }
 
 impl DatasetSpec {
-    /// Folders searched, in order: `--data-dir`, `$PRETEXT_DATA_DIR` (and its `<name>`
-    /// sub-folder), the user cache folder, `/usr/share/datasets/<name>` (Debian packages).
-    pub fn candidate_dirs(&self, explicit: Option<&Path>) -> Vec<PathBuf> {
-        if let Some(dir) = explicit {
-            return vec![dir.to_path_buf(), dir.join(self.name)];
-        }
-        let mut dirs = Vec::new();
-        if let Some(env) = std::env::var_os(DATA_DIR_ENV) {
-            let env = PathBuf::from(env);
-            dirs.push(env.join(self.name));
-            dirs.push(env);
-        }
-        dirs.push(self.cache_dir());
-        dirs.push(Path::new("/usr/share/datasets").join(self.name));
-        dirs
-    }
-
-    /// Where `pretext data fetch` puts the files by default.
-    pub fn cache_dir(&self) -> PathBuf {
-        dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("pretext").join(self.name)
-    }
-
     /// The first candidate folder that holds all four files, raw or gzipped.
     pub fn resolve_dir(&self, explicit: Option<&Path>) -> Result<PathBuf> {
-        let candidates = self.candidate_dirs(explicit);
+        let candidates = candidate_dirs(self.name, explicit);
         candidates
             .iter()
             .find(|dir| self.files.iter().all(|f| locate(dir, f.name).is_some()))
@@ -160,11 +142,12 @@ impl DatasetSpec {
     pub fn load(&self, dir: &Path) -> Result<Dataset> {
         let [train_images, train_labels, test_images, test_labels] = self.files;
         let load = || {
-            Ok(Dataset {
-                train: self.load_pair(dir, train_images, train_labels)?,
-                test: self.load_pair(dir, test_images, test_labels)?,
-                classes: self.classes,
-            })
+            Ok(Dataset::new(
+                self.name,
+                self.load_pair(dir, train_images, train_labels)?,
+                self.load_pair(dir, test_images, test_labels)?,
+                self.classes.iter().map(|c| c.to_string()).collect(),
+            ))
         };
         load().map_err(|e| match e {
             Error::MalformedData { path, problem } => {
@@ -193,32 +176,14 @@ impl DatasetSpec {
                 format!("label {} at index {pos} is outside 0..{}", labels.data[pos], self.classes.len() - 1),
             ));
         }
-        Ok(LabeledImages::new(images.data, labels.data, height, width))
+        Ok(LabeledImages::new(images.data, labels.data, ImageShape { channels: 1, height, width }))
     }
 
     /// Downloads the four files into `dest`, verifying each checksum before it is moved into
     /// place; a failed or corrupt transfer leaves only a `.part` file, never a complete-looking one.
     pub fn fetch(&self, dest: &Path) -> Result<()> {
-        std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
         for file in &self.files {
-            let final_path = dest.join(format!("{}.gz", file.name));
-            if final_path.exists() && verify_file(&final_path, file).is_ok() {
-                eprintln!("{} already present and verified", final_path.display());
-                continue;
-            }
-            let mut last_error = None;
-            for mirror in self.mirrors {
-                match download_verified(&format!("{mirror}{}.gz", file.name), file, &final_path) {
-                    Ok(()) => {
-                        last_error = None;
-                        break;
-                    }
-                    Err(e) => last_error = Some(e),
-                }
-            }
-            if let Some(e) = last_error {
-                return Err(e);
-            }
+            fetch_file(self.mirrors, &format!("{}.gz", file.name), dest, |path| verify_file(path, file))?;
         }
         Ok(())
     }
@@ -242,54 +207,6 @@ fn locate(dir: &Path, name: &str) -> Option<PathBuf> {
 fn verify_file(path: &Path, file: &IdxFile) -> Result<()> {
     let mut reader = BufReader::new(File::open(path).map_err(|e| Error::io(path, e))?);
     let actual = if is_gzip(&mut reader).map_err(|e| Error::io(path, e))? { sha256_hex(GzDecoder::new(reader), path)? } else { sha256_hex(reader, path)? };
-    if actual != file.sha256 {
-        return Err(Error::Checksum { file: path.to_path_buf(), expected: file.sha256.into(), actual });
-    }
-    Ok(())
+    check_sha256(path, file.sha256, actual)
 }
 
-fn sha256_hex(mut reader: impl Read, path: &Path) -> Result<String> {
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut reader, &mut hasher)
-        .map_err(|e| Error::malformed(path, format!("cannot be read to the end ({e})")))?;
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// Streams `url` into `<final>.part` with a progress bar, checks the checksum of the
-/// uncompressed bytes, then renames into place.
-fn download_verified(url: &str, file: &IdxFile, final_path: &Path) -> Result<()> {
-    let download_error = |reason: String| Error::Download { url: url.to_string(), reason };
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(std::time::Duration::from_secs(15))
-        .timeout_read(std::time::Duration::from_secs(60))
-        .build();
-    let response = agent.get(url).call().map_err(|e| download_error(e.to_string()))?;
-    let total: Option<u64> = response.header("Content-Length").and_then(|v| v.parse().ok());
-    let bar = total.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:30} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-            .expect("static template"),
-    );
-    bar.set_message(format!("{}.gz", file.name));
-    let part = final_path.with_extension("gz.part");
-    let mut out = File::create(&part).map_err(|e| Error::io(&part, e))?;
-    let mut reader = bar.wrap_read(response.into_reader());
-    let copied = std::io::copy(&mut reader, &mut out).map_err(|e| download_error(e.to_string()))?;
-    bar.finish_and_clear();
-    if total.is_some_and(|t| t != copied) {
-        return Err(download_error(format!("transfer ended after {copied} of {} bytes", total.unwrap_or(0))));
-    }
-    out.sync_all().map_err(|e| Error::io(&part, e))?;
-    drop(out);
-    if let Err(e) = verify_file(&part, file) {
-        let _ = std::fs::remove_file(&part);
-        return Err(match e {
-            Error::Checksum { expected, actual, .. } => {
-                Error::Checksum { file: final_path.to_path_buf(), expected, actual }
-            }
-            other => other,
-        });
-    }
-    std::fs::rename(&part, final_path).map_err(|e| Error::io(final_path, e))?;
-    Ok(())
-}

@@ -1,24 +1,83 @@
-//! A labelled set of small grey-scale images, kept as bytes until a batch needs floats.
+//! A labelled set of small images, grey or colour, kept as bytes until a batch needs floats.
 
+use std::fmt;
 use std::ops::Range;
 
-/// Square-or-rectangular u8 images with one class label each.
+use serde::{Deserialize, Serialize};
+
+/// Channels, height and width of every image of a data set: what the model's input layer,
+/// the batches, the figures and `predict` are sized by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageShape {
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// Rows of pixels.
+    pub height: usize,
+    /// Columns of pixels.
+    pub width: usize,
+}
+
+impl ImageShape {
+    /// `channels` planes of `side`x`side` pixels.
+    pub fn square(channels: usize, side: usize) -> Self {
+        Self { channels, height: side, width: side }
+    }
+
+    /// Bytes of one plane (one channel).
+    pub fn plane(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Bytes of one image: every plane.
+    pub fn len(&self) -> usize {
+        self.channels * self.plane()
+    }
+
+    /// True for a shape without pixels.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Height and width.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.height, self.width)
+    }
+
+    /// `[n, channels, height, width]`, a batch of `n` images as Burn lays it out.
+    pub fn batch(&self, n: usize) -> [usize; 4] {
+        [n, self.channels, self.height, self.width]
+    }
+}
+
+impl fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.channels == 1 { "grey".to_string() } else if self.channels == 3 { "RGB".to_string() } else { format!("{}-channel", self.channels) };
+        write!(f, "{}x{} {kind}", self.height, self.width)
+    }
+}
+
+/// Images of one shape with one class label each; each image is planar (`channels` planes of
+/// `height * width` bytes, row-major), as the batches' NCHW tensors are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabeledImages {
     pixels: Vec<u8>,
     labels: Vec<u8>,
-    height: usize,
-    width: usize,
+    shape: ImageShape,
 }
 
 impl LabeledImages {
-    /// Wraps `pixels` (row-major, `labels.len() * height * width` bytes) and their labels.
+    /// Wraps `pixels` (`labels.len()` planar images of `shape`) and their labels.
     ///
     /// # Panics
-    /// If the pixel count does not match; callers (the IDX loader) check this first.
-    pub fn new(pixels: Vec<u8>, labels: Vec<u8>, height: usize, width: usize) -> Self {
-        assert_eq!(pixels.len(), labels.len() * height * width, "pixel count must match labels");
-        Self { pixels, labels, height, width }
+    /// If the pixel count does not match; callers (the loaders) check this first.
+    pub fn new(pixels: Vec<u8>, labels: Vec<u8>, shape: ImageShape) -> Self {
+        assert_eq!(pixels.len(), labels.len() * shape.len(), "pixel count must match labels");
+        Self { pixels, labels, shape }
+    }
+
+    /// Channels, height and width of every image.
+    pub fn shape(&self) -> ImageShape {
+        self.shape
     }
 
     /// Number of images.
@@ -31,19 +90,9 @@ impl LabeledImages {
         self.labels.is_empty()
     }
 
-    /// Image height in pixels.
-    pub fn height(&self) -> usize {
-        self.height
-    }
-
-    /// Image width in pixels.
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
-    /// Pixels of image `i`, row-major.
+    /// Pixels of image `i`: its planes, each row-major.
     pub fn image(&self, i: usize) -> &[u8] {
-        let size = self.height * self.width;
+        let size = self.shape.len();
         &self.pixels[i * size..(i + 1) * size]
     }
 
@@ -59,20 +108,21 @@ impl LabeledImages {
 
     /// A copy of the images in `range`.
     pub fn slice(&self, range: Range<usize>) -> Self {
-        let size = self.height * self.width;
-        Self {
-            pixels: self.pixels[range.start * size..range.end * size].to_vec(),
-            labels: self.labels[range].to_vec(),
-            height: self.height,
-            width: self.width,
-        }
+        let size = self.shape.len();
+        Self { pixels: self.pixels[range.start * size..range.end * size].to_vec(), labels: self.labels[range].to_vec(), shape: self.shape }
+    }
+
+    /// These images followed by `other`'s (of the same shape).
+    pub fn concat(&self, other: &Self) -> Self {
+        assert_eq!(self.shape, other.shape, "images of one shape");
+        Self { pixels: [&self.pixels[..], &other.pixels].concat(), labels: [&self.labels[..], &other.labels].concat(), shape: self.shape }
     }
 
     /// The images at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Self {
         let pixels = indices.iter().flat_map(|&i| self.image(i).iter().copied()).collect();
         let labels = indices.iter().map(|&i| self.labels[i]).collect();
-        Self { pixels, labels, height: self.height, width: self.width }
+        Self { pixels, labels, shape: self.shape }
     }
 
     /// The first `per_class` images of every class among `classes`, keeping data order
@@ -113,7 +163,7 @@ mod tests {
     use super::*;
 
     fn ten() -> LabeledImages {
-        LabeledImages::new((0..40).collect(), (0..10).collect(), 2, 2)
+        LabeledImages::new((0..40).collect(), (0..10).collect(), ImageShape::square(1, 2))
     }
 
     #[test]
@@ -123,14 +173,14 @@ mod tests {
         assert_eq!(val.labels(), &[7, 8, 9]);
         assert_eq!(val.image(0), &[28, 29, 30, 31]);
         // Keras floors the training size: 1000 images at 0.3 give 700 / 300.
-        let thousand = LabeledImages::new(vec![0; 1000], vec![0; 1000], 1, 1);
+        let thousand = LabeledImages::new(vec![0; 1000], vec![0; 1000], ImageShape::square(1, 1));
         let (train, val) = thousand.split_tail(0.3);
         assert_eq!((train.len(), val.len()), (700, 300));
     }
 
     #[test]
     fn balanced_takes_the_first_of_each_class_in_data_order() {
-        let set = LabeledImages::new((0..8).collect(), vec![0, 0, 0, 1, 2, 1, 2, 2], 1, 1);
+        let set = LabeledImages::new((0..8).collect(), vec![0, 0, 0, 1, 2, 1, 2, 2], ImageShape::square(1, 1));
         let two = set.balanced(2, 3);
         assert_eq!(two.labels(), &[0, 0, 1, 2, 1, 2]);
         assert_eq!(two.image(2), &[3]);
@@ -142,5 +192,15 @@ mod tests {
         assert_eq!(set.len(), 3);
         assert_eq!(set.image(2), &[8, 9, 10, 11]);
         assert_eq!(set.label(2), 2);
+    }
+
+    #[test]
+    fn colour_images_are_addressed_as_whole_planar_images() {
+        let shape = ImageShape::square(3, 2);
+        let set = LabeledImages::new((0..36).collect(), vec![0, 1, 2], shape);
+        assert_eq!((shape.len(), shape.plane(), shape.batch(5)), (12, 4, [5, 3, 2, 2]));
+        assert_eq!(set.image(1), &(12..24).collect::<Vec<u8>>()[..]);
+        assert_eq!(set.select(&[2]).image(0), set.image(2));
+        assert_eq!(shape.to_string(), "2x2 RGB");
     }
 }

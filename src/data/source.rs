@@ -2,7 +2,7 @@
 //! and a class target. Pretext tasks implement it on top of a [`LabeledImages`] without
 //! materialising their derived images.
 
-use crate::data::images::LabeledImages;
+use crate::data::images::{ImageShape, LabeledImages};
 
 /// A random-access collection of (image, target) samples.
 pub trait SampleSource: Sync {
@@ -12,13 +12,13 @@ pub trait SampleSource: Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Height and width of every image.
-    fn image_dims(&self) -> (usize, usize);
+    /// Channels, height and width of every image.
+    fn shape(&self) -> ImageShape;
     /// Number of target classes.
     fn num_classes(&self) -> usize;
     /// Class target of sample `i`.
     fn target(&self, i: usize) -> usize;
-    /// Writes the pixels of sample `i` into `out` (`height * width` bytes).
+    /// Writes the planar pixels of sample `i` into `out` (`shape().len()` bytes).
     fn write_image(&self, i: usize, out: &mut [u8]);
 }
 
@@ -40,8 +40,8 @@ impl SampleSource for Labeled<'_> {
     fn len(&self) -> usize {
         self.images.len()
     }
-    fn image_dims(&self) -> (usize, usize) {
-        (self.images.height(), self.images.width())
+    fn shape(&self) -> ImageShape {
+        self.images.shape()
     }
     fn num_classes(&self) -> usize {
         self.num_classes

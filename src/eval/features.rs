@@ -3,16 +3,16 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, Pixels};
+use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, PixelMap};
 use crate::data::images::LabeledImages;
 use crate::data::source::Labeled;
-use crate::model::encoder::Encoder;
+use crate::model::encoders::Encoder;
 
 /// Batch size for inference-only passes; it does not change results.
 pub const INFERENCE_BATCH: usize = 500;
 
 /// The encoder's features of every image, with the images' labels, as batches for a head.
-pub fn encode(encoder: &Encoder, images: &LabeledImages, classes: usize, pixels: Pixels) -> FeatureBatches {
+pub fn encode(encoder: &Encoder, images: &LabeledImages, classes: usize, pixels: PixelMap) -> FeatureBatches {
     let device = Device::flex();
     let encoder = encoder.valid();
     let source = ImageBatches::new(Labeled::new(images, classes), pixels);

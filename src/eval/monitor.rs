@@ -8,11 +8,11 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::data::batch::Pixels;
+use crate::data::batch::PixelMap;
 use crate::data::images::LabeledImages;
 use crate::eval::features::encode;
 use crate::eval::knn::{KnnConfig, knn_accuracy};
-use crate::model::encoder::Encoder;
+use crate::model::encoders::Encoder;
 use crate::model::norms::l2_normalize;
 use crate::train::history::EpochMeasures;
 
@@ -43,7 +43,7 @@ pub struct FeatureMonitor {
     bank: LabeledImages,
     queries: LabeledImages,
     classes: usize,
-    pixels: Pixels,
+    pixels: PixelMap,
     knn: KnnConfig,
     every: usize,
     epochs: usize,
@@ -52,7 +52,7 @@ pub struct FeatureMonitor {
 impl FeatureMonitor {
     /// A monitor over `images` (split in half: bank, queries) converted with `pixels`,
     /// measuring after every `every`-th of `epochs` epochs and after the last.
-    pub fn new(images: &LabeledImages, classes: usize, pixels: Pixels, knn: KnnConfig, (every, epochs): (usize, usize)) -> Self {
+    pub fn new(images: &LabeledImages, classes: usize, pixels: PixelMap, knn: KnnConfig, (every, epochs): (usize, usize)) -> Self {
         let half = images.len() / 2;
         Self { bank: images.head(half), queries: images.slice(half..images.len()), classes, pixels, knn, every, epochs }
     }

@@ -4,7 +4,7 @@ use burn::tensor::Device;
 use burn::tensor::activation::log_softmax;
 
 use crate::data::batch::BatchSource;
-use crate::model::encoder::Logits;
+use crate::model::classifier::Logits;
 
 /// A model's class log-probabilities for every sample of a set, with the true targets.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::batch::Batch;
 use crate::methods::losses::barlow_twins;
 use crate::methods::project_views;
-use crate::model::encoder::{Encoder, ModelConfig};
+use crate::data::images::ImageShape;
+use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::heads::{Mlp, MlpConfig};
 use crate::train::step::{StepOutput, TrainStep};
 use crate::transforms::AugmentConfig;
@@ -34,10 +35,10 @@ impl Default for BarlowTwinsConfig {
 }
 
 impl BarlowTwinsConfig {
-    /// A freshly initialised model with `model`'s encoder for `image_size`-sided images (the
+    /// A freshly initialised model with `model`'s encoder for images of `shape` (the
     /// encoder is drawn first, as every method's is).
-    pub fn init(&self, model: &ModelConfig, image_size: usize, rng: &mut ChaCha12Rng, device: &Device) -> BarlowTwins {
-        let (encoder, features) = (model.encoder(rng, device), model.feature_dim(image_size));
+    pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> BarlowTwins {
+        let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
         BarlowTwins { encoder, projector: self.projector.init(features, rng, device), lambda: self.lambda }
     }
 }

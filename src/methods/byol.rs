@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::batch::Batch;
 use crate::methods::losses::byol_regression;
 use crate::methods::project_views;
-use crate::model::encoder::{Encoder, ModelConfig};
+use crate::data::images::ImageShape;
+use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::heads::{Mlp, MlpConfig};
 use crate::train::step::{StepOutput, TrainStep};
 use crate::transforms::AugmentConfig;
@@ -47,11 +48,11 @@ impl ByolConfig {
         MlpConfig { hidden: self.predictor_hidden, output: self.projector.output, batch_norm: self.projector.batch_norm }
     }
 
-    /// A freshly initialised model with `model`'s encoder for `image_size`-sided images (the
+    /// A freshly initialised model with `model`'s encoder for images of `shape` (the
     /// encoder is drawn first, as every method's is); the target starts as a copy of the online
     /// encoder and projector and never receives gradients.
-    pub fn init(&self, model: &ModelConfig, image_size: usize, rng: &mut ChaCha12Rng, device: &Device) -> Byol {
-        let (encoder, features) = (model.encoder(rng, device), model.feature_dim(image_size));
+    pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Byol {
+        let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
         let projector = self.projector.init(features, rng, device);
         let predictor = self.predictor().init(self.projector.output, rng, device);
         Byol {
@@ -143,7 +144,7 @@ mod tests {
     fn momentum_rises_from_the_base_to_one_along_a_cosine() {
         let device = Device::flex();
         let mut rng = rand::SeedableRng::seed_from_u64(0);
-        let byol = ByolConfig::default().init(&ModelConfig::default(), 28, &mut rng, &device);
+        let byol = ByolConfig::default().init(&ModelConfig::default(), crate::data::images::ImageShape::square(1, 28), &mut rng, &device);
         assert!((byol.momentum(0.0) - 0.99).abs() < 1e-12);
         assert!((byol.momentum(0.5) - 0.995).abs() < 1e-12);
         assert!((byol.momentum(1.0) - 1.0).abs() < 1e-12);

@@ -23,7 +23,8 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::model::encoder::{Encoder, ModelConfig};
+use crate::data::images::ImageShape;
+use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::heads::{Mlp, MlpConfig};
 use crate::model::weights;
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
@@ -239,15 +240,15 @@ pub enum PretextModel {
 }
 
 impl PretextModel {
-    /// A freshly initialised model of `method` for `image_size`-sided images; the encoder is
+    /// A freshly initialised model of `method` for images of `shape`; the encoder is
     /// drawn first, so every method starts from the same encoder for a seed.
-    pub fn init(method: &MethodConfig, model: &ModelConfig, image_size: usize, rng: &mut ChaCha12Rng, device: &Device) -> Self {
+    pub fn init(method: &MethodConfig, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Self {
         match method {
-            MethodConfig::Rotation => PretextModel::Rotation(RotationModel::init(model, image_size, rng, device)),
-            MethodConfig::Simclr(c) => PretextModel::Simclr(c.init(model, image_size, rng, device)),
-            MethodConfig::Byol(c) => PretextModel::Byol(c.init(model, image_size, rng, device)),
-            MethodConfig::Vicreg(c) => PretextModel::Vicreg(c.init(model, image_size, rng, device)),
-            MethodConfig::BarlowTwins(c) => PretextModel::BarlowTwins(c.init(model, image_size, rng, device)),
+            MethodConfig::Rotation => PretextModel::Rotation(RotationModel::init(model, shape, rng, device)),
+            MethodConfig::Simclr(c) => PretextModel::Simclr(c.init(model, shape, rng, device)),
+            MethodConfig::Byol(c) => PretextModel::Byol(c.init(model, shape, rng, device)),
+            MethodConfig::Vicreg(c) => PretextModel::Vicreg(c.init(model, shape, rng, device)),
+            MethodConfig::BarlowTwins(c) => PretextModel::BarlowTwins(c.init(model, shape, rng, device)),
         }
     }
 

@@ -9,11 +9,13 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 
 use crate::data::batch::Batch;
-use crate::data::images::LabeledImages;
+use crate::data::images::{ImageShape, LabeledImages};
 use crate::data::source::SampleSource;
 use crate::kernels::conv2d_relu;
 use crate::methods::supervised::classification_step;
-use crate::model::encoder::{Encoder, Logits, ModelConfig, pool_out, same_out};
+use crate::model::classifier::Logits;
+use crate::model::encoders::notebook::same_out;
+use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::summary::{Summary, Tracer};
 use crate::train::step::{StepOutput, TrainStep};
 
@@ -44,8 +46,14 @@ impl Rotation {
         self as u32 * 90
     }
 
-    /// Writes `src` (a `size`x`size` row-major image) rotated into `dst`.
+    /// Writes `src` (planes of `size`x`size` pixels, row-major) rotated into `dst`.
     pub fn apply(self, src: &[u8], size: usize, dst: &mut [u8]) {
+        for (src, dst) in src.chunks(size * size).zip(dst.chunks_mut(size * size)) {
+            self.apply_plane(src, size, dst);
+        }
+    }
+
+    fn apply_plane(self, src: &[u8], size: usize, dst: &mut [u8]) {
         let last = size - 1;
         for r in 0..size {
             for c in 0..size {
@@ -78,7 +86,8 @@ impl<'a> RotationTask<'a> {
     /// # Panics
     /// If the images are not square (quarter turns would change their shape).
     pub fn new(images: &'a LabeledImages) -> Self {
-        assert_eq!(images.height(), images.width(), "rotation needs square images");
+        let shape = images.shape();
+        assert_eq!(shape.height, shape.width, "rotation needs square images");
         Self { images }
     }
 
@@ -92,8 +101,8 @@ impl SampleSource for RotationTask<'_> {
     fn len(&self) -> usize {
         self.images.len() * 4
     }
-    fn image_dims(&self) -> (usize, usize) {
-        (self.images.height(), self.images.width())
+    fn shape(&self) -> ImageShape {
+        self.images.shape()
     }
     fn num_classes(&self) -> usize {
         4
@@ -103,44 +112,56 @@ impl SampleSource for RotationTask<'_> {
     }
     fn write_image(&self, i: usize, out: &mut [u8]) {
         let (image, rotation) = self.sample(i);
-        rotation.apply(self.images.image(image), self.images.height(), out);
+        rotation.apply(self.images.image(image), self.images.shape().height, out);
     }
 }
 
-/// Encoder, Conv(3x3, stride 2) ReLU, Flatten, Dense(4): predicts the quarter turn.
+/// The encoder and a 4-way dense head that predicts the quarter turn. On the notebook's
+/// encoder, the notebook's third layer sits between them: Conv(3x3, stride 2) ReLU, Flatten.
 #[derive(Module, Debug)]
 pub struct RotationModel {
     /// The part kept for downstream tasks.
     pub encoder: Encoder,
-    conv3: Conv2d,
+    conv3: Option<Conv2d>,
     head: Linear,
 }
 
 impl RotationModel {
-    /// A freshly initialised model for `image_size`-sided images (the notebook's layers).
-    pub fn init(config: &ModelConfig, image_size: usize, rng: &mut ChaCha12Rng, device: &Device) -> Self {
-        let encoder = config.encoder(rng, device);
-        let conv3 = config.conv([config.filters[1], config.filters[2]], 2, rng, device);
-        let side = same_out(pool_out(pool_out(same_out(image_size, 2))), 2);
-        let head = config.dense(config.filters[2] * side * side, Rotation::ALL.len(), rng, device);
+    /// A freshly initialised model for images of `shape`.
+    pub fn init(config: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Self {
+        let encoder = config.encoder(shape, rng, device);
+        let (conv3, features) = match encoder {
+            Encoder::Notebook(_) => {
+                let conv3 = config.conv([config.filters[1], config.filters[2]], 2, rng, device);
+                let (h, w) = config.notebook_map_dims(shape);
+                (Some(conv3), config.filters[2] * same_out(h, 2) * same_out(w, 2))
+            }
+            Encoder::Resnet(_) => (None, config.feature_dim(shape)),
+        };
+        let head = config.dense(features, Rotation::ALL.len(), rng, device);
         Self { encoder, conv3, head }
     }
 
     fn forward(&self, x: Tensor<4>, trace: &mut Tracer) -> Tensor<2> {
-        let x = self.encoder.forward(x, trace, true);
-        let x = conv2d_relu(&self.conv3, x);
-        trace.record("conv2d", "Conv2D", &x, self.conv3.num_params(), true);
-        let x = x.flatten(1, 3);
-        trace.record("flatten", "Flatten", &x, 0, true);
+        let x = match (&self.encoder, &self.conv3) {
+            (Encoder::Notebook(encoder), Some(conv3)) => {
+                let x = conv2d_relu(conv3, encoder.forward(x, trace, true));
+                trace.record("conv2d", "Conv2D", &x, conv3.num_params(), true);
+                let x = x.flatten(1, 3);
+                trace.record("flatten", "Flatten", &x, 0, true);
+                x
+            }
+            _ => self.encoder.forward(x, trace, true),
+        };
         let x = self.head.forward(x);
         trace.record("dense", "Dense", &x, self.head.num_params(), true);
         x
     }
 
-    /// Keras-style summary for `image_size`x`image_size` inputs.
-    pub fn summary(&self, image_size: usize, device: &Device) -> Summary {
+    /// Keras-style summary for images of `shape`.
+    pub fn summary(&self, shape: ImageShape, device: &Device) -> Summary {
         let mut trace = Tracer::on();
-        self.forward(Tensor::zeros([1, 1, image_size, image_size], device), &mut trace);
+        self.forward(Tensor::zeros(shape.batch(1), device), &mut trace);
         Summary { model: "pretext".into(), rows: trace.into_rows() }
     }
 }
@@ -196,7 +217,7 @@ mod tests {
 
     #[test]
     fn sample_order_follows_the_notebooks_negative_index_wrap() {
-        let images = LabeledImages::new((0..27).collect(), vec![7, 8, 9], 3, 3);
+        let images = LabeledImages::new((0..27).collect(), vec![7, 8, 9], ImageShape::square(1, 3));
         let task = RotationTask::new(&images);
         assert_eq!(task.len(), 12);
         assert_eq!(task.sample(0), (1, Rotation::R0));

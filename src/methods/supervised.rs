@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 use crate::data::batch::Batch;
 use crate::eval::predict::argmax_rows;
 use crate::methods::losses::cross_entropy;
-use crate::model::encoder::{Classifier, Logits};
+use crate::model::classifier::{Classifier, Logits};
 use crate::train::step::{StepOutput, TrainStep};
 
 /// Cross-entropy of `logits` against `targets`, and how many rows the logits classify right.

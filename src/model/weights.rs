@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Writes `module`'s parameters to `path` so that a crash never leaves a partial file.
 pub fn save<M: Module>(module: &M, path: &Path) -> Result<()> {
-    let mut store = SafetensorsStore::from_bytes(None);
+    let mut store = SafetensorsStore::from_bytes(None).skip_enum_variants(true);
     module
         .save_into(&mut store)
         .map_err(|e| Error::Weights { path: path.to_path_buf(), problem: e.to_string() })?;
@@ -23,7 +23,7 @@ pub fn save<M: Module>(module: &M, path: &Path) -> Result<()> {
 pub fn load<M: Module>(mut module: M, path: &Path) -> Result<M> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     // Not `validate(true)`: its error lists every mismatch in Debug form; ours names the first.
-    let mut store = SafetensorsStore::from_bytes(Some(bytes)).validate(false).allow_partial(true);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true).validate(false).allow_partial(true);
     let result = module
         .load_from(&mut store)
         .map_err(|e| Error::Weights { path: path.to_path_buf(), problem: e.to_string() })?;
@@ -66,14 +66,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::methods::rotation::RotationModel;
-    use crate::model::encoder::ModelConfig;
+    use crate::model::encoders::ModelConfig;
     use burn::tensor::Device;
     use rand::SeedableRng;
     use rand_chacha::ChaCha12Rng;
 
     fn pretext_model(filters: [usize; 3]) -> RotationModel {
         let config = ModelConfig { filters, ..ModelConfig::default() };
-        RotationModel::init(&config, 28, &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
+        RotationModel::init(&config, crate::data::images::ImageShape::square(1, 28), &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
     }
 
     #[test]

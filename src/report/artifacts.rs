@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! config.toml              fully resolved settings
+//! dataset.json             the data set: name, image shape, class names, counts, channel statistics
 //! metrics.json             pretext / downstream / test sections (no timings: same seed, same file)
 //! timings.json             seconds per step (load_data, pretext, downstream, test, baselines, ...)
 //! history_pretext.csv      one row per epoch (loss, accuracy, val_*, seconds)
@@ -19,7 +20,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::config::RunConfig;
-use crate::data::images::LabeledImages;
+use crate::data::dataset::DatasetInfo;
+use crate::data::images::{ImageShape, LabeledImages};
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
 use crate::eval::protocols::{ProtocolResult, markdown_table};
@@ -44,6 +46,8 @@ pub const PRETEXT_WEIGHTS: &str = "pretext.safetensors";
 pub const CLASSIFIER_WEIGHTS: &str = "classifier.safetensors";
 /// File name of the resolved config.
 pub const CONFIG: &str = "config.toml";
+/// File name of the data set's description.
+pub const DATASET: &str = "dataset.json";
 /// File name of the metrics.
 pub const METRICS: &str = "metrics.json";
 /// Folder of the checkpoints of a run under way.
@@ -104,6 +108,27 @@ impl RunFolder {
         RunConfig::from_toml_file(&path, None)
     }
 
+    /// Records the data set the run was trained on.
+    pub fn write_dataset(&self, info: &DatasetInfo) -> Result<()> {
+        let text = serde_json::to_string_pretty(info).expect("json serialises") + "\n";
+        write_atomically(&self.path(DATASET), text.as_bytes())
+    }
+
+    /// The data set the run was trained on: the image shape and class names that `predict`
+    /// needs.
+    pub fn read_dataset(&self) -> Result<DatasetInfo> {
+        let path = self.path(DATASET);
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Config(format!(
+                "{} has no {DATASET} (written by pretext before it knew image shapes); run `pretext eval --run {}` once to record it",
+                self.dir.display(),
+                self.dir.display()
+            )),
+            _ => Error::io(&path, e),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::malformed(&path, e.to_string()))
+    }
+
     /// The run's metrics so far (empty object when none were written).
     pub fn read_metrics(&self) -> Result<Value> {
         let path = self.path(METRICS);
@@ -162,7 +187,7 @@ impl RunFolder {
     }
 
     /// The test images' features projected on their two principal axes.
-    pub fn write_embedding(&self, features: &FeatureBatches, classes: &[&str]) -> Result<()> {
+    pub fn write_embedding(&self, features: &FeatureBatches, classes: &[String]) -> Result<()> {
         let [_, dim] = features.features().dims();
         let values = features.features().clone().into_data().try_to_vec::<f32>().expect("f32 features");
         let points: Vec<(f64, f64)> = pca_project(&values, dim, 2).into_iter().map(|p| (p[0], p[1])).collect();
@@ -171,7 +196,7 @@ impl RunFolder {
     }
 
     /// Test metrics, confusion matrix and example figures.
-    pub fn write_evaluation(&self, predictions: &Predictions, test: &LabeledImages, classes: &[&str]) -> Result<()> {
+    pub fn write_evaluation(&self, predictions: &Predictions, test: &LabeledImages, classes: &[String]) -> Result<()> {
         let predicted = predictions.predicted();
         let matrix = ConfusionMatrix::new(&predicted, &predictions.targets, predictions.classes);
         let eval = predictions.evaluation();
@@ -195,11 +220,11 @@ impl RunFolder {
         let first_right = (0..test.len()).find(|i| !is_wrong(i));
         let wrong: Vec<usize> = (0..test.len()).filter(is_wrong).collect();
         let examples: Vec<Tile> = first_right.into_iter().chain(wrong.first().copied()).map(tile).collect();
-        let dims = (test.height(), test.width());
-        image_grid(&self.path("examples.png"), "First correct and first wrong test prediction", &examples, dims, 2, 5)?;
+        let shape = test.shape();
+        image_grid(&self.path("examples.png"), "First correct and first wrong test prediction", &examples, shape, 2, tile_scale(shape))?;
         let shown: Vec<Tile> = wrong.iter().take(MISCLASSIFIED_SHOWN).map(|&i| tile(i)).collect();
         let title = format!("Misclassified test images: {} of {} (first {} shown)", wrong.len(), test.len(), shown.len());
-        image_grid(&self.path("misclassified.png"), &title, &shown, dims, 8, 3)
+        image_grid(&self.path("misclassified.png"), &title, &shown, shape, 8, tile_scale(shape).div_ceil(2))
     }
 }
 
@@ -220,32 +245,37 @@ fn phase_metrics(history: &[EpochRecord]) -> Value {
 fn rotations_figure(path: &Path, images: &LabeledImages) -> Result<()> {
     let task = RotationTask::new(images);
     let first = if task.len() >= 8 { 4 } else { 0 };
-    let size = images.height() * images.width();
+    let shape = images.shape();
     let tiles: Vec<Tile> = (first..first + 4)
         .map(|i| {
-            let mut pixels = vec![0; size];
+            let mut pixels = vec![0; shape.len()];
             task.write_image(i, &mut pixels);
             let rotation = Rotation::from_class(task.target(i));
             let one_hot: Vec<&str> = (0..4).map(|k| if k == i % 4 { "1" } else { "0" }).collect();
             Tile { pixels, caption: format!("label: [{}]\n{} degrees", one_hot.join(" "), rotation.degrees()) }
         })
         .collect();
-    image_grid(path, "Pretext task: the four rotations of one image", &tiles, (images.height(), images.width()), 4, 5)
+    image_grid(path, "Pretext task: the four rotations of one image", &tiles, shape, 4, tile_scale(shape))
 }
 
 /// Two augmented views of each of the first four images, side by side: what the method is
 /// asked to see as the same (drawn from a fixed generator; the run's own draws differ).
 fn views_figure(path: &Path, images: &LabeledImages, views: &MultiView) -> Result<()> {
-    let dims = (images.height(), images.width());
+    let shape = images.shape();
     let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(0);
     let mut tiles = Vec::new();
     for i in 0..images.len().min(4) {
         tiles.push(Tile { pixels: images.image(i).to_vec(), caption: format!("image {}", i + 1) });
         for v in 0..views.len() {
-            let mut pixels = vec![0; dims.0 * dims.1];
-            views.view(v, images.image(i), dims, &mut rng, &mut pixels);
+            let mut pixels = vec![0; shape.len()];
+            views.view(v, images.image(i), shape.dims(), &mut rng, &mut pixels);
             tiles.push(Tile { pixels, caption: format!("view {}", v + 1) });
         }
     }
-    image_grid(path, "Pretext task: augmented views of the same image", &tiles, dims, 1 + views.len(), 5)
+    image_grid(path, "Pretext task: augmented views of the same image", &tiles, shape, 1 + views.len(), tile_scale(shape))
+}
+
+/// How many times a figure enlarges each image: 5 for MNIST's 28 pixels, less for larger ones.
+fn tile_scale(shape: ImageShape) -> usize {
+    (140 / shape.height.max(shape.width)).clamp(1, 5)
 }

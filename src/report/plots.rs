@@ -7,6 +7,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::data::images::ImageShape;
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
 use crate::eval::sweep::{SweepCell, row_names};
@@ -57,10 +58,11 @@ pub struct Tile {
     pub caption: String,
 }
 
-/// Draws `tiles` in a grid of `cols` columns, each image scaled up `scale` times.
-pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], dims: (usize, usize), cols: usize, scale: usize) -> Result<()> {
+/// Draws `tiles` (planar images of `shape`, grey or RGB) in a grid of `cols` columns, each
+/// image scaled up `scale` times.
+pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], shape: ImageShape, cols: usize, scale: usize) -> Result<()> {
     register_font();
-    let (h, w) = dims;
+    let (h, w) = shape.dims();
     let lines = tiles.iter().map(|t| t.caption.lines().count()).max().unwrap_or(0);
     let caption_h = 16 * lines + 6;
     let (cell_w, cell_h) = ((w * scale + 16).max(150), h * scale + caption_h + 10);
@@ -86,9 +88,10 @@ pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], dims: (usize, usize)
         let top = y0 + caption_h as i32;
         for r in 0..h {
             for c in 0..w {
-                let v = tile.pixels[r * w + c];
+                let channel = |k: usize| tile.pixels[(k % shape.channels) * h * w + r * w + c];
                 let (x, y) = (x0 + (c * scale) as i32, top + (r * scale) as i32);
-                root.draw(&Rectangle::new([(x, y), (x + scale as i32, y + scale as i32)], RGBColor(v, v, v).filled()))
+                let colour = RGBColor(channel(0), channel(1), channel(2));
+                root.draw(&Rectangle::new([(x, y), (x + scale as i32, y + scale as i32)], colour.filled()))
                     .map_err(|e| plot_error(path, e))?;
             }
         }
@@ -151,7 +154,7 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
 }
 
 /// The confusion matrix as a heat map, rows normalised, with counts in the cells.
-pub fn confusion_matrix(path: &Path, matrix: &ConfusionMatrix, classes: &[&str]) -> Result<()> {
+pub fn confusion_matrix(path: &Path, matrix: &ConfusionMatrix, classes: &[String]) -> Result<()> {
     register_font();
     let n = matrix.counts.len();
     let cell = 52i32;
@@ -173,7 +176,7 @@ pub fn confusion_matrix(path: &Path, matrix: &ConfusionMatrix, classes: &[&str])
             let ink = if share > 0.5 { WHITE } else { BLACK };
             draw(&count.to_string(), &text(14).color(&ink), (x + cell / 2, y + cell / 2))?;
         }
-        let name = classes.get(t).copied().unwrap_or("?");
+        let name = classes.get(t).map_or("?", String::as_str);
         draw(name, &text(13), (left - 55, top + t as i32 * cell + cell / 2))?;
         draw(name, &text(13), (left + t as i32 * cell + cell / 2, top + n as i32 * cell + 14))?;
     }
@@ -196,7 +199,7 @@ const CLASS_COLORS: [RGBColor; 10] = [
 ];
 
 /// A scatter plot of 2-D points coloured by class, with a legend of class names.
-pub fn embedding(path: &Path, title: &str, points: &[(f64, f64)], labels: &[usize], classes: &[&str]) -> Result<()> {
+pub fn embedding(path: &Path, title: &str, points: &[(f64, f64)], labels: &[usize], classes: &[String]) -> Result<()> {
     register_font();
     let root = BitMapBackend::new(path, (820, 700)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
@@ -218,7 +221,7 @@ pub fn embedding(path: &Path, title: &str, points: &[(f64, f64)], labels: &[usiz
         chart
             .draw_series(mine)
             .map_err(|e| plot_error(path, e))?
-            .label(*name)
+            .label(name.as_str())
             .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
     }
     draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;

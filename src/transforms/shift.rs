@@ -4,7 +4,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 
-/// Shifts `src` (`height`x`width`) by a random offset in `-max_shift..=max_shift` on each
+/// Shifts `src` (planes of `height`x`width`) by one random offset in `-max_shift..=max_shift` on each
 /// axis into `dst`, filling uncovered pixels with 0 (MNIST's background).
 pub fn random_shift(src: &[u8], dims: (usize, usize), max_shift: usize, rng: &mut ChaCha12Rng, dst: &mut [u8]) {
     let s = max_shift as i64;
@@ -12,9 +12,15 @@ pub fn random_shift(src: &[u8], dims: (usize, usize), max_shift: usize, rng: &mu
     shift(src, dims, (dy as isize, dx as isize), dst);
 }
 
-/// Translates `src` by `(dy, dx)` pixels (down, right) into `dst`.
+/// Translates every plane of `src` by `(dy, dx)` pixels (down, right) into `dst`.
 pub fn shift(src: &[u8], (height, width): (usize, usize), (dy, dx): (isize, isize), dst: &mut [u8]) {
     dst.fill(0);
+    for (src, dst) in src.chunks(height * width).zip(dst.chunks_mut(height * width)) {
+        shift_plane(src, (height, width), (dy, dx), dst);
+    }
+}
+
+fn shift_plane(src: &[u8], (height, width): (usize, usize), (dy, dx): (isize, isize), dst: &mut [u8]) {
     for r in 0..height as isize {
         let sr = r - dy;
         if !(0..height as isize).contains(&sr) {
@@ -42,6 +48,11 @@ mod tests {
         assert_eq!(dst, [0, 0, 0, 2, 3, 0, 5, 6, 0]);
         shift(&src, (3, 3), (0, 0), &mut dst);
         assert_eq!(dst, src);
+        // Two planes (channels) move together.
+        let src: Vec<u8> = (1..=8).collect();
+        let mut dst = [0; 8];
+        shift(&src, (2, 2), (0, 1), &mut dst);
+        assert_eq!(dst, [0, 1, 0, 3, 0, 5, 0, 7]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn data_dir() -> PathBuf {
         return shared;
     }
     let spec = pretext::data::catalog::MNIST;
-    let cache = spec.cache_dir();
+    let cache = pretext::data::catalog::cache_dir(spec.name);
     if spec.resolve_dir(Some(&cache)).is_err() {
         spec.fetch(&cache).expect("MNIST downloads (or set PRETEXT_DATA_DIR to local IDX files)");
     }

@@ -1,0 +1,254 @@
+//! The data set of a run, the one place that tells the kinds apart: `--dataset
+//! mnist|fashion-mnist|cifar10|folder:PATH`. Whatever its source, a data set is training and
+//! test images of one [`ImageShape`], class names, and optionally more unlabeled images.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::catalog::{self, CATALOG, DatasetSpec};
+use crate::data::cifar::{CIFAR10, CifarSpec};
+use crate::data::folder::{self, FolderOptions};
+use crate::data::images::{ImageShape, LabeledImages};
+use crate::error::{Error, Result};
+
+/// Where a data set comes from.
+#[derive(Debug, Clone)]
+pub enum DataSource {
+    /// MNIST or Fashion-MNIST (IDX files).
+    Idx(&'static DatasetSpec),
+    /// CIFAR-10 (binary batches).
+    Cifar(&'static CifarSpec),
+    /// A folder of images in class sub-folders.
+    Folder(PathBuf),
+}
+
+/// The `--dataset` prefix of image folders.
+const FOLDER_PREFIX: &str = "folder:";
+
+impl DataSource {
+    /// Reads a `--dataset` value.
+    pub fn parse(name: &str) -> Result<Self> {
+        if let Some(path) = name.strip_prefix(FOLDER_PREFIX) {
+            if path.is_empty() {
+                return Err(Error::Config("--dataset folder:PATH needs a path after 'folder:'".into()));
+            }
+            return Ok(DataSource::Folder(PathBuf::from(path)));
+        }
+        if let Some(spec) = CATALOG.iter().find(|s| s.name == name) {
+            return Ok(DataSource::Idx(spec));
+        }
+        if name == CIFAR10.name {
+            return Ok(DataSource::Cifar(&CIFAR10));
+        }
+        Err(Error::Config(format!("unknown data set '{name}' (known: {}, folder:PATH)", Self::NAMES.join(", "))))
+    }
+
+    /// The data sets known by name.
+    pub const NAMES: [&str; 3] = ["mnist", "fashion-mnist", "cifar10"];
+
+    /// Loads the data set: a folder as it is, a named one from `data_dir`, the standard
+    /// places, or (when it is nowhere and no `data_dir` was given) a download into the cache.
+    pub fn load(&self, options: &FolderOptions, data_dir: Option<&Path>) -> Result<Dataset> {
+        if !matches!(self, DataSource::Folder(_)) {
+            if let Some(flag) = options.changed().first() {
+                return Err(Error::Config(format!("{flag} applies to image folders (--dataset folder:PATH), not to {self}")));
+            }
+        }
+        match self {
+            DataSource::Folder(root) => folder::load(root, options),
+            DataSource::Idx(spec) => {
+                let dir = self.locate(spec.resolve_dir(data_dir), data_dir)?;
+                spec.load(&dir)
+            }
+            DataSource::Cifar(spec) => {
+                let dir = self.locate(spec.resolve_dir(data_dir), data_dir)?;
+                spec.load(&dir)
+            }
+        }
+    }
+
+    /// `found`, or the cache after a download when the data set is nowhere else.
+    fn locate(&self, found: Result<PathBuf>, data_dir: Option<&Path>) -> Result<PathBuf> {
+        match found {
+            Err(Error::DataNotFound { .. }) if data_dir.is_none() => {
+                let cache = self.cache_dir();
+                eprintln!("{self} not found locally; downloading it to {}", cache.display());
+                self.fetch(&cache)?;
+                Ok(cache)
+            }
+            other => other,
+        }
+    }
+
+    /// Where a download puts the data set by default.
+    pub fn cache_dir(&self) -> PathBuf {
+        catalog::cache_dir(&self.to_string())
+    }
+
+    /// Downloads a named data set into `dest`, verifying its checksums.
+    pub fn fetch(&self, dest: &Path) -> Result<()> {
+        match self {
+            DataSource::Idx(spec) => spec.fetch(dest),
+            DataSource::Cifar(spec) => spec.fetch(dest),
+            DataSource::Folder(root) => Err(Error::Config(format!("{} is a local folder; there is nothing to download", root.display()))),
+        }
+    }
+}
+
+impl fmt::Display for DataSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSource::Idx(spec) => f.write_str(spec.name),
+            DataSource::Cifar(spec) => f.write_str(spec.name),
+            DataSource::Folder(root) => write!(f, "{FOLDER_PREFIX}{}", root.display()),
+        }
+    }
+}
+
+/// The images of a data set.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// How `--dataset` names it.
+    pub name: String,
+    /// Labelled training images (for the pretext task and the labelled head).
+    pub train: LabeledImages,
+    /// Images without labels, for the pretext task only (image folders may have them).
+    pub unlabeled: LabeledImages,
+    /// Held-out test images.
+    pub test: LabeledImages,
+    /// Class names in label order.
+    pub classes: Vec<String>,
+}
+
+impl Dataset {
+    /// A data set without extra unlabeled images.
+    pub fn new(name: &str, train: LabeledImages, test: LabeledImages, classes: Vec<String>) -> Self {
+        let unlabeled = train.head(0);
+        Self { name: name.to_string(), train, unlabeled, test, classes }
+    }
+
+    /// The same data set with `unlabeled` images for the pretext task.
+    pub fn with_unlabeled(self, unlabeled: LabeledImages) -> Self {
+        Self { unlabeled, ..self }
+    }
+
+    /// Channels, height and width of every image.
+    pub fn shape(&self) -> ImageShape {
+        self.train.shape()
+    }
+
+    /// The images the pretext task may use: the training images, then the unlabeled ones.
+    pub fn pretext_pool(&self) -> LabeledImages {
+        if self.unlabeled.is_empty() { self.train.clone() } else { self.train.concat(&self.unlabeled) }
+    }
+
+    /// Mean and standard deviation of each channel over the training images, in grey levels.
+    pub fn channel_stats(&self) -> ChannelStats {
+        ChannelStats::of(&self.train)
+    }
+
+    /// What `pretext data info` prints and a run folder keeps in `dataset.json`.
+    pub fn info(&self) -> DatasetInfo {
+        DatasetInfo {
+            name: self.name.clone(),
+            shape: self.shape(),
+            classes: self.classes.clone(),
+            train: self.train.len(),
+            unlabeled: self.unlabeled.len(),
+            test: self.test.len(),
+            stats: self.channel_stats(),
+        }
+    }
+}
+
+/// Per-channel mean and standard deviation of pixel values (0..255).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelStats {
+    /// Mean of each channel.
+    pub mean: Vec<f64>,
+    /// Standard deviation of each channel.
+    pub std: Vec<f64>,
+}
+
+impl ChannelStats {
+    /// The statistics of `images`.
+    pub fn of(images: &LabeledImages) -> Self {
+        let shape = images.shape();
+        let mut sums = vec![(0u64, 0u64); shape.channels];
+        for i in 0..images.len() {
+            for (c, plane) in images.image(i).chunks(shape.plane()).enumerate() {
+                for &p in plane {
+                    sums[c].0 += p as u64;
+                    sums[c].1 += (p as u64) * (p as u64);
+                }
+            }
+        }
+        let n = (images.len() * shape.plane()).max(1) as f64;
+        let mean: Vec<f64> = sums.iter().map(|&(s, _)| s as f64 / n).collect();
+        let std = sums.iter().zip(&mean).map(|(&(_, sq), m)| (sq as f64 / n - m * m).max(0.0).sqrt()).collect();
+        Self { mean, std }
+    }
+}
+
+/// A data set described: what a run was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// How `--dataset` names it.
+    pub name: String,
+    /// Channels, height and width of every image.
+    pub shape: ImageShape,
+    /// Class names in label order.
+    pub classes: Vec<String>,
+    /// Labelled training images.
+    pub train: usize,
+    /// Extra unlabeled images.
+    pub unlabeled: usize,
+    /// Test images.
+    pub test: usize,
+    /// Per-channel mean and standard deviation of the training images.
+    pub stats: ChannelStats,
+}
+
+impl fmt::Display for DatasetInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let numbers = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ");
+        writeln!(f, "data set:   {}", self.name)?;
+        writeln!(f, "images:     {}", self.shape)?;
+        writeln!(f, "train:      {} labelled images", self.train)?;
+        if self.unlabeled > 0 {
+            writeln!(f, "unlabeled:  {} more images", self.unlabeled)?;
+        }
+        writeln!(f, "test:       {} images", self.test)?;
+        writeln!(f, "classes:    {} ({})", self.classes.len(), self.classes.join(", "))?;
+        writeln!(f, "mean:       {} (per channel, 0..255, training images)", numbers(&self.stats.mean))?;
+        write!(f, "std:        {}", numbers(&self.stats.std))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_to_their_sources_and_unknown_ones_list_the_known() {
+        assert!(matches!(DataSource::parse("mnist").unwrap(), DataSource::Idx(s) if s.name == "mnist"));
+        assert!(matches!(DataSource::parse("cifar10").unwrap(), DataSource::Cifar(_)));
+        assert!(matches!(DataSource::parse("folder:/x/y").unwrap(), DataSource::Folder(p) if p == Path::new("/x/y")));
+        assert_eq!(DataSource::parse("folder:/x/y").unwrap().to_string(), "folder:/x/y");
+        let err = DataSource::parse("imagenet").unwrap_err().to_string();
+        assert!(err.contains("mnist, fashion-mnist, cifar10, folder:PATH"), "{err}");
+        assert!(DataSource::parse("folder:").is_err());
+    }
+
+    #[test]
+    fn channel_stats_are_per_channel() {
+        // Two 1x2 RGB images: red 0 and 10, green 100, blue 255 and 0 over the four pixels.
+        let pixels = vec![0, 10, 100, 100, 255, 0, 0, 10, 100, 100, 255, 0];
+        let stats = ChannelStats::of(&LabeledImages::new(pixels, vec![0, 1], ImageShape { channels: 3, height: 1, width: 2 }));
+        assert_eq!(stats.mean, [5.0, 100.0, 127.5]);
+        assert_eq!(stats.std, [5.0, 0.0, 127.5]);
+    }
+}

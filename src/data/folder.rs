@@ -1,0 +1,304 @@
+//! Image folders, the layout torchvision's `ImageFolder` reads: `PATH/<class>/*.png|jpg` for
+//! labelled images; images directly in `PATH` (or in `--unlabeled-dir`) for unlabeled ones;
+//! `PATH/test/<class>/` for test images when it exists, else a seeded split of the labelled
+//! images. Every image is brought to one shape (grey or RGB, `--image-size` square).
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use image::{DynamicImage, GenericImageView};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha12Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::dataset::Dataset;
+use crate::data::images::{ImageShape, LabeledImages};
+use crate::error::{Error, Result};
+
+/// File extensions read as images (case-insensitive).
+const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+/// Seed of the test split and of the training images' order: fixed, so that every run over a
+/// folder tests on the same images whatever its own seed.
+const SPLIT_SEED: u64 = 0x5EED;
+
+/// How an image of another size is brought to `--image-size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resize {
+    /// Scale the shorter side to the size, then cut the centre square (torchvision's
+    /// `Resize` + `CenterCrop`): no distortion, the edges of long images are lost.
+    #[default]
+    Crop,
+    /// Scale each side to the size: the whole image, distorted if it was not square.
+    Stretch,
+}
+
+/// What to do with a file that cannot be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unreadable {
+    /// Name it on stderr and leave it out.
+    #[default]
+    Skip,
+    /// Stop with an error naming it.
+    Fail,
+}
+
+/// Settings that only image folders use (`[data.folder]` in config.toml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FolderOptions {
+    /// 1 (grey) or 3 (RGB); by default 3 when any image has colour, else 1.
+    pub channels: Option<usize>,
+    /// Side of the square images the model sees; by default the images' own size, which must
+    /// then be square and the same for every image.
+    pub image_size: Option<usize>,
+    /// How images of another size are brought to `image_size`.
+    pub resize: Resize,
+    /// Fraction of the labelled images held out for testing when there is no `test/` folder.
+    pub test_fraction: f64,
+    /// Another folder of unlabeled images for the pretext phase.
+    pub unlabeled_dir: Option<PathBuf>,
+    /// What to do with files that cannot be decoded.
+    pub unreadable: Unreadable,
+}
+
+impl Default for FolderOptions {
+    fn default() -> Self {
+        Self { channels: None, image_size: None, resize: Resize::Crop, test_fraction: 0.2, unlabeled_dir: None, unreadable: Unreadable::Skip }
+    }
+}
+
+impl FolderOptions {
+    /// Names the first setting that cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channels.is_some_and(|c| c != 1 && c != 3) {
+            return Err(format!("--channels must be 1 (grey) or 3 (RGB), got {}", self.channels.unwrap_or(0)));
+        }
+        if self.image_size == Some(0) {
+            return Err("--image-size must be at least 1".into());
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(format!("--test-fraction must be in (0, 1), got {}", self.test_fraction));
+        }
+        Ok(())
+    }
+
+    /// The names of the settings that differ from their defaults: the flags that a data set
+    /// other than a folder refuses.
+    pub fn changed(&self) -> Vec<&'static str> {
+        let default = Self::default();
+        let mut changed = Vec::new();
+        let mut note = |is: bool, flag| {
+            if is {
+                changed.push(flag);
+            }
+        };
+        note(self.channels != default.channels, "--channels");
+        note(self.image_size != default.image_size, "--image-size");
+        note(self.resize != default.resize, "--resize");
+        note(self.test_fraction != default.test_fraction, "--test-fraction");
+        note(self.unlabeled_dir != default.unlabeled_dir, "--unlabeled-dir");
+        note(self.unreadable != default.unreadable, "--unreadable");
+        changed
+    }
+}
+
+/// Reads the image folder at `root`.
+pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
+    if !root.is_dir() {
+        return Err(Error::malformed(root, "is not a folder; --dataset folder:PATH reads PATH/<class>/*.png|jpg"));
+    }
+    let train_root = if root.join("train").is_dir() { root.join("train") } else { root.to_path_buf() };
+    let test_root = root.join("test");
+    let listing = list(&train_root, &[root.join("test"), root.join("train")])?;
+    if listing.classes.is_empty() {
+        return Err(Error::malformed(
+            &train_root,
+            "holds no class sub-folders; put labelled images in PATH/<class>/ (unlabeled ones may sit in PATH itself or in --unlabeled-dir)",
+        ));
+    }
+    let classes: Vec<String> = listing.classes.iter().map(|(name, _)| name.clone()).collect();
+    let mut unlabeled_files = listing.unlabeled;
+    if let Some(dir) = &options.unlabeled_dir {
+        unlabeled_files.extend(list(dir, &[])?.unlabeled);
+    }
+    let test_listing = if test_root.is_dir() { Some(list(&test_root, &[])?) } else { None };
+
+    let decode_all = |files: &[(PathBuf, u8)]| decode(files, options.unreadable);
+    let labelled = decode_all(&labelled_files(&listing.classes, &classes, &train_root)?)?;
+    let unlabeled = decode_all(&unlabeled_files.into_iter().map(|p| (p, 0)).collect::<Vec<_>>())?;
+    let test = match &test_listing {
+        Some(test) => decode_all(&labelled_files(&test.classes, &classes, &test_root)?)?,
+        None => Vec::new(),
+    };
+    let shape = shape_of(labelled.iter().chain(&unlabeled).chain(&test), options)?;
+    let to_images = |decoded: Vec<Decoded>| images(decoded, shape, options.resize);
+
+    let mut rng = ChaCha12Rng::seed_from_u64(SPLIT_SEED);
+    let mut labelled = labelled;
+    labelled.shuffle(&mut rng);
+    let (train, test) = if test_listing.is_some() {
+        (labelled, test)
+    } else {
+        let held_out = ((labelled.len() as f64) * options.test_fraction).round() as usize;
+        if held_out == 0 || held_out == labelled.len() {
+            return Err(Error::malformed(
+                &train_root,
+                format!("{} labelled images with --test-fraction {} leave no test or no training image; add images or a test/ folder", labelled.len(), options.test_fraction),
+            ));
+        }
+        let train = labelled.split_off(held_out);
+        (train, labelled)
+    };
+    let name = format!("folder:{}", root.display());
+    let unlabeled = to_images(unlabeled);
+    Ok(Dataset::new(&name, to_images(train), to_images(test), classes).with_unlabeled(unlabeled))
+}
+
+/// One folder's class sub-folders (name, image files) and loose image files, sorted by name.
+struct Listing {
+    classes: Vec<(String, Vec<PathBuf>)>,
+    unlabeled: Vec<PathBuf>,
+}
+
+/// Lists `dir`, leaving out the sub-folders in `skip`; names files that are not images.
+fn list(dir: &Path, skip: &[PathBuf]) -> Result<Listing> {
+    let mut classes = Vec::new();
+    let mut unlabeled = Vec::new();
+    let mut ignored = Vec::new();
+    for path in sorted_entries(dir)? {
+        if path.is_dir() {
+            if skip.contains(&path) {
+                continue;
+            }
+            let (images, other): (Vec<PathBuf>, Vec<PathBuf>) = sorted_entries(&path)?.into_iter().filter(|p| p.is_file()).partition(|p| is_image(p));
+            ignored.extend(other);
+            if images.is_empty() {
+                return Err(Error::malformed(&path, "is a class folder without any .png or .jpg image; add images or remove it"));
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            classes.push((name, images));
+        } else if is_image(&path) {
+            unlabeled.push(path);
+        } else {
+            ignored.push(path);
+        }
+    }
+    if let Some(first) = ignored.first() {
+        eprintln!("note: ignored {} file(s) in {} that are not .png or .jpg, e.g. {}", ignored.len(), dir.display(), first.display());
+    }
+    if classes.len() > usize::from(u8::MAX) + 1 {
+        return Err(Error::malformed(dir, format!("holds {} class folders; at most 256 are supported", classes.len())));
+    }
+    Ok(Listing { classes, unlabeled })
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut paths = entries.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>().map_err(|e| Error::io(dir, e))?;
+    paths.sort();
+    Ok(paths)
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Every file of `found` classes with its label among `classes` (the training classes).
+fn labelled_files(found: &[(String, Vec<PathBuf>)], classes: &[String], root: &Path) -> Result<Vec<(PathBuf, u8)>> {
+    let mut files = Vec::new();
+    for (name, paths) in found {
+        let label = classes.iter().position(|c| c == name).ok_or_else(|| {
+            Error::malformed(&root.join(name), format!("is a test class that the training images lack (their classes: {})", classes.join(", ")))
+        })?;
+        files.extend(paths.iter().map(|p| (p.clone(), label as u8)));
+    }
+    Ok(files)
+}
+
+/// A decoded image with its file and label.
+struct Decoded {
+    path: PathBuf,
+    label: u8,
+    image: DynamicImage,
+}
+
+/// Decodes `files` on every core; an unreadable one is skipped (and named) or refused.
+fn decode(files: &[(PathBuf, u8)], unreadable: Unreadable) -> Result<Vec<Decoded>> {
+    let results: Vec<_> = files
+        .par_iter()
+        .map(|(path, label)| {
+            let image = image::ImageReader::open(path)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.with_guessed_format().map_err(|e| e.to_string()))
+                .and_then(|r| r.decode().map_err(|e| e.to_string()));
+            (path, *label, image)
+        })
+        .collect();
+    let mut decoded = Vec::with_capacity(results.len());
+    for (path, label, image) in results {
+        match (image, unreadable) {
+            (Ok(image), _) => decoded.push(Decoded { path: path.clone(), label, image }),
+            (Err(problem), Unreadable::Skip) => eprintln!("warning: skipped {}: cannot be read as an image ({problem})", path.display()),
+            (Err(problem), Unreadable::Fail) => {
+                return Err(Error::Image { path: path.clone(), problem: format!("cannot be read as an image ({problem}); pass --unreadable skip to leave such files out") });
+            }
+        }
+    }
+    Ok(decoded)
+}
+
+/// The shape every image is brought to: the options', else the images' own (which must then
+/// agree, and be square).
+fn shape_of<'a>(mut images: impl Iterator<Item = &'a Decoded> + Clone, options: &FolderOptions) -> Result<ImageShape> {
+    let first = images.clone().next().ok_or_else(|| Error::Config("the folder holds no readable image".into()))?;
+    let channels = options.channels.unwrap_or(if images.clone().any(|d| d.image.color().has_color()) { 3 } else { 1 });
+    let side = match options.image_size {
+        Some(side) => side,
+        None => {
+            let (w, h) = first.image.dimensions();
+            if let Some(other) = images.find(|d| d.image.dimensions() != (w, h)) {
+                let (ow, oh) = other.image.dimensions();
+                return Err(Error::Config(format!(
+                    "images differ in size ({} is {w}x{h}, {} is {ow}x{oh}); pass --image-size N to bring them all to NxN",
+                    first.path.display(),
+                    other.path.display()
+                )));
+            }
+            if w != h {
+                return Err(Error::Config(format!("images are {w}x{h}, not square; pass --image-size N to bring them to NxN")));
+            }
+            w as usize
+        }
+    };
+    Ok(ImageShape::square(channels, side))
+}
+
+/// The images brought to `shape`, as planar bytes.
+fn images(decoded: Vec<Decoded>, shape: ImageShape, resize: Resize) -> LabeledImages {
+    let labels = decoded.iter().map(|d| d.label).collect();
+    let pixels = decoded.into_par_iter().flat_map_iter(|d| planar(&d.image, shape, resize)).collect();
+    LabeledImages::new(pixels, labels, shape)
+}
+
+/// One image brought to `shape` (grey or RGB, resized by `resize` when its size differs), laid
+/// out plane by plane.
+pub fn planar(image: &DynamicImage, shape: ImageShape, resize: Resize) -> Vec<u8> {
+    let side = shape.height as u32;
+    let sized = if image.dimensions() == (side, side) {
+        image.clone()
+    } else {
+        match resize {
+            Resize::Stretch => image.resize_exact(side, side, FilterType::Triangle),
+            Resize::Crop => image.resize_to_fill(side, side, FilterType::Triangle),
+        }
+    };
+    if shape.channels == 1 {
+        return sized.to_luma8().into_raw();
+    }
+    let rgb = sized.to_rgb8().into_raw();
+    (0..3).flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>()).collect()
+}

@@ -1,0 +1,141 @@
+//! The notebook's ConvNet encoder: Conv(3x3, stride 2) ReLU, MaxPool 2x2, Conv(3x3) ReLU,
+//! MaxPool 2x2, flattened. Its conv + ReLU + pool stages run on our fused CPU kernels.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha12Rng;
+
+use crate::data::images::ImageShape;
+use crate::kernels::{conv2d_relu, conv2d_relu_pool, max_pool2x2};
+use crate::model::encoders::ModelConfig;
+use crate::model::init::{init_conv, init_linear};
+use crate::model::summary::Tracer;
+
+/// Output side of a Keras 'same' convolution.
+pub(crate) fn same_out(size: usize, stride: usize) -> usize {
+    size.div_ceil(stride)
+}
+
+/// Output side of a 2x2/2 max pool with 'valid' padding.
+pub(crate) fn pool_out(size: usize) -> usize {
+    size / 2
+}
+
+impl ModelConfig {
+    /// A Keras 'same' convolution of the notebook's kernel size, `N(0, init_std)` weights.
+    pub(crate) fn conv(&self, channels: [usize; 2], stride: usize, rng: &mut ChaCha12Rng, device: &Device) -> Conv2d {
+        let mut conv = Conv2dConfig::new(channels, [self.kernel_size; 2])
+            .with_stride([stride; 2])
+            .with_padding(PaddingConfig2d::Same)
+            .init(device);
+        init_conv(&mut conv, self.init_std, rng, device);
+        conv
+    }
+
+    /// A dense layer with `N(0, init_std)` weights.
+    pub(crate) fn dense(&self, inputs: usize, outputs: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
+        let mut linear = LinearConfig::new(inputs, outputs).init(device);
+        init_linear(&mut linear, self.init_std, rng, device);
+        linear
+    }
+
+    /// A freshly initialised notebook encoder for `channels`-channel images.
+    pub(crate) fn notebook(&self, channels: usize, rng: &mut ChaCha12Rng, device: &Device) -> NotebookEncoder {
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        NotebookEncoder {
+            conv1: self.conv([channels, self.filters[0]], 2, rng, device),
+            pool1: pool.clone(),
+            conv2: self.conv([self.filters[0], self.filters[1]], 1, rng, device),
+            pool2: pool,
+        }
+    }
+
+    /// Height and width of the notebook encoder's feature maps for `shape` images.
+    pub(crate) fn notebook_map_dims(&self, shape: ImageShape) -> (usize, usize) {
+        let side = |s| pool_out(pool_out(same_out(s, 2)));
+        (side(shape.height), side(shape.width))
+    }
+}
+
+/// Conv(3x3, stride 2) ReLU, MaxPool 2x2, Conv(3x3) ReLU, MaxPool 2x2.
+#[derive(Module, Debug)]
+pub struct NotebookEncoder {
+    pub(crate) conv1: Conv2d,
+    pool1: MaxPool2d,
+    pub(crate) conv2: Conv2d,
+    pool2: MaxPool2d,
+}
+
+impl NotebookEncoder {
+    /// Feature maps `[batch, filters[1], h, w]` of a `[batch, channels, H, W]` image batch.
+    pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
+        let x = stage(&self.conv1, &self.pool1, x, trace, trainable);
+        stage(&self.conv2, &self.pool2, x, trace, trainable)
+    }
+}
+
+/// Conv ReLU then MaxPool: one fused kernel, or layer by layer while a summary records each
+/// layer's output (the pooled values are the same).
+fn stage(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
+    if !trace.is_on() {
+        return conv2d_relu_pool(conv, pool, x);
+    }
+    let x = conv2d_relu(conv, x);
+    trace.record("conv2d", "Conv2D", &x, conv.num_params(), trainable);
+    let x = max_pool2x2(pool, x);
+    trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::tensor::TensorData;
+    use rand::SeedableRng;
+
+    fn encoder(channels: usize) -> (NotebookEncoder, Device) {
+        let device = Device::flex();
+        (ModelConfig::default().notebook(channels, &mut ChaCha12Rng::seed_from_u64(0), &device), device)
+    }
+
+    #[test]
+    fn same_padding_with_stride_two_pads_only_bottom_and_right_like_keras() {
+        let (mut encoder, device) = encoder(1);
+        // One filter-bank whose 3x3 kernel is 1..=9 row-major; an impulse at pixel (0, 0).
+        let kernel: Vec<f32> = (0..64).flat_map(|_| (1..=9).map(|v| v as f32)).collect();
+        encoder.conv1.weight = Param::from_tensor(Tensor::from_data(TensorData::new(kernel, [64, 1, 3, 3]), &device));
+        let mut image = vec![0f32; 28 * 28];
+        image[0] = 1.0;
+        let x = Tensor::<4>::from_data(TensorData::new(image, [1, 1, 28, 28]), &device);
+        let out = encoder.conv1.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        // Keras: no top/left padding, so output (0, 0) sees the impulse through kernel (0, 0) = 1.
+        // Symmetric padding would give kernel (1, 1) = 5.
+        assert_eq!(out[0], 1.0);
+        assert_eq!(out[1], 0.0);
+    }
+
+    #[test]
+    fn initialisation_is_normal_with_zero_bias_and_seeded() {
+        let weights = |e: &NotebookEncoder| e.conv2.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let (a, _) = encoder(1);
+        let w = weights(&a);
+        assert_eq!(w, weights(&encoder(1).0));
+        let n = w.len() as f32;
+        let mean = w.iter().sum::<f32>() / n;
+        let std = (w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        assert!(mean.abs() < 0.005 && (std - 0.05).abs() < 0.002, "mean {mean} std {std}");
+        let bias = a.conv2.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+        assert!(bias.iter().all(|&b| b == 0.0));
+    }
+
+    #[test]
+    fn colour_images_widen_only_the_first_convolution() {
+        let (grey, rgb) = (encoder(1).0, encoder(3).0);
+        assert_eq!(rgb.conv1.weight.dims(), [64, 3, 3, 3]);
+        assert_eq!(rgb.num_params() - grey.num_params(), 2 * 64 * 9);
+    }
+}

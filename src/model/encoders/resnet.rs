@@ -1,0 +1,193 @@
+//! A ResNet for small images (He et al. 2016), in the CIFAR form that solo-learn and lightly
+//! use: a 3x3 stride-1 stem without max pool, stages of basic blocks that halve the size and
+//! double the width, global average pooling. With the defaults it is ResNet-18's layout
+//! (11,168,832 learned parameters on RGB input, as PyTorch counts them); `width` and `blocks`
+//! make it narrower or shallower.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand_chacha::ChaCha12Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use crate::model::summary::Tracer;
+
+/// Shape of the ResNet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResNetConfig {
+    /// Channels of the stem and the first stage; each later stage doubles them.
+    pub width: usize,
+    /// Basic blocks per stage (one to four stages); ResNet-18 is `[2, 2, 2, 2]`.
+    pub blocks: Vec<usize>,
+}
+
+impl Default for ResNetConfig {
+    fn default() -> Self {
+        Self { width: 64, blocks: vec![2, 2, 2, 2] }
+    }
+}
+
+impl ResNetConfig {
+    /// Length of the pooled features: the last stage's channels.
+    pub fn feature_dim(&self) -> usize {
+        self.width << (self.blocks.len().max(1) - 1)
+    }
+
+    /// Names the first setting that cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.width == 0 || !(1..=4).contains(&self.blocks.len()) || self.blocks.contains(&0) {
+            return Err(format!(
+                "--resnet-width must be at least 1 and --resnet-blocks one to four numbers of at least 1, got {} and {:?}",
+                self.width, self.blocks
+            ));
+        }
+        Ok(())
+    }
+
+    /// A freshly initialised ResNet for `channels`-channel images: convolutions drawn
+    /// Kaiming-normal (fan-out, as torchvision's ResNet) from our generator, batch norms at
+    /// scale 1 and shift 0.
+    pub fn init(&self, channels: usize, rng: &mut ChaCha12Rng, device: &Device) -> ResNet {
+        let mut conv = |c_in, c_out, kernel, stride| conv(c_in, c_out, kernel, stride, rng, device);
+        let stem = conv(channels, self.width, 3, 1);
+        let mut blocks = Vec::new();
+        let mut c_in = self.width;
+        for (stage, &count) in self.blocks.iter().enumerate() {
+            let c_out = self.width << stage;
+            for b in 0..count {
+                let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+                let shortcut = (stride != 1 || c_in != c_out).then(|| (conv(c_in, c_out, 1, stride), norm(c_out, device)));
+                blocks.push(BasicBlock {
+                    conv1: conv(c_in, c_out, 3, stride),
+                    norm1: norm(c_out, device),
+                    conv2: conv(c_out, c_out, 3, 1),
+                    norm2: norm(c_out, device),
+                    shortcut: shortcut.map(|(conv, norm)| Shortcut { conv, norm }),
+                });
+                c_in = c_out;
+            }
+        }
+        ResNet { stem, stem_norm: norm(self.width, device), blocks }
+    }
+}
+
+/// A bias-free convolution (batch norm follows), zero-padded by `kernel / 2` like PyTorch's.
+fn conv(c_in: usize, c_out: usize, kernel: usize, stride: usize, rng: &mut ChaCha12Rng, device: &Device) -> Conv2d {
+    let mut conv = Conv2dConfig::new([c_in, c_out], [kernel; 2])
+        .with_stride([stride; 2])
+        .with_padding(PaddingConfig2d::Explicit(kernel / 2, kernel / 2, kernel / 2, kernel / 2))
+        .with_bias(false)
+        .init(device);
+    let shape = conv.weight.dims();
+    let std = (2.0 / (c_out * kernel * kernel) as f32).sqrt();
+    let dist = Normal::new(0.0, std).expect("positive std");
+    let values: Vec<f32> = (0..shape.iter().product()).map(|_| dist.sample(rng)).collect();
+    conv.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device));
+    conv
+}
+
+fn norm(channels: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels).init(device)
+}
+
+/// Conv-BN-ReLU-Conv-BN plus the input (projected by a strided 1x1 conv when the shape
+/// changes), then ReLU.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    conv1: Conv2d,
+    norm1: BatchNorm,
+    conv2: Conv2d,
+    norm2: BatchNorm,
+    shortcut: Option<Shortcut>,
+}
+
+/// The projection of a block's input when the block changes width or size.
+#[derive(Module, Debug)]
+pub struct Shortcut {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl BasicBlock {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match &self.shortcut {
+            Some(s) => s.norm.forward(s.conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let y = relu(self.norm1.forward(self.conv1.forward(x)));
+        let y = self.norm2.forward(self.conv2.forward(y));
+        relu(y + identity)
+    }
+}
+
+/// Stem (Conv 3x3, BN, ReLU), the residual blocks, global average pooling.
+#[derive(Module, Debug)]
+pub struct ResNet {
+    stem: Conv2d,
+    stem_norm: BatchNorm,
+    blocks: Vec<BasicBlock>,
+}
+
+impl ResNet {
+    /// Pooled features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch.
+    pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<2> {
+        let x = self.stem.forward(x);
+        trace.record("conv2d", "Conv2D", &x, self.stem.num_params(), trainable);
+        let mut x = relu(self.stem_norm.forward(x));
+        trace.record("batch_normalization", "BatchNormalization", &x, self.stem_norm.num_params(), trainable);
+        for block in &self.blocks {
+            x = block.forward(x);
+            trace.record("residual_block", "ResidualBlock", &x, block.num_params(), trainable);
+        }
+        let [n, c, _, _] = x.dims();
+        let x = x.mean_dim(3).mean_dim(2).reshape([n, c]);
+        trace.record("global_average_pooling2d", "GlobalAveragePooling2D", &x, 0, trainable);
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn resnet(config: &ResNetConfig, channels: usize) -> ResNet {
+        config.init(channels, &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
+    }
+
+    #[test]
+    fn resnet18_has_the_cifar_variants_parameter_count() {
+        // torchvision's resnet18 has 11,689,512 parameters with the 1000-way fc (513,000) and
+        // the 7x7 stem (9,408); the CIFAR stem is 3x3 (1,728): 11,168,832 learned values. Burn
+        // (like Keras) also counts the batch norms' running mean and variance: 2 x 4,800.
+        assert_eq!(resnet(&ResNetConfig::default(), 3).num_params(), 11_168_832 + 9_600);
+        assert_eq!(ResNetConfig::default().feature_dim(), 512);
+    }
+
+    #[test]
+    fn a_narrow_shallow_resnet_pools_to_its_last_width() {
+        let config = ResNetConfig { width: 8, blocks: vec![1, 1] };
+        let net = resnet(&config, 1);
+        // Stem 72 + 16; block 1: 576 + 16 + 576 + 16; block 2 (stride 2, 8->16): 1152 + 32 +
+        // 2304 + 32, shortcut 128 + 32; and the running statistics of 72 batch-norm channels.
+        assert_eq!(net.num_params(), 88 + 1184 + 3680 + 2 * 72);
+        let x = Tensor::<4>::zeros([2, 1, 12, 12], &Device::flex());
+        let mut trace = Tracer::on();
+        let features = net.forward(x, &mut trace, true);
+        assert_eq!(features.dims(), [2, config.feature_dim()]);
+        let shapes: Vec<Vec<usize>> = trace.into_rows().iter().map(|r| r.output_shape.clone()).collect();
+        assert_eq!(shapes, [vec![8, 12, 12], vec![8, 12, 12], vec![8, 12, 12], vec![16, 6, 6], vec![16]]);
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused() {
+        assert!(ResNetConfig { width: 0, ..ResNetConfig::default() }.validate().is_err());
+        assert!(ResNetConfig { width: 8, blocks: vec![] }.validate().is_err());
+        assert!(ResNetConfig { width: 8, blocks: vec![1; 5] }.validate().unwrap_err().contains("--resnet-blocks"));
+        assert!(ResNetConfig::default().validate().is_ok());
+    }
+}
