@@ -82,7 +82,7 @@ fn data_info_verifies_the_checksums_and_measures_the_images() {
     let output = pretext(&["data", "info", "mnist", "--data-dir", common::data_dir().to_str().unwrap()]);
     common::assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("images:     28x28 grey\ntrain:      60000 labelled images\ntest:       10000 images"), "{stdout}");
+    assert!(stdout.contains("images:     28x28 grey\ntrain:      60000 labelled images\ntest:       10000 images (the data set's test split)"), "{stdout}");
     // MNIST's well-known normalisation, 0.1307 and 0.3081 of 255.
     assert!(stdout.contains("mean:       33.32 ") && stdout.contains("std:        78.57"), "{stdout}");
     assert!(stdout.contains("all four match the published SHA-256"), "{stdout}");

@@ -8,6 +8,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use pretext::config::{Count, Preset, RunConfig};
 use pretext::methods::MethodName;
+use pretext::model::encoders::resnet::ResNetConfig;
+use pretext::model::encoders::{Encoder, EncoderName};
 use pretext::pipeline::{self, Pretrained, Session};
 use pretext::report::artifacts::RunFolder;
 use pretext::train::optimizer::TrainConfig;
@@ -42,15 +44,19 @@ impl ModuleVisitor for Values {
     }
 }
 
+fn encoder_values(encoder: &Encoder) -> Vec<f32> {
+    let mut values = Values::default();
+    encoder.visit(&mut values);
+    values.0
+}
+
 fn check_method(method: MethodName) {
     let pretrained = pretrain(method);
     let history = &pretrained.history;
     assert_eq!(history.len(), 3);
     let (first, last) = (history[0].loss, history[2].loss);
     assert!(last.is_finite() && last < first, "{method}: loss {first} -> {last}");
-    let mut values = Values::default();
-    pretrained.model.encoder().visit(&mut values);
-    assert!(values.0.iter().all(|v| v.is_finite()), "{method}: non-finite encoder weights");
+    assert!(encoder_values(pretrained.model.encoder()).iter().all(|v| v.is_finite()), "{method}: non-finite encoder weights");
     for record in history {
         let knn = record.knn_accuracy.expect("monitor measures every epoch");
         assert!(knn > 0.3, "{method}: k-NN accuracy {knn} at epoch {} (chance 0.1)", record.epoch);
@@ -108,4 +114,25 @@ fn a_collapsed_encoder_is_named_in_the_metrics() {
     folder.write_pretext(&pretrained, &config.method, &data.unlabeled).unwrap();
     let metrics = folder.read_metrics().unwrap();
     assert_eq!((metrics["pretext"]["collapsed"].as_bool(), metrics["pretext"]["final_feature_std"].as_f64()), (Some(true), Some(0.001)));
+}
+
+#[test]
+fn every_method_trains_a_resnet_encoder_and_moves_its_weights() {
+    for method in MethodName::ALL {
+        let mut config = short(method);
+        config.model.encoder = EncoderName::Resnet;
+        config.model.resnet = ResNetConfig { width: 4, blocks: vec![1, 1] };
+        config.data.unlabeled_size = Count::N(128);
+        config.pretext.epochs = 2;
+        config.pretext.batch_size = 64;
+        config.monitor.images = 100;
+        let full = pipeline::load_dataset(&mut config, Some(&common::data_dir())).unwrap();
+        let data = pipeline::select(&config, &full).unwrap();
+        let before = encoder_values(&pipeline::initial_encoder(&config, data.shape()));
+        let pretrained = pipeline::pretrain(&config, &data, &Session::default()).unwrap();
+        let after = encoder_values(pretrained.model.encoder());
+        assert!(pretrained.history.iter().all(|r| r.loss.is_finite()), "{method}: {:?}", pretrained.history);
+        assert_eq!(before.len(), after.len());
+        assert!(before != after && after.iter().all(|v| v.is_finite()), "{method}: the encoder did not learn");
+    }
 }

@@ -89,6 +89,7 @@ fn a_colour_fashion_mnist_folder_is_read_as_rgb_and_trains_a_resnet_with_simclr(
     let info = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(info.contains("images:     28x28 RGB") && info.contains("train:      160 labelled images"), "{info}");
     assert!(info.contains("classes:    10 (Ankle boot, Bag, Coat, Dress,"), "{info}");
+    assert!(info.contains("test:       40 images (40 of the labelled images, --test-fraction 0.2 drawn with split seed"), "{info}");
 
     let run = dir.path().join("run");
     let output = pretext(&[
@@ -141,6 +142,26 @@ fn corrupt_folders_are_named_never_a_panic() {
     let output = pretext(&["data", "info", "mnist", "--image-size", "20"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--image-size applies to image folders"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_test_folder_holds_the_test_images_and_must_share_the_training_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("digits");
+    let images = test_images(&MNIST, Some(&common::data_dir()), 100);
+    export(&images.head(80), &DIGITS, &root.join("train"), false);
+    export(&images.slice(80..100), &DIGITS, &root.join("test"), false);
+    let output = pretext(&["data", "info", &format!("folder:{}", root.display())]);
+    assert_success(&output);
+    let info = String::from_utf8_lossy(&output.stdout).to_string();
+    let expected = format!("train:      80 labelled images\ntest:       20 images ({})", root.join("test").display());
+    assert!(info.contains(&expected), "{info}");
+
+    std::fs::create_dir_all(root.join("test/eleven")).unwrap();
+    GrayImage::new(28, 28).save(root.join("test/eleven/x.png")).unwrap();
+    let output = pretext(&["data", "info", &format!("folder:{}", root.display())]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("eleven: is a test class that the training images lack"), "{}", stderr(&output));
 }
 
 /// Writes the six CIFAR-10 batch files with `per_file` records each: label `i % 10`, pixels a

@@ -277,15 +277,9 @@ pub struct FolderArgs {
 impl FolderArgs {
     /// Overlays the flags that were given.
     pub fn apply(&self, options: &mut FolderOptions) {
-        if self.channels.is_some() {
-            options.channels = self.channels;
-        }
-        if self.image_size.is_some() {
-            options.image_size = self.image_size;
-        }
-        if self.unlabeled_dir.is_some() {
-            options.unlabeled_dir = self.unlabeled_dir.clone();
-        }
+        set(&mut options.channels, self.channels.map(Some));
+        set(&mut options.image_size, self.image_size.map(Some));
+        set(&mut options.unlabeled_dir, self.unlabeled_dir.clone().map(Some));
         set(&mut options.resize, self.resize);
         set(&mut options.test_fraction, self.test_fraction);
         set(&mut options.unreadable, self.unreadable);

@@ -270,3 +270,31 @@ impl BatchSource for FeatureBatches {
         Batch { input, targets: indices.iter().map(|&i| self.targets[i]).collect() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn floats(map: PixelMap, image: &[u8], plane: usize) -> Vec<f32> {
+        let mut out = Vec::new();
+        map.extend(image, plane, &mut out);
+        out
+    }
+
+    #[test]
+    fn each_scaling_maps_bytes_as_documented() {
+        let image = [0, 51, 255];
+        assert_eq!(floats(Pixels::Raw.map(None).unwrap(), &image, 3), [0.0, 51.0, 255.0]);
+        assert_eq!(floats(Pixels::Unit.map(None).unwrap(), &image, 3), [0.0, 0.2, 1.0]);
+        assert_eq!(floats(Pixels::Signed.map(None).unwrap(), &image, 3), [-1.0, -0.6, 1.0]);
+    }
+
+    #[test]
+    fn standardize_uses_each_channels_statistics_and_needs_them() {
+        let stats = ChannelStats { mean: vec![10.0, 100.0, 0.0], std: vec![2.0, 50.0, 0.0] };
+        let map = Pixels::Standardize.map(Some(&stats)).unwrap();
+        // One pixel per channel; the constant third channel keeps scale 1.
+        assert_eq!(floats(map, &[14, 0, 7], 1), [2.0, -2.0, 7.0]);
+        assert!(Pixels::Standardize.map(None).unwrap_err().contains("channel_stats"));
+    }
+}

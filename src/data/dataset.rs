@@ -120,18 +120,25 @@ pub struct Dataset {
     pub test: LabeledImages,
     /// Class names in label order.
     pub classes: Vec<String>,
+    /// Where the test images come from.
+    pub test_source: String,
 }
 
 impl Dataset {
-    /// A data set without extra unlabeled images.
+    /// A data set with its own test split and without extra unlabeled images.
     pub fn new(name: &str, train: LabeledImages, test: LabeledImages, classes: Vec<String>) -> Self {
         let unlabeled = train.head(0);
-        Self { name: name.to_string(), train, unlabeled, test, classes }
+        Self { name: name.to_string(), train, unlabeled, test, classes, test_source: "the data set's test split".into() }
     }
 
     /// The same data set with `unlabeled` images for the pretext task.
     pub fn with_unlabeled(self, unlabeled: LabeledImages) -> Self {
         Self { unlabeled, ..self }
+    }
+
+    /// The same data set, its test images described by `source`.
+    pub fn with_test_source(self, source: String) -> Self {
+        Self { test_source: source, ..self }
     }
 
     /// Channels, height and width of every image.
@@ -158,6 +165,7 @@ impl Dataset {
             train: self.train.len(),
             unlabeled: self.unlabeled.len(),
             test: self.test.len(),
+            test_source: self.test_source.clone(),
             stats: self.channel_stats(),
         }
     }
@@ -208,6 +216,8 @@ pub struct DatasetInfo {
     pub unlabeled: usize,
     /// Test images.
     pub test: usize,
+    /// Where the test images come from.
+    pub test_source: String,
     /// Per-channel mean and standard deviation of the training images.
     pub stats: ChannelStats,
 }
@@ -221,7 +231,7 @@ impl fmt::Display for DatasetInfo {
         if self.unlabeled > 0 {
             writeln!(f, "unlabeled:  {} more images", self.unlabeled)?;
         }
-        writeln!(f, "test:       {} images", self.test)?;
+        writeln!(f, "test:       {} images ({})", self.test, self.test_source)?;
         writeln!(f, "classes:    {} ({})", self.classes.len(), self.classes.join(", "))?;
         writeln!(f, "mean:       {} (per channel, 0..255, training images)", numbers(&self.stats.mean))?;
         write!(f, "std:        {}", numbers(&self.stats.std))

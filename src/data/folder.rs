@@ -140,8 +140,8 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     let mut rng = ChaCha12Rng::seed_from_u64(SPLIT_SEED);
     let mut labelled = labelled;
     labelled.shuffle(&mut rng);
-    let (train, test) = if test_listing.is_some() {
-        (labelled, test)
+    let (train, test, test_source) = if test_listing.is_some() {
+        (labelled, test, format!("{}", test_root.display()))
     } else {
         let held_out = ((labelled.len() as f64) * options.test_fraction).round() as usize;
         if held_out == 0 || held_out == labelled.len() {
@@ -151,11 +151,12 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
             ));
         }
         let train = labelled.split_off(held_out);
-        (train, labelled)
+        let source = format!("{held_out} of the labelled images, --test-fraction {} drawn with split seed {SPLIT_SEED}", options.test_fraction);
+        (train, labelled, source)
     };
     let name = format!("folder:{}", root.display());
     let unlabeled = to_images(unlabeled);
-    Ok(Dataset::new(&name, to_images(train), to_images(test), classes).with_unlabeled(unlabeled))
+    Ok(Dataset::new(&name, to_images(train), to_images(test), classes).with_unlabeled(unlabeled).with_test_source(test_source))
 }
 
 /// One folder's class sub-folders (name, image files) and loose image files, sorted by name.
@@ -301,4 +302,26 @@ pub fn planar(image: &DynamicImage, shape: ImageShape, resize: Resize) -> Vec<u8
     }
     let rgb = sized.to_rgb8().into_raw();
     (0..3).flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>()).collect()
+}
+
+/// Writes `images` as `root/<class>/<index>.png` (grey or RGB), the layout [`load`] reads;
+/// a `/` in a class name becomes `-`.
+pub fn export(images: &LabeledImages, classes: &[String], root: &Path) -> Result<()> {
+    let shape = images.shape();
+    let (w, h) = (shape.width as u32, shape.height as u32);
+    for i in 0..images.len() {
+        let dir = root.join(classes[images.label(i)].replace('/', "-"));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(format!("{i:05}.png"));
+        let planes = images.image(i);
+        let saved = if shape.channels == 1 {
+            image::GrayImage::from_raw(w, h, planes.to_vec()).map(|img| img.save(&path))
+        } else {
+            let plane = shape.plane();
+            let interleaved = (0..plane).flat_map(|p| (0..3).map(move |c| planes[c * plane + p])).collect();
+            image::RgbImage::from_raw(w, h, interleaved).map(|img| img.save(&path))
+        };
+        saved.expect("buffer sized by the shape").map_err(|e| Error::Image { path: path.clone(), problem: e.to_string() })?;
+    }
+    Ok(())
 }

@@ -14,8 +14,11 @@ pub struct LayerRow {
     pub kind: &'static str,
     /// Output shape without the batch dimension, in Burn's NCHW order.
     pub output_shape: Vec<usize>,
-    /// Number of parameters.
+    /// Number of parameters, running statistics included.
     pub params: usize,
+    /// Of `params`, the running statistics of batch norms: kept, never trained (Keras counts
+    /// them as non-trainable).
+    pub statistics: usize,
     /// Whether the optimizer updates this layer.
     pub trainable: bool,
 }
@@ -55,7 +58,22 @@ impl Tracer {
             let seen = rows.iter().filter(|r| r.kind == kind).count();
             let name = if seen == 0 { base.to_string() } else { format!("{base}_{seen}") };
             let output_shape = output.dims()[1..].to_vec();
-            rows.push(LayerRow { name, kind, output_shape, params, trainable });
+            rows.push(LayerRow { name, kind, output_shape, params, statistics: 0, trainable });
+        }
+    }
+
+    /// Records a layer that holds `statistics` running statistics among its `params`.
+    pub fn record_with_statistics<const D: usize>(
+        &mut self,
+        base: &str,
+        kind: &'static str,
+        output: &Tensor<D>,
+        (params, statistics): (usize, usize),
+        trainable: bool,
+    ) {
+        self.record(base, kind, output, params, trainable);
+        if let Some(row) = self.rows.as_mut().and_then(|rows| rows.last_mut()) {
+            row.statistics = statistics;
         }
     }
 
@@ -82,7 +100,7 @@ impl Summary {
 
     /// Parameters the optimizer updates.
     pub fn trainable_params(&self) -> usize {
-        self.rows.iter().filter(|r| r.trainable).map(|r| r.params).sum()
+        self.rows.iter().filter(|r| r.trainable).map(|r| r.params - r.statistics).sum()
     }
 
     /// Frozen parameters.
@@ -106,16 +124,17 @@ pub fn thousands(n: usize) -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rule = |c: char| c.to_string().repeat(72);
+        let layers: Vec<String> = self.rows.iter().map(|row| format!("{} ({})", row.name, row.kind)).collect();
+        let width = layers.iter().map(|l| l.len() + 2).max().unwrap_or(0).max(34);
+        let rule = |c: char| c.to_string().repeat(width + 38);
         writeln!(f, "Model: \"{}\"", self.model)?;
         writeln!(f, "{}", rule('_'))?;
-        writeln!(f, "{:<34}{:<26}{:>12}", "Layer (type)", "Output Shape (C, H, W)", "Param #")?;
+        writeln!(f, "{:<width$}{:<26}{:>12}", "Layer (type)", "Output Shape (C, H, W)", "Param #")?;
         writeln!(f, "{}", rule('='))?;
-        for row in &self.rows {
+        for (row, layer) in self.rows.iter().zip(&layers) {
             let dims: Vec<String> = row.output_shape.iter().map(|d| d.to_string()).collect();
             let shape = format!("(None, {})", dims.join(", "));
-            let layer = format!("{} ({})", row.name, row.kind);
-            writeln!(f, "{layer:<34}{shape:<26}{:>12}", thousands(row.params))?;
+            writeln!(f, "{layer:<width$}{shape:<26}{:>12}", thousands(row.params))?;
         }
         writeln!(f, "{}", rule('='))?;
         writeln!(f, "Total params: {}", thousands(self.total_params()))?;

@@ -94,6 +94,11 @@ fn norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
 }
 
+/// A batch norm's running mean and variance, which Burn counts among its parameters.
+fn statistics(norm: &BatchNorm) -> usize {
+    2 * norm.gamma.dims()[0]
+}
+
 /// Conv-BN-ReLU-Conv-BN plus the input (projected by a strided 1x1 conv when the shape
 /// changes), then ReLU.
 #[derive(Module, Debug)]
@@ -113,6 +118,12 @@ pub struct Shortcut {
 }
 
 impl BasicBlock {
+    /// The running statistics among the block's parameters.
+    fn statistics(&self) -> usize {
+        let shortcut = self.shortcut.as_ref().map_or(0, |s| statistics(&s.norm));
+        statistics(&self.norm1) + statistics(&self.norm2) + shortcut
+    }
+
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.shortcut {
             Some(s) => s.norm.forward(s.conv.forward(x.clone())),
@@ -138,10 +149,11 @@ impl ResNet {
         let x = self.stem.forward(x);
         trace.record("conv2d", "Conv2D", &x, self.stem.num_params(), trainable);
         let mut x = relu(self.stem_norm.forward(x));
-        trace.record("batch_normalization", "BatchNormalization", &x, self.stem_norm.num_params(), trainable);
+        let norm = (self.stem_norm.num_params(), statistics(&self.stem_norm));
+        trace.record_with_statistics("batch_normalization", "BatchNormalization", &x, norm, trainable);
         for block in &self.blocks {
             x = block.forward(x);
-            trace.record("residual_block", "ResidualBlock", &x, block.num_params(), trainable);
+            trace.record_with_statistics("residual_block", "ResidualBlock", &x, (block.num_params(), block.statistics()), trainable);
         }
         let [n, c, _, _] = x.dims();
         let x = x.mean_dim(3).mean_dim(2).reshape([n, c]);
@@ -179,8 +191,11 @@ mod tests {
         let mut trace = Tracer::on();
         let features = net.forward(x, &mut trace, true);
         assert_eq!(features.dims(), [2, config.feature_dim()]);
-        let shapes: Vec<Vec<usize>> = trace.into_rows().iter().map(|r| r.output_shape.clone()).collect();
+        let rows = trace.into_rows();
+        let shapes: Vec<Vec<usize>> = rows.iter().map(|r| r.output_shape.clone()).collect();
         assert_eq!(shapes, [vec![8, 12, 12], vec![8, 12, 12], vec![8, 12, 12], vec![16, 6, 6], vec![16]]);
+        let summary = crate::model::summary::Summary { model: "resnet".into(), rows };
+        assert_eq!((summary.trainable_params(), summary.non_trainable_params()), (88 + 1184 + 3680, 2 * 72));
     }
 
     #[test]
