@@ -19,7 +19,7 @@ pub enum Error {
     /// No folder holds the named data set.
     #[error(
         "data set '{name}' not found (looked in: {searched}); run `pretext data fetch {name}` \
-         or pass --data-dir DIR (or set PRETEXT_DATA_DIR) to a folder with its IDX files"
+         or pass --data-dir DIR (or set PRETEXT_DATA_DIR) to a folder with its files"
     )]
     DataNotFound {
         /// Data set name from the catalog.
@@ -29,7 +29,7 @@ pub enum Error {
     },
     /// A download failed (no network, HTTP error, broken transfer).
     #[error(
-        "download of {url} failed: {reason}; without network, copy the IDX files to a folder \
+        "download of {url} failed: {reason}; without network, copy the data set's files to a folder \
          and pass --data-dir DIR"
     )]
     Download {

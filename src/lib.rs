@@ -5,7 +5,8 @@
 //! few labels you have, and measure it on held-out images beside honest baselines.
 //!
 //! The flow, one narrow type per arrow:
-//! [`data::catalog`] (IDX files) → [`data::images::LabeledImages`] (bytes + labels) →
+//! [`data::dataset`] (IDX files, CIFAR batches, image folders) → [`data::images::LabeledImages`]
+//! (bytes + labels, one [`data::images::ImageShape`]) →
 //! [`transforms`] (augmented views) and [`data::batch`] (tensors) → [`methods`] (encoder,
 //! heads, loss) → [`train::trainer::Trainer`] → [`eval`] → [`report`].
 #![warn(missing_docs)]

@@ -67,6 +67,8 @@ fn an_exported_mnist_folder_trains_end_to_end_and_predict_prints_the_class_name(
     sorted.sort();
     assert_eq!(dataset["classes"], serde_json::json!(sorted));
     assert_eq!((dataset["train"].as_u64(), dataset["test"].as_u64()), (Some(400), Some(100)));
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(report.contains("Data set <b>folder:") && report.contains("<th>three</th>"), "the report names the data set and classes");
 
     // The folder's first "one", predicted by its class name.
     let one = files.iter().find(|p| p.parent().unwrap().ends_with("one")).unwrap();

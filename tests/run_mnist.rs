@@ -8,6 +8,7 @@ use serde_json::Value;
 
 const RUN_FILES: &[&str] = &[
     "config.toml",
+    "dataset.json",
     "metrics.json",
     "timings.json",
     "history_pretext.csv",

@@ -45,7 +45,7 @@ checksum failure, 5 training diverged, 6 unusable weights, checkpoint or image, 
 /// Where the data set lives (shared by the commands that read data).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DataDirArg {
-    /// Folder with the IDX files (else $PRETEXT_DATA_DIR, the user cache, /usr/share/datasets)
+    /// Folder with the data set's files (else $PRETEXT_DATA_DIR, the user cache, /usr/share/datasets)
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }

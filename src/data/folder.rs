@@ -154,6 +154,9 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
         let source = format!("{held_out} of the labelled images, --test-fraction {} drawn with split seed {SPLIT_SEED}", options.test_fraction);
         (train, labelled, source)
     };
+    if test.is_empty() {
+        return Err(Error::malformed(&test_root, "holds no readable test image; add images or remove the folder to split the labelled ones"));
+    }
     let name = format!("folder:{}", root.display());
     let unlabeled = to_images(unlabeled);
     Ok(Dataset::new(&name, to_images(train), to_images(test), classes).with_unlabeled(unlabeled).with_test_source(test_source))
@@ -255,7 +258,7 @@ fn decode(files: &[(PathBuf, u8)], unreadable: Unreadable) -> Result<Vec<Decoded
 /// The shape every image is brought to: the options', else the images' own (which must then
 /// agree, and be square).
 fn shape_of<'a>(mut images: impl Iterator<Item = &'a Decoded> + Clone, options: &FolderOptions) -> Result<ImageShape> {
-    let first = images.clone().next().ok_or_else(|| Error::Config("the folder holds no readable image".into()))?;
+    let first = images.clone().next().ok_or_else(|| Error::Config("the folder holds no readable image; see the warnings above".into()))?;
     let channels = options.channels.unwrap_or(if images.clone().any(|d| d.image.color().has_color()) { 3 } else { 1 });
     let side = match options.image_size {
         Some(side) => side,

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::data::dataset::DatasetInfo;
 use crate::error::Result;
 use crate::eval::protocols::Protocol;
 use crate::model::weights::write_atomically;
@@ -26,6 +27,8 @@ const FIGURES: &[(&str, &str)] = &[
 /// Writes `report.html` from what the folder holds now (missing figures are skipped).
 pub fn write_report(folder: &RunFolder) -> Result<()> {
     let metrics = folder.read_metrics()?;
+    // A run of an older pretext has no dataset.json: its classes are numbered instead.
+    let dataset = folder.read_dataset().ok();
     let config = std::fs::read_to_string(folder.path(CONFIG)).unwrap_or_default();
     let mut html = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pretext run report</title>\n\
@@ -34,10 +37,14 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
          th{background:#eee}td:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}\
          pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>\n<h1>pretext run report</h1>\n",
     );
+    if let Some(dataset) = &dataset {
+        write_dataset(&mut html, dataset);
+    }
     write_summary(&mut html, &metrics);
     write_pretext_method(&mut html, &metrics);
     write_protocols(&mut html, &metrics);
-    write_per_class(&mut html, &metrics);
+    let classes = dataset.map(|d| d.classes).unwrap_or_default();
+    write_per_class(&mut html, &metrics, &classes);
     for (file, heading) in FIGURES {
         if let Ok(bytes) = std::fs::read(folder.path(file)) {
             let data = base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -106,11 +113,28 @@ fn write_protocols(html: &mut String, metrics: &Value) {
     html.push_str("</table>\n");
 }
 
-fn write_per_class(html: &mut String, metrics: &Value) {
+/// The data set: name, image shape, counts and where the test images came from.
+fn write_dataset(html: &mut String, dataset: &DatasetInfo) {
+    let _ = writeln!(
+        html,
+        "<p>Data set <b>{}</b>: {} images; {} labelled training images, {} more unlabeled, {} test images ({}); {} classes.</p>",
+        escape(&dataset.name),
+        dataset.shape,
+        dataset.train,
+        dataset.unlabeled,
+        dataset.test,
+        escape(&dataset.test_source),
+        dataset.classes.len()
+    );
+}
+
+/// Each classifier's accuracy per class, the columns named by `classes` (numbered without).
+fn write_per_class(html: &mut String, metrics: &Value, classes: &[String]) {
     let Some(run) = metrics["test"]["per_class_accuracy"].as_array() else { return };
     html.push_str("<h2>Per-class test accuracy</h2>\n<table><tr><th>classifier</th>");
     for class in 0..run.len() {
-        let _ = write!(html, "<th>{class}</th>");
+        let name = classes.get(class).map_or_else(|| class.to_string(), |c| escape(c));
+        let _ = write!(html, "<th>{name}</th>");
     }
     html.push_str("</tr>\n");
     let mut rows = vec![("this run", run)];
