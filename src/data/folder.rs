@@ -113,7 +113,7 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     }
     let train_root = if root.join("train").is_dir() { root.join("train") } else { root.to_path_buf() };
     let test_root = root.join("test");
-    let listing = list(&train_root, &[root.join("test"), root.join("train")])?;
+    let listing = list(&train_root, &[test_root.clone(), root.join("train")])?;
     if listing.classes.is_empty() {
         return Err(Error::malformed(
             &train_root,
@@ -137,29 +137,33 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     let shape = shape_of(labelled.iter().chain(&unlabeled).chain(&test), options)?;
     let to_images = |decoded: Vec<Decoded>| images(decoded, shape, options.resize);
 
-    let mut rng = ChaCha12Rng::seed_from_u64(SPLIT_SEED);
     let mut labelled = labelled;
-    labelled.shuffle(&mut rng);
-    let (train, test, test_source) = if test_listing.is_some() {
-        (labelled, test, format!("{}", test_root.display()))
-    } else {
-        let held_out = ((labelled.len() as f64) * options.test_fraction).round() as usize;
-        if held_out == 0 || held_out == labelled.len() {
-            return Err(Error::malformed(
-                &train_root,
-                format!("{} labelled images with --test-fraction {} leave no test or no training image; add images or a test/ folder", labelled.len(), options.test_fraction),
-            ));
+    labelled.shuffle(&mut ChaCha12Rng::seed_from_u64(SPLIT_SEED));
+    let (train, test, test_source) = match test_listing {
+        Some(_) if test.is_empty() => {
+            return Err(Error::malformed(&test_root, "holds no readable test image; add images or remove the folder to split the labelled ones"));
         }
-        let train = labelled.split_off(held_out);
-        let source = format!("{held_out} of the labelled images, --test-fraction {} drawn with split seed {SPLIT_SEED}", options.test_fraction);
-        (train, labelled, source)
+        Some(_) => (labelled, test, test_root.display().to_string()),
+        None => hold_out(labelled, options.test_fraction, &train_root)?,
     };
-    if test.is_empty() {
-        return Err(Error::malformed(&test_root, "holds no readable test image; add images or remove the folder to split the labelled ones"));
-    }
     let name = format!("folder:{}", root.display());
     let unlabeled = to_images(unlabeled);
     Ok(Dataset::new(&name, to_images(train), to_images(test), classes).with_unlabeled(unlabeled).with_test_source(test_source))
+}
+
+/// Splits the (shuffled) labelled images into training and test images, `fraction` of them
+/// for testing, and says so.
+fn hold_out(mut labelled: Vec<Decoded>, fraction: f64, root: &Path) -> Result<(Vec<Decoded>, Vec<Decoded>, String)> {
+    let held_out = ((labelled.len() as f64) * fraction).round() as usize;
+    if held_out == 0 || held_out == labelled.len() {
+        return Err(Error::malformed(
+            root,
+            format!("{} labelled images with --test-fraction {fraction} leave no test or no training image; add images or a test/ folder", labelled.len()),
+        ));
+    }
+    let train = labelled.split_off(held_out);
+    let source = format!("{held_out} of the labelled images, --test-fraction {fraction} drawn with split seed {SPLIT_SEED}");
+    Ok((train, labelled, source))
 }
 
 /// One folder's class sub-folders (name, image files) and loose image files, sorted by name.
