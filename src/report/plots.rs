@@ -291,4 +291,19 @@ mod tests {
         training_curves(&path, "Pretext training: simclr", &[record(1), record(2)]).unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 0);
     }
+
+    #[test]
+    fn colour_tiles_keep_their_colours_and_grey_ones_stay_grey() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.png");
+        // A 2x2 RGB tile: red planes 200, green 30, blue 90; and a grey one at 120.
+        let rgb = Tile { pixels: [[200; 4], [30; 4], [90; 4]].concat(), caption: "rgb".into() };
+        image_grid(&path, "", &[rgb], ImageShape::square(3, 2), 1, 4).unwrap();
+        let png = image::open(&path).unwrap().to_rgb8();
+        assert!(png.pixels().any(|p| p.0 == [200, 30, 90]), "no pixel has the tile's colour");
+        let grey = Tile { pixels: vec![120; 4], caption: "grey".into() };
+        image_grid(&path, "", &[grey], ImageShape::square(1, 2), 1, 4).unwrap();
+        let png = image::open(&path).unwrap().to_rgb8();
+        assert!(png.pixels().any(|p| p.0 == [120, 120, 120]));
+    }
 }
