@@ -8,7 +8,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::data::batch::{PixelMap, Pixels};
-use crate::data::dataset::{ChannelStats, DataSource};
+use crate::data::dataset::ChannelStats;
+use crate::data::registry::DataSource;
 use crate::data::folder::FolderOptions;
 use crate::eval::knn::KnnConfig;
 use crate::eval::monitor::MonitorConfig;

@@ -5,7 +5,7 @@
 //! few labels you have, and measure it on held-out images beside honest baselines.
 //!
 //! The flow, one narrow type per arrow:
-//! [`data::dataset`] (IDX files, CIFAR batches, image folders) → [`data::images::LabeledImages`]
+//! [`data::registry`] (IDX files, CIFAR batches, image folders) → [`data::images::LabeledImages`]
 //! (bytes + labels, one [`data::images::ImageShape`]) →
 //! [`transforms`] (augmented views) and [`data::batch`] (tensors) → [`methods`] (encoder,
 //! heads, loss) → [`train::trainer::Trainer`] → [`eval`] → [`report`].
@@ -27,6 +27,7 @@ pub mod data {
     pub mod folder;
     pub mod idx;
     pub mod images;
+    pub mod registry;
     pub mod source;
 }
 

@@ -10,7 +10,8 @@ use rand_chacha::ChaCha12Rng;
 
 use crate::config::RunConfig;
 use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, PixelMap, Pixels, ViewBatches};
-use crate::data::dataset::{DataSource, Dataset, DatasetInfo};
+use crate::data::dataset::{Dataset, DatasetInfo};
+use crate::data::registry::DataSource;
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::data::source::Labeled;
 use crate::error::{Error, Result};

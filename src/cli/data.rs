@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use crate::cli::DataDirArg;
 use crate::cli::args::FolderArgs;
-use crate::data::dataset::DataSource;
+use crate::data::registry::DataSource;
 use crate::data::folder::{self, FolderOptions};
 use crate::error::{Error, Result};
 

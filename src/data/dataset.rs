@@ -1,111 +1,11 @@
-//! The data set of a run, the one place that tells the kinds apart: `--dataset
-//! mnist|fashion-mnist|cifar10|folder:PATH`. Whatever its source, a data set is training and
-//! test images of one [`ImageShape`], class names, and optionally more unlabeled images.
+//! A loaded data set, whatever its source: training and test images of one [`ImageShape`],
+//! class names, optionally more unlabeled images; and its description, `dataset.json`.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::catalog::{self, CATALOG, DatasetSpec};
-use crate::data::cifar::{CIFAR10, CifarSpec};
-use crate::data::folder::{self, FolderOptions};
 use crate::data::images::{ImageShape, LabeledImages};
-use crate::error::{Error, Result};
-
-/// Where a data set comes from.
-#[derive(Debug, Clone)]
-pub enum DataSource {
-    /// MNIST or Fashion-MNIST (IDX files).
-    Idx(&'static DatasetSpec),
-    /// CIFAR-10 (binary batches).
-    Cifar(&'static CifarSpec),
-    /// A folder of images in class sub-folders.
-    Folder(PathBuf),
-}
-
-/// The `--dataset` prefix of image folders.
-const FOLDER_PREFIX: &str = "folder:";
-
-impl DataSource {
-    /// Reads a `--dataset` value.
-    pub fn parse(name: &str) -> Result<Self> {
-        if let Some(path) = name.strip_prefix(FOLDER_PREFIX) {
-            if path.is_empty() {
-                return Err(Error::Config("--dataset folder:PATH needs a path after 'folder:'".into()));
-            }
-            return Ok(DataSource::Folder(PathBuf::from(path)));
-        }
-        if let Some(spec) = CATALOG.iter().find(|s| s.name == name) {
-            return Ok(DataSource::Idx(spec));
-        }
-        if name == CIFAR10.name {
-            return Ok(DataSource::Cifar(&CIFAR10));
-        }
-        Err(Error::Config(format!("unknown data set '{name}' (known: {}, folder:PATH)", Self::NAMES.join(", "))))
-    }
-
-    /// The data sets known by name.
-    pub const NAMES: [&str; 3] = ["mnist", "fashion-mnist", "cifar10"];
-
-    /// Loads the data set: a folder as it is, a named one from `data_dir`, the standard
-    /// places, or (when it is nowhere and no `data_dir` was given) a download into the cache.
-    pub fn load(&self, options: &FolderOptions, data_dir: Option<&Path>) -> Result<Dataset> {
-        if !matches!(self, DataSource::Folder(_)) {
-            if let Some(flag) = options.changed().first() {
-                return Err(Error::Config(format!("{flag} applies to image folders (--dataset folder:PATH), not to {self}")));
-            }
-        }
-        match self {
-            DataSource::Folder(root) => folder::load(root, options),
-            DataSource::Idx(spec) => {
-                let dir = self.locate(spec.resolve_dir(data_dir), data_dir)?;
-                spec.load(&dir)
-            }
-            DataSource::Cifar(spec) => {
-                let dir = self.locate(spec.resolve_dir(data_dir), data_dir)?;
-                spec.load(&dir)
-            }
-        }
-    }
-
-    /// `found`, or the cache after a download when the data set is nowhere else.
-    fn locate(&self, found: Result<PathBuf>, data_dir: Option<&Path>) -> Result<PathBuf> {
-        match found {
-            Err(Error::DataNotFound { .. }) if data_dir.is_none() => {
-                let cache = self.cache_dir();
-                eprintln!("{self} not found locally; downloading it to {}", cache.display());
-                self.fetch(&cache)?;
-                Ok(cache)
-            }
-            other => other,
-        }
-    }
-
-    /// Where a download puts the data set by default.
-    pub fn cache_dir(&self) -> PathBuf {
-        catalog::cache_dir(&self.to_string())
-    }
-
-    /// Downloads a named data set into `dest`, verifying its checksums.
-    pub fn fetch(&self, dest: &Path) -> Result<()> {
-        match self {
-            DataSource::Idx(spec) => spec.fetch(dest),
-            DataSource::Cifar(spec) => spec.fetch(dest),
-            DataSource::Folder(root) => Err(Error::Config(format!("{} is a local folder; there is nothing to download", root.display()))),
-        }
-    }
-}
-
-impl fmt::Display for DataSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DataSource::Idx(spec) => f.write_str(spec.name),
-            DataSource::Cifar(spec) => f.write_str(spec.name),
-            DataSource::Folder(root) => write!(f, "{FOLDER_PREFIX}{}", root.display()),
-        }
-    }
-}
 
 /// The images of a data set.
 #[derive(Debug, Clone)]
@@ -241,17 +141,6 @@ impl fmt::Display for DatasetInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_parse_to_their_sources_and_unknown_ones_list_the_known() {
-        assert!(matches!(DataSource::parse("mnist").unwrap(), DataSource::Idx(s) if s.name == "mnist"));
-        assert!(matches!(DataSource::parse("cifar10").unwrap(), DataSource::Cifar(_)));
-        assert!(matches!(DataSource::parse("folder:/x/y").unwrap(), DataSource::Folder(p) if p == Path::new("/x/y")));
-        assert_eq!(DataSource::parse("folder:/x/y").unwrap().to_string(), "folder:/x/y");
-        let err = DataSource::parse("imagenet").unwrap_err().to_string();
-        assert!(err.contains("mnist, fashion-mnist, cifar10, folder:PATH"), "{err}");
-        assert!(DataSource::parse("folder:").is_err());
-    }
 
     #[test]
     fn channel_stats_are_per_channel() {
