@@ -1,4 +1,5 @@
-//! Named data sets: which files they have, where to find them locally, where to download them.
+//! The data sets in MNIST's IDX layout (MNIST, Fashion-MNIST): their files and checksums,
+//! where to download them; and the folders every named data set is searched in.
 
 use std::fs::File;
 use std::io::BufReader;

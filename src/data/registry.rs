@@ -39,11 +39,9 @@ impl DataSource {
         if name == CIFAR10.name {
             return Ok(DataSource::Cifar(&CIFAR10));
         }
-        Err(Error::Config(format!("unknown data set '{name}' (known: {}, folder:PATH)", Self::NAMES.join(", "))))
+        let known: Vec<&str> = CATALOG.iter().map(|s| s.name).chain([CIFAR10.name]).collect();
+        Err(Error::Config(format!("unknown data set '{name}' (known: {}, folder:PATH)", known.join(", "))))
     }
-
-    /// The data sets known by name.
-    pub const NAMES: [&str; 3] = ["mnist", "fashion-mnist", "cifar10"];
 
     /// Loads the data set: a folder as it is, a named one from `data_dir`, the standard
     /// places, or (when it is nowhere and no `data_dir` was given) a download into the cache.
