@@ -278,7 +278,9 @@ pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, class
         let val = (!val.is_empty()).then(|| batches(&val));
         let train = batches(&train).with_random_shifts(config.downstream.max_shift);
         let Classifier { encoder, norm, head } = classifier;
-        let encoder = if config.fine_tune { encoder.train() } else { encoder.no_grad().train() };
+        // A frozen encoder gets no gradients, and its batch norms (ResNet) keep their running
+        // statistics instead of following each batch: the probe sees the encoder as it is.
+        let encoder = if config.fine_tune { encoder.train() } else { encoder.freeze().train() };
         let fitted = trainer.fit(Classifier { encoder, norm, head }, &train, validation(val.as_ref(), batch_size), rng)?;
         return Ok(Probed { model: fitted.model.valid(), history: fitted.history, restored_epoch: fitted.restored_epoch });
     }
