@@ -326,8 +326,7 @@ impl RunConfig {
         if self.knn.k == 0 || !(self.knn.temperature.is_finite() && self.knn.temperature > 0.0) {
             return Err(Error::Config("k-NN needs k >= 1 and a positive temperature".into()));
         }
-        DataSource::parse(&self.data.dataset)?;
-        Ok(())
+        DataSource::parse(&self.data.dataset)?.check(&self.data.folder)
     }
 }
 

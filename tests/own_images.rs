@@ -140,10 +140,14 @@ fn corrupt_folders_are_named_never_a_panic() {
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("ten: is a class folder without any .png or .jpg image"), "{}", stderr(&output));
 
-    // Folder settings on a named data set are refused by flag.
+    // Folder settings on a named data set are refused by flag, before a run folder is made.
     let output = pretext(&["data", "info", "mnist", "--image-size", "20"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--image-size applies to image folders"), "{}", stderr(&output));
+    let out = dir.path().join("never");
+    let output = pretext(&["run", "--dataset", "mnist", "--test-fraction", "0.5", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--test-fraction applies to image folders") && !out.exists(), "{}", stderr(&output));
 }
 
 #[test]

@@ -46,11 +46,7 @@ impl DataSource {
     /// Loads the data set: a folder as it is, a named one from `data_dir`, the standard
     /// places, or (when it is nowhere and no `data_dir` was given) a download into the cache.
     pub fn load(&self, options: &FolderOptions, data_dir: Option<&Path>) -> Result<Dataset> {
-        if !matches!(self, DataSource::Folder(_)) {
-            if let Some(flag) = options.changed().first() {
-                return Err(Error::Config(format!("{flag} applies to image folders (--dataset folder:PATH), not to {self}")));
-            }
-        }
+        self.check(options)?;
         match self {
             DataSource::Folder(root) => folder::load(root, options),
             DataSource::Idx(spec) => {
@@ -61,6 +57,14 @@ impl DataSource {
                 let dir = self.locate(spec.resolve_dir(data_dir), data_dir)?;
                 spec.load(&dir)
             }
+        }
+    }
+
+    /// Refuses folder settings for a data set that is not a folder, naming the first flag.
+    pub fn check(&self, options: &FolderOptions) -> Result<()> {
+        match (self, options.changed().first()) {
+            (DataSource::Folder(_), _) | (_, None) => Ok(()),
+            (_, Some(flag)) => Err(Error::Config(format!("{flag} applies to image folders (--dataset folder:PATH), not to {self}"))),
         }
     }
 
