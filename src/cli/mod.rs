@@ -32,6 +32,11 @@ const EXAMPLES: &str = "Examples:
   pretext run                        tuned recipe, MNIST, results in runs/default-seed0
   pretext run --preset seed          the teaching notebook, reproduced exactly
   pretext run --method simclr --unlabeled all --labels 100 --balanced-labels true
+  pretext run --dataset fashion-mnist  another data set (also cifar10)
+  pretext run --dataset folder:photos --image-size 32 --encoder resnet
+                                     your own images: photos/<class>/*.png|jpg
+  pretext data export fashion-mnist --count 500 --out clothes
+                                     writes a folder in that layout, to start from
   pretext methods                    the self-supervised methods, one line each
   pretext run --seed 1 --test-size all --out runs/s1
   pretext run --resume runs/s1       continue after Ctrl-C or a crash, from the checkpoints
