@@ -119,7 +119,7 @@ pub struct ConfigArgs {
     #[command(flatten)]
     pub folder: FolderArgs,
     /// Encoder: notebook (the teaching notebook's small ConvNet) or resnet (a ResNet for
-    /// small images: 3x3 stem, no first pool, global average pooling)
+    /// small images: 3x3 stem, no first pool, global average pooling) (default notebook)
     #[arg(long, value_enum, help_heading = "Model")]
     pub encoder: Option<EncoderName>,
     /// Channels of the ResNet's first stage, doubled by each later stage (default 64)
