@@ -101,6 +101,15 @@ fn summary_shows_the_keras_parameter_counts() {
     let output = pretext(&["summary", "--preset", "default"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Trainable params: 21,994") && stdout.contains("Non-trainable params: 576"), "{stdout}");
+
+    // A ResNet-18 on RGB 32x32 images, frozen for a linear probe: its 11,168,832 learned values
+    // and 9,600 batch-norm running statistics are not trained; the 10-way head (5,130) is.
+    let output = pretext(&["summary", "--preset", "seed", "--encoder", "resnet", "--input-channels", "3", "--input-size", "32"]);
+    common::assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let downstream = stdout.split("Model: \"downstream\"").nth(1).unwrap();
+    assert!(downstream.contains("residual_block_7 (ResidualBlock)") && downstream.contains("(None, 512)"), "{stdout}");
+    assert!(downstream.contains("Trainable params: 5,130\nNon-trainable params: 11,178,432"), "{stdout}");
 }
 
 #[test]

@@ -170,6 +170,32 @@ fn a_test_folder_holds_the_test_images_and_must_share_the_training_classes() {
     assert!(stderr(&output).contains("eleven: is a test class that the training images lack"), "{}", stderr(&output));
 }
 
+#[test]
+fn loose_images_and_an_unlabeled_dir_feed_only_the_pretext_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("digits");
+    let images = test_images(&MNIST, Some(&common::data_dir()), 75);
+    export(&images.head(60), &DIGITS, &root, false);
+    let loose = images.slice(60..70);
+    let extra = dir.path().join("extra");
+    std::fs::create_dir(&extra).unwrap();
+    for i in 0..loose.len() {
+        GrayImage::from_raw(28, 28, loose.image(i).to_vec()).unwrap().save(root.join(format!("loose{i}.png"))).unwrap();
+    }
+    for i in 70..75 {
+        GrayImage::from_raw(28, 28, images.image(i).to_vec()).unwrap().save(extra.join(format!("{i}.png"))).unwrap();
+    }
+    let dataset = format!("folder:{}", root.display());
+    let output = pretext(&["data", "info", &dataset, "--unlabeled-dir", extra.to_str().unwrap()]);
+    assert_success(&output);
+    let info = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(info.contains("train:      48 labelled images\nunlabeled:  15 more images\ntest:       12 images"), "{info}");
+    // The pretext phase may use the 48 training images and the 15 unlabeled ones: 63.
+    let output = pretext(&["run", "--dataset", &dataset, "--unlabeled-dir", extra.to_str().unwrap(), "--unlabeled", "64", "--out", dir.path().join("r").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--unlabeled 64 asks for more than the 63 training images"), "{}", stderr(&output));
+}
+
 /// Writes the six CIFAR-10 batch files with `per_file` records each: label `i % 10`, pixels a
 /// per-class colour pattern plus noise, so that classes are learnable.
 fn write_cifar(dir: &Path, per_file: usize) {
