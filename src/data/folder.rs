@@ -127,7 +127,7 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     }
     let test_listing = if test_root.is_dir() { Some(list(&test_root, &[])?) } else { None };
 
-    let decode_all = |files: &[(PathBuf, u8)]| decode(files, options.unreadable);
+    let decode_all = |files: &[(PathBuf, u8)]| decode(files, options);
     let labelled = decode_all(&labelled_files(&listing.classes, &classes, &train_root)?)?;
     let unlabeled = decode_all(&unlabeled_files.into_iter().map(|p| (p, 0)).collect::<Vec<_>>())?;
     let test = match &test_listing {
@@ -234,21 +234,27 @@ struct Decoded {
     image: DynamicImage,
 }
 
-/// Decodes `files` on every core; an unreadable one is skipped (and named) or refused.
-fn decode(files: &[(PathBuf, u8)], unreadable: Unreadable) -> Result<Vec<Decoded>> {
+/// Decodes `files` on every core; an unreadable one is skipped (and named) or refused. With
+/// `--image-size`, each image is brought to its size at once, so that a folder of large photos
+/// never sits in memory at full size.
+fn decode(files: &[(PathBuf, u8)], options: &FolderOptions) -> Result<Vec<Decoded>> {
     let results: Vec<_> = files
         .par_iter()
         .map(|(path, label)| {
             let image = image::ImageReader::open(path)
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.with_guessed_format().map_err(|e| e.to_string()))
-                .and_then(|r| r.decode().map_err(|e| e.to_string()));
+                .and_then(|r| r.decode().map_err(|e| e.to_string()))
+                .map(|image| match options.image_size {
+                    Some(side) => fit(image, (side as u32, side as u32), options.resize),
+                    None => image,
+                });
             (path, *label, image)
         })
         .collect();
     let mut decoded = Vec::with_capacity(results.len());
     for (path, label, image) in results {
-        match (image, unreadable) {
+        match (image, options.unreadable) {
             (Ok(image), _) => decoded.push(Decoded { path: path.clone(), label, image }),
             (Err(problem), Unreadable::Skip) => eprintln!("warning: skipped {}: cannot be read as an image ({problem})", path.display()),
             (Err(problem), Unreadable::Fail) => {
@@ -295,20 +301,21 @@ fn images(decoded: Vec<Decoded>, shape: ImageShape, resize: Resize) -> LabeledIm
 /// One image brought to `shape` (grey or RGB, resized by `resize` when its size differs), laid
 /// out plane by plane.
 pub fn planar(image: &DynamicImage, shape: ImageShape, resize: Resize) -> Vec<u8> {
-    let side = shape.height as u32;
-    let sized = if image.dimensions() == (side, side) {
-        image.clone()
-    } else {
-        match resize {
-            Resize::Stretch => image.resize_exact(side, side, FilterType::Triangle),
-            Resize::Crop => image.resize_to_fill(side, side, FilterType::Triangle),
-        }
-    };
+    let sized = fit(image.clone(), (shape.width as u32, shape.height as u32), resize);
     if shape.channels == 1 {
         return sized.to_luma8().into_raw();
     }
     let rgb = sized.to_rgb8().into_raw();
     (0..3).flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>()).collect()
+}
+
+/// `image` at `width`x`height`: as it is when it already is, else resized by `resize`.
+fn fit(image: DynamicImage, (width, height): (u32, u32), resize: Resize) -> DynamicImage {
+    match resize {
+        _ if image.dimensions() == (width, height) => image,
+        Resize::Stretch => image.resize_exact(width, height, FilterType::Triangle),
+        Resize::Crop => image.resize_to_fill(width, height, FilterType::Triangle),
+    }
 }
 
 /// Writes `images` as `root/<class>/<index>.png` (grey or RGB), the layout [`load`] reads;
@@ -331,4 +338,28 @@ pub fn export(images: &LabeledImages, classes: &[String], root: &Path) -> Result
         saved.expect("buffer sized by the shape").map_err(|e| Error::Image { path: path.clone(), problem: e.to_string() })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, RgbImage};
+
+    #[test]
+    fn crop_keeps_the_centre_and_stretch_the_whole_image() {
+        // 6x2: two black columns, two grey ones, two white ones.
+        let wide = DynamicImage::ImageLuma8(GrayImage::from_fn(6, 2, |x, _| image::Luma([[0, 128, 255][x as usize / 2]])));
+        let crop = planar(&wide, ImageShape::square(1, 2), Resize::Crop);
+        assert!(crop.iter().all(|&p| p == 128), "the centre 2x2 is grey: {crop:?}");
+        let stretch = planar(&wide, ImageShape::square(1, 2), Resize::Stretch);
+        assert!(stretch[0] < 100 && stretch[1] > 155, "both ends survive: {stretch:?}");
+    }
+
+    #[test]
+    fn rgb_pixels_become_planes_and_grey_becomes_three_equal_planes() {
+        let rgb = DynamicImage::ImageRgb8(RgbImage::from_fn(2, 1, |x, _| image::Rgb([10 + x as u8, 20, 30])));
+        assert_eq!(planar(&rgb, ImageShape { channels: 3, height: 1, width: 2 }, Resize::Crop), [10, 11, 20, 20, 30, 30]);
+        let grey = DynamicImage::ImageLuma8(GrayImage::from_raw(1, 1, vec![7]).unwrap());
+        assert_eq!(planar(&grey, ImageShape::square(3, 1), Resize::Crop), [7, 7, 7]);
+    }
 }
