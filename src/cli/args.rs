@@ -1,12 +1,13 @@
 //! Flags shared by the commands that train: a preset, a TOML file and one flag per setting.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::config::{Count, Preset, RunConfig};
+use crate::config::{Count, DataConfig, Preset, RunConfig};
 use crate::data::batch::Pixels;
 use crate::data::folder::{FolderOptions, Resize, Unreadable};
+use crate::data::registry::DataSource;
 use crate::model::encoders::EncoderName;
 use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
@@ -242,9 +243,23 @@ impl ConfigArgs {
             set(&mut stopping.restore_best, self.restore_best);
             config.downstream.early_stopping = Some(stopping);
         }
+        absolute_folders(&mut config.data)?;
         config.validate()?;
         Ok(config)
     }
+}
+
+/// Makes an image folder and `--unlabeled-dir` absolute, so that `eval`, `probe` and `--resume`
+/// find them from any working directory.
+fn absolute_folders(data: &mut DataConfig) -> Result<()> {
+    let absolute = |path: &Path| std::path::absolute(path).map_err(|e| Error::io(path, e));
+    if let DataSource::Folder(root) = DataSource::parse(&data.dataset)? {
+        data.dataset = DataSource::Folder(absolute(&root)?).to_string();
+    }
+    if let Some(dir) = &data.folder.unlabeled_dir {
+        data.folder.unlabeled_dir = Some(absolute(dir)?);
+    }
+    Ok(())
 }
 
 /// How image folders are read; refused for the named data sets.
@@ -481,5 +496,15 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 20, "only {checked} flags quote a default");
+    }
+
+    #[test]
+    fn image_folders_are_kept_as_absolute_paths() {
+        let command = ConfigArgs::augment_args(Command::new("pretext"));
+        let argv = ["pretext", "--dataset", "folder:photos", "--unlabeled-dir", "more"];
+        let config = ConfigArgs::from_arg_matches(&command.get_matches_from(argv)).unwrap().resolve(None).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(config.data.dataset, format!("folder:{}", cwd.join("photos").display()));
+        assert_eq!(config.data.folder.unlabeled_dir, Some(cwd.join("more")));
     }
 }
