@@ -84,8 +84,7 @@ fn a_colour_fashion_mnist_folder_is_read_as_rgb_and_trains_a_resnet_with_simclr(
     let classes: Vec<&str> = fashion.iter().map(String::as_str).collect();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("clothes");
-    // Debian's dataset-fashion-mnist (installed by .ci/run) provides the files.
-    export(&test_images(&FASHION_MNIST, None, 200), &classes, &root, true);
+    export(&test_images(&FASHION_MNIST, Some(&common::fashion_mnist_dir()), 200), &classes, &root, true);
     let output = pretext(&["data", "info", &format!("folder:{}", root.display())]);
     assert_success(&output);
     let info = String::from_utf8_lossy(&output.stdout).to_string();

@@ -22,6 +22,18 @@ pub fn data_dir() -> PathBuf {
     cache
 }
 
+/// The folder holding Fashion-MNIST: wherever pretext finds it (Debian's
+/// `/usr/share/datasets/fashion-mnist`, which `.ci/run` installs, or the user cache), else
+/// downloaded into the cache once (checksums verified).
+pub fn fashion_mnist_dir() -> PathBuf {
+    let spec = pretext::data::catalog::FASHION_MNIST;
+    spec.resolve_dir(None).unwrap_or_else(|_| {
+        let cache = pretext::data::catalog::cache_dir(spec.name);
+        spec.fetch(&cache).expect("Fashion-MNIST downloads (or apt-get install dataset-fashion-mnist)");
+        cache
+    })
+}
+
 /// Runs the `pretext` binary with `args`, pointed at the test data.
 pub fn pretext(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pretext"))
