@@ -134,15 +134,14 @@ pub fn load_dataset(config: &mut RunConfig, data_dir: Option<&Path>) -> Result<D
         return Err(Error::Config(format!("{} images are {}x{}; the encoders need square images", full.name, shape.height, shape.width)));
     }
     if config.data.pixels == Pixels::Standardize && config.data.channel_stats.is_none() {
-        config.data.channel_stats = Some(full.channel_stats());
+        config.data.channel_stats = Some(full.channel_stats().clone());
     }
     Ok(full)
 }
 
 /// The configured numbers of unlabeled, labelled and test images of `full`.
 pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
-    let pool = full.pretext_pool();
-    let unlabeled = pool.head(config.data.unlabeled_size.within(pool.len(), "--unlabeled", "training images")?);
+    let unlabeled = full.pretext_images(config.data.unlabeled_size.within(full.pretext_pool_len(), "--unlabeled", "training images")?);
     let labels = config.data.labels.within(full.train.len(), "--labels", "labelled training images")?;
     let classes = full.classes.len();
     let labelled = if config.data.balanced_labels {

@@ -22,13 +22,17 @@ pub struct Dataset {
     pub classes: Vec<String>,
     /// Where the test images come from.
     pub test_source: String,
+    /// Mean and standard deviation of each channel over the training images, measured once
+    /// when the data set is made.
+    stats: ChannelStats,
 }
 
 impl Dataset {
     /// A data set with its own test split and without extra unlabeled images.
     pub fn new(name: &str, train: LabeledImages, test: LabeledImages, classes: Vec<String>) -> Self {
         let unlabeled = train.head(0);
-        Self { name: name.to_string(), train, unlabeled, test, classes, test_source: "the data set's test split".into() }
+        let stats = ChannelStats::of(&train);
+        Self { name: name.to_string(), train, unlabeled, test, classes, test_source: "the data set's test split".into(), stats }
     }
 
     /// The same data set with `unlabeled` images for the pretext task.
@@ -46,14 +50,22 @@ impl Dataset {
         self.train.shape()
     }
 
-    /// The images the pretext task may use: the training images, then the unlabeled ones.
-    pub fn pretext_pool(&self) -> LabeledImages {
-        if self.unlabeled.is_empty() { self.train.clone() } else { self.train.concat(&self.unlabeled) }
+    /// How many images the pretext task may use: the training images and the unlabeled ones.
+    pub fn pretext_pool_len(&self) -> usize {
+        self.train.len() + self.unlabeled.len()
+    }
+
+    /// The first `count` images of the pretext pool (the training images, then the unlabeled
+    /// ones), copied once.
+    pub fn pretext_images(&self, count: usize) -> LabeledImages {
+        let from_train = self.train.head(count);
+        let rest = count.saturating_sub(from_train.len());
+        if rest == 0 { from_train } else { from_train.concat(&self.unlabeled.head(rest)) }
     }
 
     /// Mean and standard deviation of each channel over the training images, in grey levels.
-    pub fn channel_stats(&self) -> ChannelStats {
-        ChannelStats::of(&self.train)
+    pub fn channel_stats(&self) -> &ChannelStats {
+        &self.stats
     }
 
     /// What `pretext data info` prints and a run folder keeps in `dataset.json`.
@@ -66,7 +78,7 @@ impl Dataset {
             unlabeled: self.unlabeled.len(),
             test: self.test.len(),
             test_source: self.test_source.clone(),
-            stats: self.channel_stats(),
+            stats: self.stats.clone(),
         }
     }
 }

@@ -113,9 +113,11 @@ impl LabeledImages {
     }
 
     /// These images followed by `other`'s (of the same shape).
-    pub fn concat(&self, other: &Self) -> Self {
+    pub fn concat(mut self, other: &Self) -> Self {
         assert_eq!(self.shape, other.shape, "images of one shape");
-        Self { pixels: [&self.pixels[..], &other.pixels].concat(), labels: [&self.labels[..], &other.labels].concat(), shape: self.shape }
+        self.pixels.extend_from_slice(&other.pixels);
+        self.labels.extend_from_slice(&other.labels);
+        self
     }
 
     /// The images at `indices`, in that order.
