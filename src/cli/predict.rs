@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use image::GenericImageView;
 
-use crate::data::folder::{Resize, planar};
+use crate::data::folder::{Resize, open_image, planar};
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::error::{Error, Result};
 use crate::pipeline;
@@ -42,10 +42,10 @@ pub fn execute(args: PredictArgs) -> Result<()> {
 
 /// The image's pixels in the run's `shape`, resized (and said so) when its size differs.
 fn read_image(path: &Path, shape: ImageShape, resize: Resize) -> Result<Vec<u8>> {
-    let image = image::open(path).map_err(|e| Error::Image { path: path.to_path_buf(), problem: e.to_string() })?;
+    let image = open_image(path).map_err(|problem| Error::Image { path: path.to_path_buf(), problem })?;
     let (w, h) = image.dimensions();
     if (h as usize, w as usize) != shape.dims() {
         eprintln!("note: {} is {w}x{h}; resized to the model's {}x{}", path.display(), shape.width, shape.height);
     }
-    Ok(planar(&image, shape, resize))
+    Ok(planar(image, shape, resize))
 }

@@ -241,11 +241,7 @@ fn decode(files: &[(PathBuf, u8)], options: &FolderOptions) -> Result<Vec<Decode
     let results: Vec<_> = files
         .par_iter()
         .map(|(path, label)| {
-            let image = image::ImageReader::open(path)
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.with_guessed_format().map_err(|e| e.to_string()))
-                .and_then(|r| r.decode().map_err(|e| e.to_string()))
-                .map(|image| match options.image_size {
+            let image = open_image(path).map(|image| match options.image_size {
                     Some(side) => fit(image, (side as u32, side as u32), options.resize),
                     None => image,
                 });
@@ -263,6 +259,15 @@ fn decode(files: &[(PathBuf, u8)], options: &FolderOptions) -> Result<Vec<Decode
         }
     }
     Ok(decoded)
+}
+
+/// The image in the file at `path`, whatever its extension says: the format is guessed from
+/// its first bytes. The error is the problem, for the caller to name the file.
+pub fn open_image(path: &Path) -> std::result::Result<DynamicImage, String> {
+    image::ImageReader::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.with_guessed_format().map_err(|e| e.to_string()))
+        .and_then(|r| r.decode().map_err(|e| e.to_string()))
 }
 
 /// The shape every image is brought to: the options', else the images' own (which must then
@@ -294,14 +299,14 @@ fn shape_of<'a>(mut images: impl Iterator<Item = &'a Decoded> + Clone, options: 
 /// The images brought to `shape`, as planar bytes.
 fn images(decoded: Vec<Decoded>, shape: ImageShape, resize: Resize) -> LabeledImages {
     let labels = decoded.iter().map(|d| d.label).collect();
-    let pixels = decoded.into_par_iter().flat_map_iter(|d| planar(&d.image, shape, resize)).collect();
+    let pixels = decoded.into_par_iter().flat_map_iter(|d| planar(d.image, shape, resize)).collect();
     LabeledImages::new(pixels, labels, shape)
 }
 
 /// One image brought to `shape` (grey or RGB, resized by `resize` when its size differs), laid
 /// out plane by plane.
-pub fn planar(image: &DynamicImage, shape: ImageShape, resize: Resize) -> Vec<u8> {
-    let sized = fit(image.clone(), (shape.width as u32, shape.height as u32), resize);
+pub fn planar(image: DynamicImage, shape: ImageShape, resize: Resize) -> Vec<u8> {
+    let sized = fit(image, (shape.width as u32, shape.height as u32), resize);
     if shape.channels == 1 {
         return sized.to_luma8().into_raw();
     }
@@ -349,17 +354,17 @@ mod tests {
     fn crop_keeps_the_centre_and_stretch_the_whole_image() {
         // 6x2: two black columns, two grey ones, two white ones.
         let wide = DynamicImage::ImageLuma8(GrayImage::from_fn(6, 2, |x, _| image::Luma([[0, 128, 255][x as usize / 2]])));
-        let crop = planar(&wide, ImageShape::square(1, 2), Resize::Crop);
+        let crop = planar(wide.clone(), ImageShape::square(1, 2), Resize::Crop);
         assert!(crop.iter().all(|&p| p == 128), "the centre 2x2 is grey: {crop:?}");
-        let stretch = planar(&wide, ImageShape::square(1, 2), Resize::Stretch);
+        let stretch = planar(wide, ImageShape::square(1, 2), Resize::Stretch);
         assert!(stretch[0] < 100 && stretch[1] > 155, "both ends survive: {stretch:?}");
     }
 
     #[test]
     fn rgb_pixels_become_planes_and_grey_becomes_three_equal_planes() {
         let rgb = DynamicImage::ImageRgb8(RgbImage::from_fn(2, 1, |x, _| image::Rgb([10 + x as u8, 20, 30])));
-        assert_eq!(planar(&rgb, ImageShape { channels: 3, height: 1, width: 2 }, Resize::Crop), [10, 11, 20, 20, 30, 30]);
+        assert_eq!(planar(rgb, ImageShape { channels: 3, height: 1, width: 2 }, Resize::Crop), [10, 11, 20, 20, 30, 30]);
         let grey = DynamicImage::ImageLuma8(GrayImage::from_raw(1, 1, vec![7]).unwrap());
-        assert_eq!(planar(&grey, ImageShape::square(3, 1), Resize::Crop), [7, 7, 7]);
+        assert_eq!(planar(grey, ImageShape::square(3, 1), Resize::Crop), [7, 7, 7]);
     }
 }
