@@ -5,18 +5,23 @@
 //! generator. [`Augmentations`] composes them in the usual order: geometry first (one
 //! resampling for crop, affine and flip together), then colour, blur, noise and erasing.
 //! [`MultiView`] makes the N views of one image that a joint-embedding method compares.
+//! [`RandAugment`] is FixMatch's strong augmentation, drawing from the same transforms and
+//! PIL's tone operations.
 //!
 //! Images are planar: `channels` planes of `height * width` bytes, row-major.
 
 mod geometric;
 mod photometric;
+mod randaugment;
 pub mod shift;
+mod tone;
 
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 pub use geometric::Geometry;
 pub use photometric::{ColorJitter, GaussianBlur, GaussianNoise, RandomErasing};
+pub use randaugment::{RandAugment, RandAugmentConfig};
 
 /// One random change to an image.
 pub trait Transform: std::fmt::Debug + Send + Sync {
