@@ -55,6 +55,6 @@ pub struct BarlowTwins {
 impl TrainStep<Vec<Tensor<4>>> for BarlowTwins {
     fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {
         let [z1, z2] = project_views(&self.encoder, &self.projector, batch.input);
-        StepOutput { loss: barlow_twins(z1, z2, self.lambda), correct: None }
+        StepOutput::loss(barlow_twins(z1, z2, self.lambda))
     }
 }

@@ -91,7 +91,7 @@ impl TrainStep<Vec<Tensor<4>>> for Byol {
         let [z1, z2] = project_views(&self.encoder, &self.projector, views.clone());
         let (p1, p2) = (self.predictor.forward(z1), self.predictor.forward(z2));
         let [t1, t2] = project_views(&self.target_encoder, &self.target_projector, views);
-        StepOutput { loss: byol_regression(p1, t2) + byol_regression(p2, t1), correct: None }
+        StepOutput::loss(byol_regression(p1, t2) + byol_regression(p2, t1))
     }
 
     fn after_step(mut self, progress: f64) -> Self {

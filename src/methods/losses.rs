@@ -9,18 +9,38 @@ use crate::model::norms::{centre_columns, l2_normalize};
 /// Mean cross-entropy of `logits` `[batch, classes]` against class `targets`, computed from the
 /// logits as Keras does for a softmax output (huge logits give large but finite losses).
 pub fn cross_entropy(logits: Tensor<2>, targets: &[usize]) -> Tensor<1> {
+    let targets: Vec<Option<usize>> = targets.iter().copied().map(Some).collect();
+    masked_cross_entropy(logits, &targets)
+}
+
+/// The cross-entropy of the rows of `logits` that have a target, summed and divided by all
+/// rows (FixMatch's unlabeled loss: images without a pseudo-label count in the mean as 0).
+pub fn masked_cross_entropy(logits: Tensor<2>, targets: &[Option<usize>]) -> Tensor<1> {
     let [batch, classes] = logits.dims();
     let one_hot = one_hot(targets, classes, &logits.device());
     (log_softmax(logits, 1) * one_hot).sum().neg().div_scalar(batch as f32)
 }
 
-/// `[batch, classes]` one-hot rows.
-fn one_hot(targets: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+/// `[batch, classes]` one-hot rows; a row without a target is all 0.
+fn one_hot(targets: &[Option<usize>], classes: usize, device: &Device) -> Tensor<2> {
     let mut values = vec![0f32; targets.len() * classes];
-    for (row, &t) in targets.iter().enumerate() {
-        values[row * classes + t] = 1.0;
+    for (row, t) in targets.iter().enumerate() {
+        if let Some(t) = t {
+            values[row * classes + t] = 1.0;
+        }
     }
     Tensor::from_data(TensorData::new(values, [targets.len(), classes]), device)
+}
+
+/// Knowledge distillation (Hinton et al. 2015): the KL divergence from the teacher's class
+/// distribution to the student's, both softened by `temperature`, averaged over the rows and
+/// scaled by the temperature squared so that its gradients keep their size. No gradient flows
+/// into the teacher; a student equal to its teacher has loss 0.
+pub fn distillation(student: Tensor<2>, teacher: Tensor<2>, temperature: f64) -> Tensor<1> {
+    let [rows, _] = student.dims();
+    let teacher = log_softmax(teacher.detach().div_scalar(temperature), 1);
+    let student = log_softmax(student.div_scalar(temperature), 1);
+    (teacher.clone().exp() * (teacher - student)).sum().mul_scalar(temperature * temperature / rows as f64)
 }
 
 /// SimCLR's NT-Xent (normalised temperature-scaled cross-entropy) of two views' embeddings
@@ -131,6 +151,29 @@ mod tests {
         let logits = tensor(&[0.0, 0.0, 1000.0, 0.0], 2);
         // Row 1: ln 2. Row 2: target logit 0 vs 1000, loss 1000.
         close(value(cross_entropy(logits, &[1, 1])), (std::f64::consts::LN_2 + 1000.0) / 2.0);
+    }
+
+    #[test]
+    fn masked_cross_entropy_counts_unmasked_rows_in_the_mean_only() {
+        // Row 1 (target 1): ln 2. Row 2 has no target. Mean over both rows: ln 2 / 2.
+        let logits = tensor(&[0.0, 0.0, 5.0, -5.0], 2);
+        close(value(masked_cross_entropy(logits.clone(), &[Some(1), None])), std::f64::consts::LN_2 / 2.0);
+        assert_eq!(value(masked_cross_entropy(logits, &[None, None])), 0.0, "nothing passed, nothing to learn");
+    }
+
+    #[test]
+    fn distillation_by_hand_and_zero_for_the_teacher_itself() {
+        let teacher = tensor(&[2.0, 0.0, -1.0, 3.0, 3.0, 0.5], 2);
+        assert_eq!(value(distillation(teacher.clone(), teacher.clone(), 1.0)), 0.0);
+        // One row, teacher (ln 3, 0): p = (3/4, 1/4); student (0, 0): q = (1/2, 1/2).
+        // KL = 3/4 ln(3/2) + 1/4 ln(1/2). At temperature 2 the teacher is (ln 3 / 2, 0):
+        // p = (√3, 1) / (√3 + 1), and the loss is 4 KL.
+        let teacher = tensor(&[3f32.ln(), 0.0], 1);
+        let student = tensor(&[0.0, 0.0], 1);
+        close(value(distillation(student.clone(), teacher.clone(), 1.0)), 0.75 * 1.5f64.ln() + 0.25 * 0.5f64.ln());
+        let root = 3f64.sqrt();
+        let (p0, p1) = (root / (root + 1.0), 1.0 / (root + 1.0));
+        close(value(distillation(student, teacher, 2.0)), 4.0 * (p0 * (2.0 * p0).ln() + p1 * (2.0 * p1).ln()));
     }
 
     #[test]

@@ -55,6 +55,6 @@ pub struct SimClr {
 impl TrainStep<Vec<Tensor<4>>> for SimClr {
     fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {
         let [z1, z2] = project_views(&self.encoder, &self.projector, batch.input);
-        StepOutput { loss: nt_xent(z1, z2, self.temperature), correct: None }
+        StepOutput::loss(nt_xent(z1, z2, self.temperature))
     }
 }

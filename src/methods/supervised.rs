@@ -8,14 +8,14 @@ use crate::data::batch::Batch;
 use crate::eval::predict::argmax_rows;
 use crate::methods::losses::cross_entropy;
 use crate::model::classifier::{Classifier, Logits};
-use crate::train::step::{StepOutput, TrainStep};
+use crate::train::step::{StepOutput, Tally, TrainStep};
 
 /// Cross-entropy of `logits` against `targets`, and how many rows the logits classify right.
 pub fn classification_step(logits: Tensor<2>, targets: &[usize]) -> StepOutput {
     let [_, classes] = logits.dims();
     let predicted = argmax_rows(&logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits"), classes);
     let correct = predicted.iter().zip(targets).filter(|(p, t)| p == t).count();
-    StepOutput { loss: cross_entropy(logits, targets), correct: Some(correct) }
+    StepOutput { loss: cross_entropy(logits, targets), accuracy: Some(Tally { hits: correct, of: targets.len() }), pseudo_labels: None }
 }
 
 impl TrainStep<Tensor<2>> for Linear {

@@ -70,6 +70,6 @@ impl TrainStep<Vec<Tensor<4>>> for VicReg {
     fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {
         let [z1, z2] = project_views(&self.encoder, &self.projector, batch.input);
         let [invariance, variance, covariance] = self.weights;
-        StepOutput { loss: vicreg(z1, z2, VicRegWeights { invariance, variance, covariance }), correct: None }
+        StepOutput::loss(vicreg(z1, z2, VicRegWeights { invariance, variance, covariance }))
     }
 }

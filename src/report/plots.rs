@@ -111,7 +111,10 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
     type Pick = fn(&EpochRecord) -> Option<f64>;
     let metrics: [(&str, &[(&str, Pick, RGBColor)]); 2] = [
         ("loss", &[("training", |r| Some(r.loss), BLUE), ("validation", |r| r.val_loss, RED)]),
-        ("accuracy", &[("training", |r| r.accuracy, BLUE), ("validation", |r| r.val_accuracy, RED), ("k-NN (monitor images)", |r| r.knn_accuracy, GREEN)]),
+        ("accuracy", &[("training", |r| r.accuracy, BLUE), ("validation", |r| r.val_accuracy, RED), ("k-NN (monitor images)", |r| r.knn_accuracy, GREEN),
+            ("mask rate (unlabeled images pseudo-labelled)", |r| r.mask_rate, MAGENTA),
+            ("pseudo-label accuracy", |r| r.pseudo_label_accuracy, CYAN),
+        ]),
     ];
     for (panel, (name, series)) in panels.iter().zip(metrics) {
         let values: Vec<f64> = history.iter().flat_map(|r| series.iter().map(|(_, pick, _)| pick(r))).flatten().filter(|v| v.is_finite()).collect();
@@ -283,6 +286,8 @@ mod tests {
             val_accuracy: None,
             knn_accuracy: None,
             feature_std: None,
+            mask_rate: None,
+            pseudo_label_accuracy: None,
             learning_rate: 0.002,
             seconds: 1.0,
         };

@@ -18,6 +18,7 @@ use crate::model::weights::{self, write_atomically};
 use crate::train::early_stopping::EarlyStopping;
 use crate::train::history::EpochRecord;
 use crate::train::optimizer::TrainConfig;
+use crate::train::step::{PseudoLabels, Tally};
 
 const STATE: &str = "state.json";
 
@@ -38,8 +39,10 @@ pub struct Progress {
     pub steps_done: usize,
     /// Sum of the per-sample losses of those steps.
     pub loss_sum: f64,
-    /// Correct predictions of those steps (for models that classify).
-    pub correct: Option<usize>,
+    /// Correct predictions of those steps, of the rows classified (models that classify).
+    pub accuracy: Option<Tally>,
+    /// Pseudo-labels of those steps (semi-supervised phases).
+    pub pseudo_labels: Option<PseudoLabels>,
     /// Learning rate of the last step.
     pub learning_rate: f64,
     /// The phase ended (all epochs run, or early stopping).
@@ -255,7 +258,7 @@ mod tests {
     fn state_after_one_step() -> PhaseState<Linear> {
         let (model, mut optimizer) = fresh();
         let model = step(model, &mut optimizer);
-        let progress = Progress { epochs_done: 1, loss_sum: 0.1 + 0.2, correct: Some(3), ..Progress::default() };
+        let progress = Progress { epochs_done: 1, loss_sum: 0.1 + 0.2, accuracy: Some(Tally { hits: 3, of: 4 }), ..Progress::default() };
         PhaseState { model, optimizer, best: None, progress, augment_rng: ChaCha12Rng::seed_from_u64(4) }
     }
 
@@ -274,7 +277,7 @@ mod tests {
 
         assert_eq!(weights(&loaded.model), weights(&saved.model));
         assert_eq!(list_param_ids(&loaded.model), list_param_ids(&saved.model));
-        assert_eq!((loaded.progress.epochs_done, loaded.progress.loss_sum, loaded.progress.correct), (1, 0.1 + 0.2, Some(3)));
+        assert_eq!((loaded.progress.epochs_done, loaded.progress.loss_sum, loaded.progress.accuracy), (1, 0.1 + 0.2, Some(Tally { hits: 3, of: 4 })));
         assert_eq!(loaded.augment_rng, saved.augment_rng);
         // The momentum buffers came back: the next step matches the uninterrupted one, and
         // differs from a step with a fresh optimizer.

@@ -122,7 +122,7 @@ mod tests {
     use super::*;
 
     fn record(epoch: usize, accuracy: f64) -> EpochRecord {
-        EpochRecord { epoch, loss: 1.0, accuracy: Some(accuracy), val_loss: None, val_accuracy: None, knn_accuracy: None, feature_std: None, learning_rate: 0.1, seconds: 0.0 }
+        EpochRecord { epoch, loss: 1.0, accuracy: Some(accuracy), val_loss: None, val_accuracy: None, knn_accuracy: None, feature_std: None, mask_rate: None, pseudo_label_accuracy: None, learning_rate: 0.1, seconds: 0.0 }
     }
 
     fn stop_epoch(accuracies: &[f64], patience: usize) -> Option<usize> {

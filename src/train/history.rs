@@ -20,6 +20,12 @@ pub struct EpochRecord {
     pub knn_accuracy: Option<f64>,
     /// Spread of the encoder's normalised features on the monitor images (near 0: collapse).
     pub feature_std: Option<f64>,
+    /// Share of the unlabeled images whose pseudo-label passed the confidence threshold
+    /// (semi-supervised phases).
+    pub mask_rate: Option<f64>,
+    /// Share of those pseudo-labels that equal the true label (over the images whose label is
+    /// known; it is never used for training).
+    pub pseudo_label_accuracy: Option<f64>,
     /// Learning rate of the epoch's last step.
     pub learning_rate: f64,
     /// Wall time of the epoch in seconds.
@@ -49,6 +55,8 @@ impl EpochRecord {
             ("val_accuracy", self.val_accuracy),
             ("knn_accuracy", self.knn_accuracy),
             ("feature_std", self.feature_std),
+            ("mask_rate", self.mask_rate),
+            ("pseudo_label_accuracy", self.pseudo_label_accuracy),
         ];
         for (name, value) in optional {
             if let Some(value) = value {

@@ -19,7 +19,7 @@ use crate::train::early_stopping::{EarlyStopping, Verdict};
 use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::interrupt;
 use crate::train::optimizer::TrainConfig;
-use crate::train::step::{StepOutput, TrainStep};
+use crate::train::step::{StepOutput, Tally, TrainStep};
 
 /// A trained model and how it got there.
 #[derive(Debug)]
@@ -126,7 +126,7 @@ impl Trainer<'_> {
         bar.set_position(state.progress.steps_done as u64);
         for (step, indices) in order.chunks(config.batch_size).enumerate().skip(state.progress.steps_done) {
             let batch = train.training_batch(indices, &self.device, &mut state.augment_rng);
-            let StepOutput { loss, correct } = state.model.step(batch);
+            let StepOutput { loss, accuracy, pseudo_labels } = state.model.step(batch);
             let loss_value: f32 = loss.clone().into_scalar();
             if !loss_value.is_finite() {
                 return Err(Error::Diverged { phase: self.phase, epoch, step: step + 1, loss: loss_value });
@@ -137,8 +137,11 @@ impl Trainer<'_> {
             state.model = state.optimizer.step(learning_rate, state.model, grads).after_step((global_step + 1) as f64 / total_steps);
             let progress = &mut state.progress;
             progress.loss_sum += loss_value as f64 * indices.len() as f64;
-            if let Some(correct) = correct {
-                *progress.correct.get_or_insert(0) += correct;
+            if let Some(accuracy) = accuracy {
+                *progress.accuracy.get_or_insert_default() += accuracy;
+            }
+            if let Some(pseudo_labels) = pseudo_labels {
+                *progress.pseudo_labels.get_or_insert_default() += pseudo_labels;
             }
             progress.learning_rate = learning_rate;
             progress.steps_done = step + 1;
@@ -167,7 +170,9 @@ impl Trainer<'_> {
         let record = EpochRecord {
             epoch,
             loss: progress.loss_sum / seen,
-            accuracy: progress.correct.map(|c| c as f64 / seen),
+            accuracy: progress.accuracy.and_then(Tally::rate),
+            mask_rate: progress.pseudo_labels.and_then(|p| p.passed.rate()),
+            pseudo_label_accuracy: progress.pseudo_labels.and_then(|p| p.right.rate()),
             val_loss: measures.val_loss,
             val_accuracy: measures.val_accuracy,
             knn_accuracy: measures.knn_accuracy,
