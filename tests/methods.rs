@@ -4,12 +4,10 @@
 
 mod common;
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::Tensor;
 use pretext::config::{Count, Preset, RunConfig};
 use pretext::methods::MethodName;
 use pretext::model::encoders::resnet::ResNetConfig;
-use pretext::model::encoders::{Encoder, EncoderName};
+use pretext::model::encoders::EncoderName;
 use pretext::pipeline::{self, Pretrained, Session};
 use pretext::report::artifacts::RunFolder;
 use pretext::train::optimizer::TrainConfig;
@@ -34,29 +32,13 @@ fn pretrain(method: MethodName) -> Pretrained {
     pipeline::pretrain(&config, &data, &Session::default()).unwrap()
 }
 
-/// Every float parameter of a module, in visiting order.
-#[derive(Default)]
-struct Values(Vec<f32>);
-
-impl ModuleVisitor for Values {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.extend(param.val().into_data().try_to_vec::<f32>().unwrap());
-    }
-}
-
-fn encoder_values(encoder: &Encoder) -> Vec<f32> {
-    let mut values = Values::default();
-    encoder.visit(&mut values);
-    values.0
-}
-
 fn check_method(method: MethodName) {
     let pretrained = pretrain(method);
     let history = &pretrained.history;
     assert_eq!(history.len(), 3);
     let (first, last) = (history[0].loss, history[2].loss);
     assert!(last.is_finite() && last < first, "{method}: loss {first} -> {last}");
-    assert!(encoder_values(pretrained.model.encoder()).iter().all(|v| v.is_finite()), "{method}: non-finite encoder weights");
+    assert!(common::parameter_values(pretrained.model.encoder()).iter().all(|v| v.is_finite()), "{method}: non-finite encoder weights");
     for record in history {
         let knn = record.knn_accuracy.expect("monitor measures every epoch");
         assert!(knn > 0.3, "{method}: k-NN accuracy {knn} at epoch {} (chance 0.1)", record.epoch);
@@ -128,9 +110,9 @@ fn every_method_trains_a_resnet_encoder_and_moves_its_weights() {
         config.monitor.images = 100;
         let full = pipeline::load_dataset(&mut config, Some(&common::data_dir())).unwrap();
         let data = pipeline::select(&config, &full).unwrap();
-        let before = encoder_values(&pipeline::initial_encoder(&config, data.shape()));
+        let before = common::parameter_values(&pipeline::initial_encoder(&config, data.shape()));
         let pretrained = pipeline::pretrain(&config, &data, &Session::default()).unwrap();
-        let after = encoder_values(pretrained.model.encoder());
+        let after = common::parameter_values(pretrained.model.encoder());
         assert!(pretrained.history.iter().all(|r| r.loss.is_finite()), "{method}: {:?}", pretrained.history);
         assert_eq!(before.len(), after.len());
         assert!(before != after && after.iter().all(|v| v.is_finite()), "{method}: the encoder did not learn");

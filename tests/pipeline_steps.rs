@@ -2,12 +2,9 @@
 
 mod common;
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::Tensor;
 use burn::tensor::Device;
 use pretext::config::{Count, Preset, RunConfig};
 use pretext::data::batch::{BatchSource, ImageBatches};
-use pretext::model::encoders::Encoder;
 use pretext::pipeline::{self, Session};
 use pretext::methods::rotation::{Rotation, RotationTask};
 
@@ -19,22 +16,6 @@ fn small_config() -> RunConfig {
     config.pretext.epochs = 1;
     config.downstream.epochs = 2;
     config
-}
-
-/// Every parameter value of a module, in visiting order.
-#[derive(Default)]
-struct Values(Vec<f32>);
-
-impl ModuleVisitor for Values {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.extend(param.val().into_data().try_to_vec::<f32>().unwrap());
-    }
-}
-
-fn encoder_values(encoder: &Encoder) -> Vec<f32> {
-    let mut values = Values::default();
-    encoder.visit(&mut values);
-    values.0
 }
 
 #[test]
@@ -73,18 +54,18 @@ fn probing_keeps_the_encoder_frozen_and_fine_tuning_moves_it() {
     let mut config = small_config();
     let data = pipeline::load_data(&mut config, Some(&common::data_dir())).unwrap();
     let pretrained = pipeline::pretrain(&config, &data, &Session::default()).unwrap();
-    let before = encoder_values(pretrained.model.encoder());
+    let before = common::parameter_values(pretrained.model.encoder());
 
     let probed = pipeline::probe(&config, pretrained.model.encoder().clone(), &data.labelled, 10, &Session::default()).unwrap();
-    assert_eq!(encoder_values(&probed.model.encoder), before);
+    assert_eq!(common::parameter_values(&probed.model.encoder), before);
     assert_eq!(probed.history.len(), 2);
 
     // Shifted images go through the encoder every step; it must still not learn.
     config.downstream.max_shift = 2;
     let shifted = pipeline::probe(&config, pretrained.model.encoder().clone(), &data.labelled, 10, &Session::default()).unwrap();
-    assert_eq!(encoder_values(&shifted.model.encoder), before);
+    assert_eq!(common::parameter_values(&shifted.model.encoder), before);
 
     config.fine_tune = true;
     let tuned = pipeline::probe(&config, pretrained.model.encoder().clone(), &data.labelled, 10, &Session::default()).unwrap();
-    assert_ne!(encoder_values(&tuned.model.encoder), before);
+    assert_ne!(common::parameter_values(&tuned.model.encoder), before);
 }

@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+
 /// The folder holding the MNIST IDX files: `$PRETEXT_DATA_DIR`, else `../shared/data` (the
 /// workplace copy CI uses), else the user cache, downloaded there once (checksums verified).
 pub fn data_dir() -> PathBuf {
@@ -32,6 +35,20 @@ pub fn fashion_mnist_dir() -> PathBuf {
         spec.fetch(&cache).expect("Fashion-MNIST downloads (or apt-get install dataset-fashion-mnist)");
         cache
     })
+}
+
+/// Every float parameter value of `module`, in visiting order.
+pub fn parameter_values<M: Module>(module: &M) -> Vec<f32> {
+    #[derive(Default)]
+    struct Values(Vec<f32>);
+    impl ModuleVisitor for Values {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.extend(param.val().into_data().try_to_vec::<f32>().unwrap());
+        }
+    }
+    let mut values = Values::default();
+    module.visit(&mut values);
+    values.0
 }
 
 /// Runs the `pretext` binary with `args`, pointed at the test data.
