@@ -16,6 +16,7 @@ use crate::eval::monitor::MonitorConfig;
 use crate::error::{Error, Result};
 use crate::methods::{MethodConfig, MethodName};
 use crate::model::encoders::ModelConfig;
+use crate::semi::SemiConfig;
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
 
@@ -164,6 +165,9 @@ pub struct RunConfig {
     pub monitor: MonitorConfig,
     /// Training of the downstream classifier.
     pub downstream: TrainConfig,
+    /// Semi-supervised training after the downstream phase (none by default).
+    #[serde(default)]
+    pub semi: SemiConfig,
     /// Train the encoder with the head in the downstream phase (fine-tuning) instead of
     /// freezing it (a linear probe, the notebook's protocol).
     pub fine_tune: bool,
@@ -226,6 +230,7 @@ impl RunConfig {
                 true,
                 Some(EarlyStoppingConfig { monitor: Monitor::Accuracy, patience: 7, restore_best: false }),
             ),
+            semi: SemiConfig::default(),
             fine_tune: false,
             standardize_features: false,
             baselines: true,
@@ -309,6 +314,7 @@ impl RunConfig {
             return Err(Error::Config(format!("--monitor-images must be at least 2 (a k-NN bank and queries), got {}", self.monitor.images)));
         }
         self.downstream.validate("downstream")?;
+        self.semi.validate()?;
         let split = self.data.validation_split;
         if !(0.0..1.0).contains(&split) {
             return Err(Error::Config(format!("validation split must be in [0, 1), got {split}")));

@@ -8,7 +8,7 @@
 //! [`data::registry`] (IDX files, CIFAR batches, image folders) → [`data::images::LabeledImages`]
 //! (bytes + labels, one [`data::images::ImageShape`]) →
 //! [`transforms`] (augmented views) and [`data::batch`] (tensors) → [`methods`] (encoder,
-//! heads, loss) → [`train::trainer::Trainer`] → [`eval`] → [`report`].
+//! heads, loss) → [`train::trainer::Trainer`] (then, optionally, [`semi`]-supervised training) → [`eval`] → [`report`].
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -32,6 +32,7 @@ pub mod data {
 }
 
 pub mod methods;
+pub mod semi;
 pub mod transforms;
 
 /// Networks, their initialisation, summaries and weight files.

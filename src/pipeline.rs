@@ -32,6 +32,10 @@ use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::optimizer::TrainConfig;
 use crate::train::step::TrainStep;
 use crate::train::trainer::{PhaseRng, Trainer};
+use crate::semi::SemiMethod;
+use crate::semi::batches::SemiBatches;
+use crate::semi::distill::Distill;
+use crate::semi::fixmatch::FixMatch;
 use crate::transforms::MultiView;
 
 /// Independent random streams, so that changing one step never shifts another's randomness.
@@ -44,6 +48,9 @@ enum Stream {
     /// Shifts of rotation's images, or the views of the two-view methods.
     PretextAugment = 5,
     DownstreamShifts = 6,
+    SemiShuffle = 7,
+    /// Labelled picks, weak and strong views of the semi-supervised phase.
+    SemiAugment = 8,
 }
 
 fn rng(seed: u64, stream: Stream) -> ChaCha12Rng {
@@ -88,8 +95,12 @@ impl Session {
 /// The images one run uses.
 #[derive(Debug, Clone)]
 pub struct RunData {
-    /// Images for the pretext task (their labels are never read).
+    /// Images for the pretext task and the semi-supervised phase (their labels are read only
+    /// to score pseudo-labels).
     pub unlabeled: LabeledImages,
+    /// How many of the first `unlabeled` images have a true label: those taken from the
+    /// training images (an image folder's loose images have none).
+    pub unlabeled_known: usize,
     /// Labelled images for the head (the last `validation_split` validate).
     pub labelled: LabeledImages,
     /// Held-out test images.
@@ -142,6 +153,7 @@ pub fn load_dataset(config: &mut RunConfig, data_dir: Option<&Path>) -> Result<D
 /// The configured numbers of unlabeled, labelled and test images of `full`.
 pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
     let unlabeled = full.pretext_images(config.data.unlabeled_size.within(full.pretext_pool_len(), "--unlabeled", "training images")?);
+    let unlabeled_known = unlabeled.len().min(full.train.len());
     let labels = config.data.labels.within(full.train.len(), "--labels", "labelled training images")?;
     let classes = full.classes.len();
     let labelled = if config.data.balanced_labels {
@@ -165,7 +177,7 @@ pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
     let test = full.test.head(config.data.test_size.within(full.test.len(), "--test-size", "test images")?);
     let watched = if config.monitor.every > 0 { config.monitor.images.min(full.train.len()) } else { 0 };
     let monitor = full.train.slice(full.train.len() - watched..full.train.len());
-    Ok(RunData { unlabeled, labelled, test, monitor, dataset: full.info(), pixels: config.data.pixel_map()? })
+    Ok(RunData { unlabeled, unlabeled_known, labelled, test, monitor, dataset: full.info(), pixels: config.data.pixel_map()? })
 }
 
 /// A pretext model and its training history.
@@ -243,7 +255,7 @@ impl PretextPhase<'_> {
 }
 
 /// A trained classifier (encoder + head) and the downstream training history.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Probed {
     /// Encoder and head (on the plain, inference device).
     pub model: Classifier,
@@ -258,14 +270,12 @@ pub struct Probed {
 /// probe), or encoder and head together when `config.fine_tune` is set.
 pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, classes: usize, session: &Session) -> Result<Probed> {
     let trainer = session.trainer("downstream", &config.downstream);
-    let head = config.model.head(images.shape(), classes, &mut rng(config.seed, Stream::HeadInit), &trainer.device);
     let (train, val) = images.split_tail(config.data.validation_split);
     let encoder = encoder.valid();
     let pixels = config.data.pixel_map()?;
     // The frozen encoder's features of the training images, when the head needs them.
     let features = (!config.fine_tune || config.standardize_features).then(|| encode(&encoder, &train, classes, pixels));
-    let norm = config.standardize_features.then(|| FeatureNorm::fit(features.as_ref().expect("computed above").features()));
-    let classifier = Classifier { encoder, norm, head };
+    let classifier = initial_classifier(config, encoder, features.as_ref(), (images.shape(), classes), &trainer.device);
     if session.verbose {
         println!("{}", classifier.summary(images.shape(), config.fine_tune, &trainer.device));
     }
@@ -297,6 +307,15 @@ pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, class
         history: fitted.history,
         restored_epoch: fitted.restored_epoch,
     })
+}
+
+/// The classifier a downstream phase starts from: `encoder` (on the inference device), the
+/// standardisation of its `features` of the training images when the settings ask for it, and
+/// a fresh head on `device`.
+fn initial_classifier(config: &RunConfig, encoder: Encoder, features: Option<&FeatureBatches>, (shape, classes): (ImageShape, usize), device: &Device) -> Classifier {
+    let head = config.model.head(shape, classes, &mut rng(config.seed, Stream::HeadInit), device);
+    let norm = config.standardize_features.then(|| FeatureNorm::fit(features.expect("features to standardise").features()));
+    Classifier { encoder, norm, head }
 }
 
 /// Loss and accuracy on `val` (when there is one) of the model after an epoch.
@@ -343,12 +362,66 @@ pub fn initial_encoder(config: &RunConfig, shape: ImageShape) -> Encoder {
     config.model.encoder(shape, &mut rng(config.seed, Stream::PretextInit), &Device::flex())
 }
 
+/// Semi-supervised training after a downstream phase (checkpoints in `session`'s folder):
+/// - FixMatch trains all of `base` (encoder and head) on the labelled images and on
+///   pseudo-labelled strong views of the unlabeled ones;
+/// - distillation trains a student, `pretrained` under a fresh head, on the labelled images and
+///   on `base`'s soft targets for the unlabeled ones;
+/// - none keeps `base` as it is.
+///
+/// The last `validation_split` of the labelled images validate, as in the downstream phase.
+pub fn semi_supervise(config: &RunConfig, method: SemiMethod, base: Classifier, pretrained: &Encoder, data: &RunData, session: &Session) -> Result<Probed> {
+    let semi = &config.semi;
+    let training = semi.phase_training();
+    let trainer = session.trainer("semi", &training);
+    let classes = data.num_classes();
+    let (train, val) = data.labelled.split_tail(config.data.validation_split);
+    let batches = SemiBatches::new(&train, &data.unlabeled, data.unlabeled_known, classes, data.pixels, (semi.unlabeled_ratio, semi.training.max_shift));
+    let val = (!val.is_empty()).then(|| ImageBatches::new(Labeled::new(&val, classes), data.pixels));
+    let rng = PhaseRng { shuffle: rng(config.seed, Stream::SemiShuffle), augment: rng(config.seed, Stream::SemiAugment) };
+    // Semi-supervised training moves the whole network, whatever the downstream phase froze.
+    let trainable = |c: Classifier| Classifier { encoder: c.encoder.unfreeze(), ..c }.train();
+    match method {
+        SemiMethod::None => Ok(Probed { model: base, history: Vec::new(), restored_epoch: None }),
+        SemiMethod::Fixmatch => {
+            let batches = batches.with_strong_views(semi.strong.build());
+            let model = FixMatch::new(trainable(base), semi.threshold, semi.unlabeled_weight);
+            let fitted = trainer.fit(model, &batches, validation(val.as_ref(), semi.training.batch_size), rng)?;
+            Ok(Probed { model: fitted.model.valid().classifier, history: fitted.history, restored_epoch: fitted.restored_epoch })
+        }
+        SemiMethod::Distill => {
+            let teacher = evaluate(&base, &data.unlabeled, classes, data.pixels).log_probs;
+            let encoder = pretrained.valid();
+            let features = config.standardize_features.then(|| encode(&encoder, &train, classes, data.pixels));
+            let student = initial_classifier(config, encoder, features.as_ref(), (data.shape(), classes), &trainer.device);
+            let model = Distill::new(trainable(student), semi.temperature, semi.unlabeled_weight);
+            let fitted = trainer.fit(model, &batches.with_teacher(teacher), validation(val.as_ref(), semi.training.batch_size), rng)?;
+            Ok(Probed { model: fitted.model.valid().student, history: fitted.history, restored_epoch: fitted.restored_epoch })
+        }
+    }
+}
+
 /// Trains the classifier of `protocol` on the run's labelled images (checkpoints in a
-/// sub-folder named after the protocol).
-pub fn train_protocol(config: &RunConfig, protocol: Protocol, pretrained: &Encoder, data: &RunData, session: &Session) -> Result<Probed> {
-    let config = RunConfig { fine_tune: protocol.fine_tune(), ..config.clone() };
-    let encoder = if protocol.pretrained() { pretrained.clone() } else { initial_encoder(&config, data.shape()) };
-    probe(&config, encoder, &data.labelled, data.num_classes(), &session.phase(protocol.id()))
+/// sub-folder named after the protocol). A semi-supervised protocol starts from its base
+/// protocol's classifier, taken from `trained` or trained first; what this trains is added to
+/// `trained`.
+pub fn train_protocol(config: &RunConfig, protocol: Protocol, pretrained: &Encoder, data: &RunData, trained: &mut Vec<(Protocol, Probed)>, session: &Session) -> Result<Probed> {
+    let probed = match protocol.semi(config.fine_tune) {
+        None => {
+            let config = RunConfig { fine_tune: protocol.fine_tune(), ..config.clone() };
+            let encoder = if protocol.pretrained() { pretrained.clone() } else { initial_encoder(&config, data.shape()) };
+            probe(&config, encoder, &data.labelled, data.num_classes(), &session.phase(protocol.id()))?
+        }
+        Some((method, base)) => {
+            let start = match trained.iter().find(|(p, _)| *p == base) {
+                Some((_, probed)) => probed.model.clone(),
+                None => train_protocol(config, base, pretrained, data, trained, session)?.model,
+            };
+            semi_supervise(config, method, start, pretrained, data, &session.phase(protocol.id()))?
+        }
+    };
+    trained.push((protocol, probed.clone()));
+    Ok(probed)
 }
 
 /// Test accuracy of a k-NN vote over `encoder`'s features of the labelled images.
@@ -360,17 +433,16 @@ pub fn knn_accuracy(config: &RunConfig, encoder: &Encoder, data: &RunData) -> f6
 }
 
 /// Scores each of `protocols` on the test images, training each on the same labelled images
-/// (except the run's own protocol when `main` already holds it and its test predictions).
+/// (except those `known` already holds, with their test predictions: the run's own).
 pub fn compare_protocols(
     config: &RunConfig,
     protocols: &[Protocol],
     pretrained: &Encoder,
-    main: Option<(&Probed, &Predictions)>,
+    known: &[(Protocol, &Probed, &Predictions)],
     data: &RunData,
     session: &Session,
 ) -> Result<Vec<ProtocolResult>> {
     let classes = data.num_classes();
-    let own = Protocol::of_run(config.fine_tune);
     let score = |protocol: Protocol, probed: &Probed, predictions: &Predictions| {
         let matrix = ConfusionMatrix::new(&predictions.predicted(), &predictions.targets, classes);
         ProtocolResult {
@@ -379,17 +451,22 @@ pub fn compare_protocols(
             knn_accuracy: knn_accuracy(config, &probed.model.encoder, data),
             epochs_run: probed.history.len(),
             per_class_accuracy: matrix.per_class_accuracy(),
+            seconds: probed.history.iter().map(|r| r.seconds).sum(),
         }
     };
+    let mut trained: Vec<(Protocol, Probed)> = known.iter().map(|&(protocol, probed, _)| (protocol, probed.clone())).collect();
+    let quiet = Session { verbose: false, ..session.clone() };
     protocols
         .iter()
-        .map(|&protocol| match main {
-            Some((probed, predictions)) if protocol == own => Ok(score(protocol, probed, predictions)),
-            _ => {
-                let quiet = Session { verbose: false, ..session.clone() };
-                let trained = train_protocol(config, protocol, pretrained, data, &quiet)?;
-                Ok(score(protocol, &trained, &evaluate(&trained.model, &data.test, classes, data.pixels)))
+        .map(|&protocol| {
+            if let Some(&(_, probed, predictions)) = known.iter().find(|(p, ..)| *p == protocol) {
+                return Ok(score(protocol, probed, predictions));
             }
+            let probed = match trained.iter().find(|(p, _)| *p == protocol) {
+                Some((_, probed)) => probed.clone(),
+                None => train_protocol(config, protocol, pretrained, data, &mut trained, &quiet)?,
+            };
+            Ok(score(protocol, &probed, &evaluate(&probed.model, &data.test, classes, data.pixels)))
         })
         .collect()
 }

@@ -23,6 +23,14 @@ const BYOL_RUN: &[&str] = &[
     "--balanced-labels", "true", "--test-size", "200", "--downstream-epochs", "5", "--baselines", "false", "--quiet",
 ];
 
+/// FixMatch draws labelled picks, weak shifts and strong RandAugment views from the phase's
+/// generator, and counts pseudo-labels across steps: all of it must survive a kill.
+const FIXMATCH_RUN: &[&str] = &[
+    "run", "--unlabeled", "2000", "--pretext-epochs", "1", "--labels", "100", "--balanced-labels", "true", "--test-size", "200",
+    "--downstream-epochs", "5", "--semi-supervised", "fixmatch", "--semi-epochs", "4", "--semi-batch-size", "16", "--baselines", "false",
+    "--quiet",
+];
+
 fn start(run: &[&str], out: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pretext"))
         .args(run)
@@ -109,6 +117,21 @@ fn a_byol_run_killed_in_pretraining_resumes_to_the_same_metrics() {
     child.wait().unwrap();
     let state = std::fs::read_to_string(killed.join("checkpoints/pretext/state.json")).unwrap();
     assert!(!state.contains("\"finished\": true"), "killed before the pretext phase ended: {state}");
+    assert_success(&resume(&killed));
+    assert_eq!(metrics(&killed), expected, "killed then resumed");
+}
+
+#[test]
+fn a_fixmatch_run_killed_in_its_semi_supervised_phase_resumes_to_the_same_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = uninterrupted(FIXMATCH_RUN, dir.path());
+    let killed = dir.path().join("killed");
+    let mut child = start(FIXMATCH_RUN, &killed);
+    wait_for_checkpoint(&mut child, &killed, "ssl_fixmatch");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state = std::fs::read_to_string(killed.join("checkpoints/ssl_fixmatch/state.json")).unwrap();
+    assert!(!state.contains("\"finished\": true"), "killed before the FixMatch phase ended: {state}");
     assert_success(&resume(&killed));
     assert_eq!(metrics(&killed), expected, "killed then resumed");
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::methods::{MethodConfig, MethodName};
 use crate::model::heads::MlpConfig;
+use crate::semi::{SemiConfig, SemiMethod};
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
 use crate::transforms::AugmentConfig;
 
@@ -73,6 +74,7 @@ macro_rules! phase_args {
 
 phase_args!(PretextArgs, "pretext");
 phase_args!(DownstreamArgs, "downstream");
+phase_args!(SemiTrainingArgs, "semi");
 
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(value) = value {
@@ -181,6 +183,12 @@ pub struct ConfigArgs {
     /// `--downstream-*` flags.
     #[command(flatten)]
     pub downstream: DownstreamArgs,
+    /// Semi-supervised phase.
+    #[command(flatten)]
+    pub semi: SemiArgs,
+    /// `--semi-*` flags.
+    #[command(flatten)]
+    pub semi_training: SemiTrainingArgs,
 }
 
 impl ConfigArgs {
@@ -233,6 +241,8 @@ impl ConfigArgs {
         set(&mut config.knn.temperature, self.knn_temperature);
         self.pretext.apply(&mut config.pretext);
         self.downstream.apply(&mut config.downstream);
+        self.semi.apply(&mut config.semi)?;
+        self.semi_training.apply(&mut config.semi.training);
         if self.no_early_stopping {
             config.downstream.early_stopping = None;
         } else if self.monitor.is_some() || self.patience.is_some() || self.restore_best.is_some() {
@@ -260,6 +270,61 @@ fn absolute_folders(data: &mut DataConfig) -> Result<()> {
         data.folder.unlabeled_dir = Some(absolute(dir)?);
     }
     Ok(())
+}
+
+/// The semi-supervised phase and its settings.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct SemiArgs {
+    /// After the downstream phase, train on the unlabeled images again: fixmatch (continue
+    /// from the downstream classifier with pseudo-labels of confident weak views as targets of
+    /// strong views) or distill (a student on the SSL encoder learns the classifier's soft
+    /// targets); none by default. Each adds its rows to the table of protocols; `sweep`
+    /// takes a comma-separated list
+    #[arg(long, value_enum, value_delimiter = ',', help_heading = "Semi-supervised")]
+    pub semi_supervised: Vec<SemiMethod>,
+    /// FixMatch: confidence at or above which the prediction on a weak view becomes the
+    /// target of the strong view, in (0, 1] (default 0.95)
+    #[arg(long, help_heading = "Semi-supervised")]
+    pub threshold: Option<f64>,
+    /// μ: unlabeled images per labelled image in each step, at least 1 (default 7)
+    #[arg(long, value_name = "MU", help_heading = "Semi-supervised")]
+    pub unlabeled_ratio: Option<usize>,
+    /// Weight of the unlabeled loss beside the labelled cross-entropy (default 1)
+    #[arg(long, help_heading = "Semi-supervised")]
+    pub unlabeled_weight: Option<f64>,
+    /// Distillation: temperature softening the teacher's and the student's outputs (default 1)
+    #[arg(long, help_heading = "Semi-supervised")]
+    pub distill_temperature: Option<f64>,
+    /// FixMatch: RandAugment operations drawn per strong view (default 2)
+    #[arg(long, value_name = "N", help_heading = "Semi-supervised")]
+    pub strong_ops: Option<usize>,
+    /// FixMatch: strength of the strong view's operations, a fraction of RandAugment's
+    /// largest (1 = FixMatch's; default 0.5, better on MNIST)
+    #[arg(long, help_heading = "Semi-supervised")]
+    pub strong_magnitude: Option<f64>,
+    /// FixMatch: largest side of the strong view's cutout, as a fraction of the image side
+    /// (0 = none; default 0.5)
+    #[arg(long, help_heading = "Semi-supervised")]
+    pub cutout: Option<f64>,
+}
+
+impl SemiArgs {
+    /// Overlays the flags that were given.
+    fn apply(&self, semi: &mut SemiConfig) -> Result<()> {
+        match self.semi_supervised[..] {
+            [] => {}
+            [method] => semi.method = method,
+            _ => return Err(Error::Config("--semi-supervised takes one value here; `pretext sweep` takes several".into())),
+        }
+        set(&mut semi.threshold, self.threshold);
+        set(&mut semi.unlabeled_ratio, self.unlabeled_ratio);
+        set(&mut semi.unlabeled_weight, self.unlabeled_weight);
+        set(&mut semi.temperature, self.distill_temperature);
+        set(&mut semi.strong.ops_per_image, self.strong_ops);
+        set(&mut semi.strong.magnitude, self.strong_magnitude);
+        set(&mut semi.strong.cutout, self.cutout);
+        Ok(())
+    }
 }
 
 /// How image folders are read; refused for the named data sets.

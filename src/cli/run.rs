@@ -8,6 +8,7 @@ use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::eval::protocols::{Protocol, markdown_table};
 use crate::pipeline::{self, Session};
+use crate::semi::SemiMethod;
 use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TIMINGS};
 use crate::report::timings::Timings;
 use crate::train::checkpoint::Checkpoints;
@@ -104,17 +105,39 @@ pub fn execute(args: RunArgs) -> Result<()> {
     let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), &session.phase(own.id()))?;
     timings.lap("downstream");
     folder.write_downstream(&probed)?;
-    let predictions = pipeline::evaluate(&probed.model, &data.test, data.num_classes(), data.pixels);
+    let semi_method = config.semi.method;
+    let semi_own = Protocol::of_semi_run(config.fine_tune, semi_method);
+    let semi = match semi_method {
+        SemiMethod::None => None,
+        method => {
+            let semi = pipeline::semi_supervise(&config, method, probed.model.clone(), &encoder, &data, &session.phase(semi_own.id()))?;
+            timings.lap("semi");
+            folder.write_semi(&semi, method)?;
+            Some(semi)
+        }
+    };
+    let kept = semi.as_ref().unwrap_or(&probed);
+    let predictions = pipeline::evaluate(&kept.model, &data.test, data.num_classes(), data.pixels);
     folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
     timings.lap("test");
-    let protocols = if config.baselines { &Protocol::ALL[..] } else { &[own][..] };
+    // The downstream classifier is a row of the table too when the semi-supervised one is kept.
+    let base_predictions = semi.as_ref().map(|_| pipeline::evaluate(&probed.model, &data.test, data.num_classes(), data.pixels));
+    let known = match (&semi, &base_predictions) {
+        (Some(semi), Some(base)) => vec![(own, &probed, base), (semi_own, semi, &predictions)],
+        _ => vec![(own, &probed, &predictions)],
+    };
+    let protocols: Vec<Protocol> = if config.baselines {
+        Protocol::ALL.iter().chain(Protocol::semi_supervised(semi_method)).copied().collect()
+    } else {
+        known.iter().map(|&(protocol, ..)| protocol).collect()
+    };
     if session.verbose && config.baselines {
         println!("training the baselines on the same {} labelled images...", data.labelled.len());
     }
-    let results = pipeline::compare_protocols(&config, protocols, &encoder, Some((&probed, &predictions)), &data, &session)?;
+    let results = pipeline::compare_protocols(&config, &protocols, &encoder, &known, &data, &session)?;
     folder.write_protocols(&results)?;
     timings.lap("baselines");
-    let features = pipeline::encode(&probed.model.encoder, &data.test, data.num_classes(), data.pixels);
+    let features = pipeline::encode(&kept.model.encoder, &data.test, data.num_classes(), data.pixels);
     folder.write_embedding(&features, &data.dataset.classes)?;
     crate::report::html::write_report(&folder)?;
     timings.lap("report");

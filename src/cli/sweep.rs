@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::DataDirArg;
-use crate::cli::args::{ConfigArgs, MethodArgs};
+use crate::cli::args::{ConfigArgs, MethodArgs, SemiArgs};
 use crate::config::{Count, DataConfig, RunConfig};
 use crate::error::{Error, Result};
 use crate::eval::protocols::Protocol;
@@ -26,7 +26,8 @@ pub struct SweepArgs {
     #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "method")]
     pub methods: Vec<MethodName>,
     /// Settings of every run: --labels is the list of label budgets (default
-    /// 10,20,50,100,500,1000); --test-size defaults to all and --balanced-labels to true here
+    /// 10,20,50,100,500,1000), --semi-supervised a list of semi-supervised ways whose rows
+    /// are added; --test-size defaults to all and --balanced-labels to true here
     #[command(flatten)]
     pub config: ConfigArgs,
     #[command(flatten)]
@@ -47,7 +48,9 @@ pub fn execute(args: SweepArgs) -> Result<()> {
         [] => DEFAULT_BUDGETS.to_vec(),
         given => given.to_vec(),
     };
-    let mut base = ConfigArgs { labels: Vec::new(), ..args.config.clone() }.resolve(None)?;
+    let semi_methods = args.config.semi.semi_supervised.clone();
+    let one_value = ConfigArgs { labels: Vec::new(), semi: SemiArgs { semi_supervised: Vec::new(), ..args.config.semi.clone() }, ..args.config.clone() };
+    let mut base = one_value.resolve(None)?;
     let methods = match &args.methods[..] {
         [] => vec![base.method.name()],
         given => given.to_vec(),
@@ -56,7 +59,7 @@ pub fn execute(args: SweepArgs) -> Result<()> {
     let configs: Vec<RunConfig> = methods
         .iter()
         .map(|&method| {
-            let flags = ConfigArgs { labels: Vec::new(), method: MethodArgs { method: Some(method), ..args.config.method.clone() }, ..args.config.clone() };
+            let flags = ConfigArgs { method: MethodArgs { method: Some(method), ..one_value.method.clone() }, ..one_value.clone() };
             flags.resolve(None)
         })
         .collect::<Result<_>>()?;
@@ -91,13 +94,14 @@ pub fn execute(args: SweepArgs) -> Result<()> {
             pretraining.push(PretrainingRow::new(seed, method, started.elapsed().as_secs_f64(), &pretrained));
             // The baselines do not depend on the method (every method starts from the same
             // encoder for a seed): they run with the first method only.
-            let protocols: Vec<Protocol> = Protocol::ALL.into_iter().filter(|p| k == 0 || p.pretrained()).collect();
+            let semi_protocols = semi_methods.iter().flat_map(|&m| Protocol::semi_supervised(m));
+            let protocols: Vec<Protocol> = Protocol::ALL.iter().chain(semi_protocols).copied().filter(|p| k == 0 || p.pretrained()).collect();
             for &budget in &budgets {
                 let config = with_budget(&seeded, budget);
                 let data = pipeline::select(&config, &full)?;
                 // `select` refused budgets beyond the data set, so this is the budget as a number.
                 let labels = budget.of(full.train.len());
-                for result in pipeline::compare_protocols(&config, &protocols, pretrained.model.encoder(), None, &data, &Session::default())? {
+                for result in pipeline::compare_protocols(&config, &protocols, pretrained.model.encoder(), &[], &data, &Session::default())? {
                     let row = SweepRow {
                         seed,
                         labels,
@@ -105,8 +109,9 @@ pub fn execute(args: SweepArgs) -> Result<()> {
                         protocol: result.protocol.id().into(),
                         test_accuracy: result.test_accuracy,
                         knn_accuracy: result.knn_accuracy,
+                        seconds: result.seconds,
                     };
-                    println!("seed {seed} labels {labels:>5} {:<48} test {:.4}  k-NN {:.4}", row.name(), row.test_accuracy, row.knn_accuracy);
+                    println!("seed {seed} labels {labels:>5} {:<48} test {:.4}  k-NN {:.4}  {:.0} s", row.name(), row.test_accuracy, row.knn_accuracy, row.seconds);
                     rows.push(row);
                 }
             }

@@ -1,7 +1,11 @@
-//! The four evaluation protocols: ways to get a classifier from the same labelled images, so
-//! that what self-supervision is worth shows against what the same network does without it.
+//! The evaluation protocols: ways to get a classifier from the same labelled images, so that
+//! what self-supervision is worth shows against what the same network does without it. Four
+//! are supervised; the semi-supervised ones continue from one of those and use the unlabeled
+//! images again.
 
 use serde::Serialize;
+
+use crate::semi::SemiMethod;
 
 /// A way of obtaining the encoder under the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -15,20 +19,58 @@ pub enum Protocol {
     SslProbe,
     /// (d) The pretext-trained encoder, fine-tuned with the head.
     SslFineTune,
+    /// (e) FixMatch from the classifier trained from scratch: no pretraining at all.
+    ScratchFixmatch,
+    /// (f) FixMatch from the run's SSL classifier (probe or fine-tuned).
+    SslFixmatch,
+    /// (g) A student on the SSL encoder distilled from the run's SSL classifier.
+    SslDistill,
 }
 
 impl Protocol {
-    /// All four, in report order.
+    /// The supervised four, in report order.
     pub const ALL: [Protocol; 4] = [Protocol::RandomFrozen, Protocol::Scratch, Protocol::SslProbe, Protocol::SslFineTune];
+
+    /// Every protocol.
+    const EVERY: [Protocol; 7] = [
+        Protocol::RandomFrozen,
+        Protocol::Scratch,
+        Protocol::SslProbe,
+        Protocol::SslFineTune,
+        Protocol::ScratchFixmatch,
+        Protocol::SslFixmatch,
+        Protocol::SslDistill,
+    ];
+
+    /// The semi-supervised rows `method` adds to a comparison, in report order.
+    pub fn semi_supervised(method: SemiMethod) -> &'static [Protocol] {
+        match method {
+            SemiMethod::None => &[],
+            SemiMethod::Fixmatch => &[Protocol::ScratchFixmatch, Protocol::SslFixmatch],
+            SemiMethod::Distill => &[Protocol::SslDistill],
+        }
+    }
 
     /// Whether the encoder starts from the pretext task's weights.
     pub fn pretrained(self) -> bool {
-        matches!(self, Protocol::SslProbe | Protocol::SslFineTune)
+        !matches!(self, Protocol::RandomFrozen | Protocol::Scratch | Protocol::ScratchFixmatch)
     }
 
-    /// Whether the encoder trains with the head.
+    /// Whether the encoder trains with the head (in the supervised protocols).
     pub fn fine_tune(self) -> bool {
         matches!(self, Protocol::Scratch | Protocol::SslFineTune)
+    }
+
+    /// For a semi-supervised protocol, its way and the supervised protocol whose classifier it
+    /// starts from (FixMatch) or learns from (the teacher of distillation); `fine_tune` is the
+    /// run's setting, which picks the SSL protocol.
+    pub fn semi(self, fine_tune: bool) -> Option<(SemiMethod, Protocol)> {
+        match self {
+            Protocol::ScratchFixmatch => Some((SemiMethod::Fixmatch, Protocol::Scratch)),
+            Protocol::SslFixmatch => Some((SemiMethod::Fixmatch, Protocol::of_run(fine_tune))),
+            Protocol::SslDistill => Some((SemiMethod::Distill, Protocol::of_run(fine_tune))),
+            _ => None,
+        }
     }
 
     /// The protocol a run's own settings describe.
@@ -36,9 +78,19 @@ impl Protocol {
         if fine_tune { Protocol::SslFineTune } else { Protocol::SslProbe }
     }
 
+    /// The protocol whose classifier a run with these settings keeps: its supervised one, or
+    /// the semi-supervised one that continues from it.
+    pub fn of_semi_run(fine_tune: bool, semi: SemiMethod) -> Self {
+        match semi {
+            SemiMethod::None => Self::of_run(fine_tune),
+            SemiMethod::Fixmatch => Protocol::SslFixmatch,
+            SemiMethod::Distill => Protocol::SslDistill,
+        }
+    }
+
     /// The protocol with identifier `id`.
     pub fn from_id(id: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.id() == id)
+        Self::EVERY.into_iter().find(|m| m.id() == id)
     }
 
     /// Identifier used in CSV and JSON (as serde writes it).
@@ -48,6 +100,9 @@ impl Protocol {
             Protocol::Scratch => "scratch",
             Protocol::SslProbe => "ssl_probe",
             Protocol::SslFineTune => "ssl_fine_tune",
+            Protocol::ScratchFixmatch => "scratch_fixmatch",
+            Protocol::SslFixmatch => "ssl_fixmatch",
+            Protocol::SslDistill => "ssl_distill",
         }
     }
 
@@ -58,6 +113,9 @@ impl Protocol {
             Protocol::Scratch => "supervised from scratch",
             Protocol::SslProbe => "SSL encoder, frozen (linear probe)",
             Protocol::SslFineTune => "SSL encoder, fine-tuned",
+            Protocol::ScratchFixmatch => "from scratch + FixMatch",
+            Protocol::SslFixmatch => "SSL encoder + FixMatch",
+            Protocol::SslDistill => "SSL encoder + distillation",
         }
     }
 }
@@ -75,6 +133,10 @@ pub struct ProtocolResult {
     pub epochs_run: usize,
     /// Test accuracy of each true class (`None` where the class is absent).
     pub per_class_accuracy: Vec<Option<f64>>,
+    /// Wall time of its own training epochs, in seconds (a semi-supervised protocol's
+    /// excludes its base's). Not serialised: `metrics.json` holds no timings.
+    #[serde(skip)]
+    pub seconds: f64,
 }
 
 /// A Markdown table of `results`.

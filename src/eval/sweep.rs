@@ -22,6 +22,8 @@ pub struct SweepRow {
     pub test_accuracy: f64,
     /// k-NN test accuracy of the encoder's features.
     pub knn_accuracy: f64,
+    /// Wall time of the protocol's own training epochs.
+    pub seconds: f64,
 }
 
 impl SweepRow {
@@ -53,6 +55,8 @@ pub struct SweepCell {
     pub std: f64,
     /// Mean k-NN accuracy.
     pub knn_mean: f64,
+    /// Mean wall time of the protocol's own training epochs.
+    pub seconds_mean: f64,
 }
 
 impl SweepCell {
@@ -96,7 +100,8 @@ pub fn summarize(rows: &[SweepRow]) -> Vec<SweepCell> {
             let mean = group.iter().map(|r| r.test_accuracy).sum::<f64>() / n as f64;
             let var = if n > 1 { group.iter().map(|r| (r.test_accuracy - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
             let knn_mean = group.iter().map(|r| r.knn_accuracy).sum::<f64>() / n as f64;
-            cells.push(SweepCell { labels, method: method.clone(), protocol: protocol.clone(), n, mean, std: var.sqrt(), knn_mean });
+            let seconds_mean = group.iter().map(|r| r.seconds).sum::<f64>() / n as f64;
+            cells.push(SweepCell { labels, method: method.clone(), protocol: protocol.clone(), n, mean, std: var.sqrt(), knn_mean, seconds_mean });
         }
     }
     cells
@@ -138,7 +143,7 @@ mod tests {
     use super::*;
 
     fn row(seed: u64, labels: usize, method: &str, protocol: &str, acc: f64) -> SweepRow {
-        SweepRow { seed, labels, method: method.into(), protocol: protocol.into(), test_accuracy: acc, knn_accuracy: acc }
+        SweepRow { seed, labels, method: method.into(), protocol: protocol.into(), test_accuracy: acc, knn_accuracy: acc, seconds: acc * 10.0 }
     }
 
     #[test]
@@ -153,6 +158,7 @@ mod tests {
         let keys: Vec<(usize, &str, &str)> = cells.iter().map(|c| (c.labels, c.method.as_str(), c.protocol.as_str())).collect();
         assert_eq!(keys, [(10, NO_METHOD, "scratch"), (100, NO_METHOD, "scratch"), (100, "simclr", "ssl_probe")]);
         assert!((cells[1].mean - 0.6).abs() < 1e-12 && (cells[1].std - 0.02f64.sqrt()).abs() < 1e-12);
+        assert!((cells[1].seconds_mean - 6.0).abs() < 1e-12);
         let table = markdown(&cells);
         assert!(table.contains("| supervised from scratch | 0.2000 ± 0.0000 | 0.6000 ± 0.1414 | 0.2000 | 0.6000 |"), "{table}");
         assert!(table.contains("| simclr: SSL encoder, frozen (linear probe) | - | 0.9000 ± 0.0000 | - | 0.9000 |"), "{table}");

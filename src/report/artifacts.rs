@@ -7,12 +7,13 @@
 //! timings.json             seconds per step (load_data, pretext, downstream, test, baselines, ...)
 //! history_pretext.csv      one row per epoch (loss, accuracy, val_*, seconds)
 //! history_downstream.csv
+//! history_semi.csv         with --semi-supervised (adds mask_rate, pseudo_label_accuracy)
 //! pretext.safetensors      pretext model weights
-//! classifier.safetensors   encoder + head weights
+//! classifier.safetensors   encoder + head weights (the semi-supervised classifier when there is one)
 //! checkpoints/             one folder per training phase while a run is under way (removed
 //!                          when it completes; `--resume` continues from them)
 //! rotations.png (rotation) or views.png (two-view methods), pretext_curves.png, downstream_curves.png,
-//! examples.png, misclassified.png, confusion_matrix.png
+//! semi_curves.png (with --semi-supervised), examples.png, misclassified.png, confusion_matrix.png
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use crate::eval::pca::pca_project;
 use crate::report::plots::{Tile, confusion_matrix, embedding, image_grid, training_curves};
 use crate::methods::rotation::{Rotation, RotationTask};
 use crate::methods::{MethodConfig, PretextModel};
+use crate::semi::SemiMethod;
 use crate::transforms::MultiView;
 use rand::SeedableRng;
 use crate::data::source::SampleSource;
@@ -178,6 +180,28 @@ impl RunFolder {
         let mut metrics = phase_metrics(&probed.history);
         metrics["restored_epoch"] = json!(probed.restored_epoch);
         self.set_metrics("downstream", metrics)
+    }
+
+    /// Weights, history and curves of the semi-supervised phase, whose classifier the run
+    /// keeps (it replaces the downstream one in `classifier.safetensors`).
+    pub fn write_semi(&self, semi: &Probed, method: SemiMethod) -> Result<()> {
+        crate::model::weights::save(&semi.model, &self.path(CLASSIFIER_WEIGHTS))?;
+        write_rows(&semi.history, &self.path("history_semi.csv"))?;
+        let title = format!("Semi-supervised ({method}): labelled and unlabeled images");
+        training_curves(&self.path("semi_curves.png"), &title, &semi.history)?;
+        let mut metrics = phase_metrics(&semi.history);
+        metrics["method"] = json!(method.to_string());
+        metrics["restored_epoch"] = json!(semi.restored_epoch);
+        metrics["final_mask_rate"] = json!(semi.history.last().and_then(|r| r.mask_rate));
+        metrics["final_pseudo_label_accuracy"] = json!(semi.history.last().and_then(|r| r.pseudo_label_accuracy));
+        // Per epoch without the seconds: metrics.json holds no timings.
+        let per_epoch: Vec<Value> = semi
+            .history
+            .iter()
+            .map(|r| json!({"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy, "val_accuracy": r.val_accuracy, "mask_rate": r.mask_rate, "pseudo_label_accuracy": r.pseudo_label_accuracy}))
+            .collect();
+        metrics["per_epoch"] = json!(per_epoch);
+        self.set_metrics("semi", metrics)
     }
 
     /// The side-by-side comparison of protocols, as JSON in metrics and a Markdown table.

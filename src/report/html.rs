@@ -18,6 +18,7 @@ const FIGURES: &[(&str, &str)] = &[
     ("views.png", "Pretext task"),
     ("pretext_curves.png", "Pretext training"),
     ("downstream_curves.png", "Downstream training"),
+    ("semi_curves.png", "Semi-supervised training"),
     ("confusion_matrix.png", "Confusion matrix"),
     ("examples.png", "Examples"),
     ("misclassified.png", "Misclassified test images"),
@@ -42,6 +43,7 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
     }
     write_summary(&mut html, &metrics);
     write_pretext_method(&mut html, &metrics);
+    write_semi(&mut html, &metrics);
     write_protocols(&mut html, &metrics);
     let classes = dataset.map(|d| d.classes).unwrap_or_default();
     write_per_class(&mut html, &metrics, &classes);
@@ -61,8 +63,11 @@ fn number(value: &Value) -> String {
 
 fn write_summary(html: &mut String, metrics: &Value) {
     html.push_str("<h2>Summary</h2>\n<table><tr><th>phase</th><th>epochs</th><th>final loss</th><th>final accuracy</th><th>final val accuracy</th></tr>\n");
-    for phase in ["pretext", "downstream"] {
+    for phase in ["pretext", "downstream", "semi"] {
         let m = &metrics[phase];
+        if m.is_null() {
+            continue;
+        }
         let _ = writeln!(
             html,
             "<tr><td>{phase}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -95,6 +100,24 @@ fn write_pretext_method(html: &mut String, metrics: &Value) {
     if pretext["collapsed"].as_bool() == Some(true) {
         html.push_str("<p><b>Collapse:</b> the encoder's features all point one way; results trained on them are poor.</p>\n");
     }
+}
+
+/// The semi-supervised phase epoch by epoch: how many unlabeled images got a pseudo-label and
+/// how many of those were right, what FixMatch users look at first.
+fn write_semi(html: &mut String, metrics: &Value) {
+    let semi = &metrics["semi"];
+    let Some(method) = semi["method"].as_str() else { return };
+    let _ = writeln!(
+        html,
+        "<h2>Semi-supervised: {method}</h2>\n<p>Mask rate: the share of unlabeled images whose pseudo-label passed the confidence threshold \
+         (distillation: all of them, with the teacher's most probable class). Pseudo-label accuracy: the share of those equal to the true label, \
+         which training never reads.</p>\n<table><tr><th>epoch</th><th>loss</th><th>labelled accuracy</th><th>mask rate</th><th>pseudo-label accuracy</th><th>val accuracy</th></tr>"
+    );
+    for epoch in semi["per_epoch"].as_array().into_iter().flatten() {
+        let cells = ["epoch", "loss", "accuracy", "mask_rate", "pseudo_label_accuracy", "val_accuracy"].map(|key| number(&epoch[key]));
+        let _ = writeln!(html, "<tr><td>{}</td></tr>", cells.join("</td><td>"));
+    }
+    html.push_str("</table>\n");
 }
 
 fn write_protocols(html: &mut String, metrics: &Value) {
