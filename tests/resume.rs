@@ -106,32 +106,28 @@ fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     assert!(stderr(&output).contains("has no checkpoints folder to resume from"), "{}", stderr(&output));
 }
 
-#[test]
-fn a_byol_run_killed_in_pretraining_resumes_to_the_same_metrics() {
+/// Kills `run` once `phase` has a checkpoint and before that phase ends, resumes it, and
+/// checks that it ends with the metrics of an uninterrupted run.
+fn killed_in_phase_resumes_to_the_same_metrics(run: &[&str], phase: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let expected = uninterrupted(BYOL_RUN, dir.path());
+    let expected = uninterrupted(run, dir.path());
     let killed = dir.path().join("killed");
-    let mut child = start(BYOL_RUN, &killed);
-    wait_for_checkpoint(&mut child, &killed, "pretext");
+    let mut child = start(run, &killed);
+    wait_for_checkpoint(&mut child, &killed, phase);
     child.kill().unwrap();
     child.wait().unwrap();
-    let state = std::fs::read_to_string(killed.join("checkpoints/pretext/state.json")).unwrap();
-    assert!(!state.contains("\"finished\": true"), "killed before the pretext phase ended: {state}");
+    let state = std::fs::read_to_string(killed.join("checkpoints").join(phase).join("state.json")).unwrap();
+    assert!(!state.contains("\"finished\": true"), "killed before the {phase} phase ended: {state}");
     assert_success(&resume(&killed));
     assert_eq!(metrics(&killed), expected, "killed then resumed");
 }
 
 #[test]
+fn a_byol_run_killed_in_pretraining_resumes_to_the_same_metrics() {
+    killed_in_phase_resumes_to_the_same_metrics(BYOL_RUN, "pretext");
+}
+
+#[test]
 fn a_fixmatch_run_killed_in_its_semi_supervised_phase_resumes_to_the_same_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let expected = uninterrupted(FIXMATCH_RUN, dir.path());
-    let killed = dir.path().join("killed");
-    let mut child = start(FIXMATCH_RUN, &killed);
-    wait_for_checkpoint(&mut child, &killed, "ssl_fixmatch");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let state = std::fs::read_to_string(killed.join("checkpoints/ssl_fixmatch/state.json")).unwrap();
-    assert!(!state.contains("\"finished\": true"), "killed before the FixMatch phase ended: {state}");
-    assert_success(&resume(&killed));
-    assert_eq!(metrics(&killed), expected, "killed then resumed");
+    killed_in_phase_resumes_to_the_same_metrics(FIXMATCH_RUN, "ssl_fixmatch");
 }
