@@ -9,10 +9,10 @@ use burn::tensor::Tensor;
 use crate::data::batch::Batch;
 use crate::eval::predict::argmax_rows;
 use crate::methods::losses::distillation;
-use crate::methods::supervised::classification_step;
 use crate::model::classifier::{Classifier, Logits};
 use crate::semi::batches::SemiInput;
 use crate::semi::fixmatch::tally;
+use crate::semi::joint_step;
 use crate::train::step::{StepOutput, TrainStep};
 
 /// A student classifier learning from a teacher's soft targets.
@@ -38,17 +38,11 @@ impl TrainStep<SemiInput> for Distill {
     fn step(&self, batch: Batch<SemiInput>) -> StepOutput {
         let SemiInput { labelled, weak, teacher, truth, .. } = batch.input;
         let teacher = teacher.expect("distillation batches carry the teacher's outputs");
-        let [unlabeled, classes] = teacher.dims();
+        let [_, classes] = teacher.dims();
         let pseudo: Vec<Option<usize>> = argmax_rows(&teacher.clone().into_data().try_to_vec::<f32>().expect("f32 log-probabilities"), classes).into_iter().map(Some).collect();
-        let [labelled_rows, ..] = labelled.dims();
-        let logits = self.student.logits(Tensor::cat(vec![labelled, weak], 0));
-        let supervised = classification_step(logits.clone().narrow(0, 0, labelled_rows), &batch.targets);
-        let soft = distillation(logits.narrow(0, labelled_rows, unlabeled), teacher, self.temperature);
-        StepOutput {
-            loss: supervised.loss + soft.mul_scalar(self.unlabeled_weight),
-            accuracy: supervised.accuracy,
-            pseudo_labels: Some(tally(&pseudo, &truth)),
-        }
+        let counts = tally(&pseudo, &truth);
+        let loss = |logits| distillation(logits, teacher, self.temperature);
+        joint_step(&self.student, (labelled, weak), &batch.targets, loss, self.unlabeled_weight, counts)
     }
 }
 

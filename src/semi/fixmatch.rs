@@ -9,9 +9,9 @@ use burn::tensor::activation::softmax;
 use crate::data::batch::Batch;
 use crate::eval::predict::argmax_rows;
 use crate::methods::losses::masked_cross_entropy;
-use crate::methods::supervised::classification_step;
 use crate::model::classifier::{Classifier, Logits};
 use crate::semi::batches::SemiInput;
+use crate::semi::joint_step;
 use crate::train::step::{PseudoLabels, StepOutput, Tally, TrainStep};
 
 /// The pseudo-label of each row of `probabilities` (`[n, classes]`, row-major): its most
@@ -58,17 +58,11 @@ impl TrainStep<SemiInput> for FixMatch {
         let SemiInput { labelled, weak, strong, truth, .. } = batch.input;
         let strong = strong.expect("FixMatch batches carry strong views");
         let confidences = softmax(self.classifier.logits(weak).detach(), 1);
-        let [unlabeled, classes] = confidences.dims();
+        let [_, classes] = confidences.dims();
         let pseudo = pseudo_labels(&confidences.into_data().try_to_vec::<f32>().expect("f32 probabilities"), classes, self.threshold);
-        let [labelled_rows, ..] = labelled.dims();
-        let logits = self.classifier.logits(Tensor::cat(vec![labelled, strong], 0));
-        let supervised = classification_step(logits.clone().narrow(0, 0, labelled_rows), &batch.targets);
-        let unlabeled_loss = masked_cross_entropy(logits.narrow(0, labelled_rows, unlabeled), &pseudo);
-        StepOutput {
-            loss: supervised.loss + unlabeled_loss.mul_scalar(self.unlabeled_weight),
-            accuracy: supervised.accuracy,
-            pseudo_labels: Some(tally(&pseudo, &truth)),
-        }
+        let counts = tally(&pseudo, &truth);
+        let loss = |logits| masked_cross_entropy(logits, &pseudo);
+        joint_step(&self.classifier, (labelled, strong), &batch.targets, loss, self.unlabeled_weight, counts)
     }
 }
 
@@ -86,6 +80,7 @@ mod tests {
 
     use super::*;
     use crate::data::images::ImageShape;
+    use crate::methods::supervised::classification_step;
     use crate::model::encoders::ModelConfig;
 
     #[test]

@@ -9,9 +9,13 @@ pub mod fixmatch;
 
 use std::fmt;
 
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::methods::supervised::classification_step;
+use crate::model::classifier::{Classifier, Logits};
+use crate::train::step::{PseudoLabels, StepOutput};
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
 use crate::transforms::RandAugmentConfig;
 
@@ -117,4 +121,22 @@ impl SemiConfig {
     pub fn phase_training(&self) -> TrainConfig {
         TrainConfig { batch_size: self.training.batch_size * self.unlabeled_ratio, ..self.training.clone() }
     }
+}
+
+/// The step both ways share: `labelled` images and `unlabeled` views go through `classifier` as
+/// one batch; the loss is the labelled cross-entropy plus `weight` times `unlabeled_loss` of
+/// the unlabeled rows' logits.
+fn joint_step(
+    classifier: &Classifier,
+    (labelled, unlabeled): (Tensor<4>, Tensor<4>),
+    targets: &[usize],
+    unlabeled_loss: impl FnOnce(Tensor<2>) -> Tensor<1>,
+    weight: f64,
+    pseudo_labels: PseudoLabels,
+) -> StepOutput {
+    let ([labelled_rows, ..], [unlabeled_rows, ..]) = (labelled.dims(), unlabeled.dims());
+    let logits = classifier.logits(Tensor::cat(vec![labelled, unlabeled], 0));
+    let supervised = classification_step(logits.clone().narrow(0, 0, labelled_rows), targets);
+    let unlabeled = unlabeled_loss(logits.narrow(0, labelled_rows, unlabeled_rows));
+    StepOutput { loss: supervised.loss + unlabeled.mul_scalar(weight), accuracy: supervised.accuracy, pseudo_labels: Some(pseudo_labels) }
 }
