@@ -275,30 +275,31 @@ impl RunConfig {
     /// Keys the file leaves out keep the preset's values; unknown keys are refused.
     pub fn from_toml_file(path: &Path, preset: Option<Preset>) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let overlay: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+        let file_error = |key: &str, message: &str| {
+            let line = key_line(&text, key).map_or_else(String::new, |line| format!(", line {line}"));
+            Error::Config(format!("{}{line}: {key}: {message}", path.display()))
+        };
+        let overlay: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e.span().map_or(0, |span| text[..span.start].matches('\n').count() + 1);
+            Error::Config(format!("{}, line {line}: {}", path.display(), e.message().trim().replace('\n', " ")))
+        })?;
         let file_preset = match overlay.get("preset") {
-            Some(value) => Some(
-                value
-                    .clone()
-                    .try_into::<Preset>()
-                    .map_err(|e| Error::Config(format!("{}: preset: {}", path.display(), e.message())))?,
-            ),
+            Some(value) => Some(value.clone().try_into::<Preset>().map_err(|e| file_error("preset", e.message()))?),
             None => None,
         };
         let mut base = Self::preset(preset.or(file_preset).unwrap_or(Preset::Default));
         if let Some(name) = overlay.get("method").and_then(|m| m.get("name")) {
-            let name: String = name.clone().try_into().map_err(|e: toml::de::Error| Error::Config(format!("{}: method.name: {}", path.display(), e.message())))?;
+            let name: String = name.clone().try_into().map_err(|e: toml::de::Error| file_error("method.name", e.message()))?;
             let method = <MethodName as clap::ValueEnum>::from_str(&name, false)
-                .map_err(|_| Error::Config(format!("{}: method.name: unknown method '{name}' (see `pretext methods`)", path.display())))?;
+                .map_err(|_| file_error("method.name", &format!("unknown method '{name}' (see `pretext methods`)")))?;
             base = base.with_method(method);
         }
         let mut merged = toml::Table::try_from(&base).expect("config serialises to a table");
         merge(&mut merged, overlay);
-        toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config(format!("{}: {}", path.display(), e.message())))
+        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let key = e.path().to_string();
+            file_error(key.split('[').next().unwrap_or_default(), e.inner().message())
+        })
     }
 
     /// The config as TOML text.
@@ -319,9 +320,9 @@ impl RunConfig {
         if !(0.0..1.0).contains(&split) {
             return Err(Error::Config(format!("validation split must be in [0, 1), got {split}")));
         }
-        let sizes = [self.data.unlabeled_size, self.data.labels, self.data.test_size];
-        if sizes.contains(&Count::N(0)) {
-            return Err(Error::Config("unlabeled, labels and test sizes must be at least 1".into()));
+        let sizes = [("--unlabeled", "unlabeled_size", self.data.unlabeled_size), ("--labels", "labels", self.data.labels), ("--test-size", "test_size", self.data.test_size)];
+        if let Some((flag, key, _)) = sizes.iter().find(|(.., size)| *size == Count::N(0)) {
+            return Err(Error::Config(format!("{flag} (data.{key} in TOML) must be at least 1 image, or `all`; got 0")));
         }
         self.model.validate().map_err(Error::Config)?;
         self.data.folder.validate().map_err(Error::Config)?;
@@ -338,6 +339,26 @@ impl RunConfig {
 
 fn rotation() -> MethodConfig {
     MethodConfig::Rotation
+}
+
+/// The 1-based line where TOML `text` sets the dotted `key` (`pretext.epochs`), under its
+/// table header or written dotted.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    let dotted = |name: &str| name.split('.').map(|p| p.trim().trim_matches('"')).collect::<Vec<_>>().join(".");
+    let mut table = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = dotted(header.trim_matches(['[', ']']));
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else { continue };
+        let full = if table.is_empty() { dotted(name) } else { format!("{table}.{}", dotted(name)) };
+        if full == key {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// Recursively overlays `overlay` onto `base`.

@@ -27,16 +27,16 @@ pub enum Error {
         /// Folders that were searched, comma separated.
         searched: String,
     },
-    /// A download failed (no network, HTTP error, broken transfer).
+    /// A download failed from every mirror (no network, HTTP error, broken transfer).
     #[error(
-        "download of {url} failed: {reason}; without network, copy the data set's files to a folder \
-         and pass --data-dir DIR"
+        "download failed: {}; without network, copy {needed} into a folder and pass --data-dir DIR \
+         (or set PRETEXT_DATA_DIR=DIR)", attempts(tried)
     )]
     Download {
-        /// The address that failed.
-        url: String,
-        /// Why.
-        reason: String,
+        /// Each address tried, with why it failed.
+        tried: Vec<(String, String)>,
+        /// The files a local copy of the data set needs.
+        needed: String,
     },
     /// A downloaded or local file does not have the published checksum.
     #[error("{}: SHA-256 is {actual}, expected {expected}; the file was not kept", file.display())]
@@ -54,7 +54,7 @@ pub enum Error {
     /// Training produced a non-finite loss.
     #[error(
         "training diverged in the {phase} phase: loss is {loss} at epoch {epoch}, step {step}; \
-         lower the learning rate (--{phase}-lr); checkpoints of earlier epochs are kept"
+         start over with a lower learning rate: the same command with a smaller --{phase}-lr and --force"
     )]
     Diverged {
         /// `pretext` or `downstream`.
@@ -115,6 +115,14 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A folder for results cannot be made or written.
+    #[error("{}: {problem}", path.display())]
+    Unwritable {
+        /// The folder.
+        path: PathBuf,
+        /// Why, and what to do.
+        problem: String,
+    },
     /// Writing a figure failed.
     #[error("figure {}: {problem}", path.display())]
     Plot {
@@ -134,7 +142,7 @@ impl Error {
             Error::Download { .. } | Error::Checksum { .. } => 4,
             Error::Diverged { .. } => 5,
             Error::Weights { .. } | Error::Image { .. } | Error::Checkpoint { .. } => 6,
-            Error::Io { .. } | Error::Plot { .. } => 7,
+            Error::Io { .. } | Error::Unwritable { .. } | Error::Plot { .. } => 7,
             Error::Interrupted { .. } => crate::train::interrupt::EXIT_CODE.into(),
         }
     }
@@ -148,4 +156,9 @@ impl Error {
     pub fn malformed(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
         Error::MalformedData { path: path.into(), problem: problem.into() }
     }
+}
+
+/// "url (reason), url (reason)".
+fn attempts(tried: &[(String, String)]) -> String {
+    tried.iter().map(|(url, reason)| format!("{url} ({reason})")).collect::<Vec<_>>().join(", ")
 }

@@ -156,6 +156,11 @@ pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
     let unlabeled_known = unlabeled.len().min(full.train.len());
     let labels = config.data.labels.within(full.train.len(), "--labels", "labelled training images")?;
     let classes = full.classes.len();
+    if config.data.balanced_labels && labels < classes {
+        return Err(Error::Config(format!(
+            "--labels {labels} with --balanced-labels gives 0 per class with {classes} classes; use at least --labels {classes}"
+        )));
+    }
     let labelled = if config.data.balanced_labels {
         full.train.balanced(labels / classes, classes)
     } else {
@@ -169,7 +174,7 @@ pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
     }
     if labelled.split_point(config.data.validation_split) == 0 {
         return Err(Error::Config(format!(
-            "{} labelled images with validation split {} leave none to train the head",
+            "--labels {} with --validation-split {} leaves no image to train the head; use more labels or a smaller split",
             labelled.len(),
             config.data.validation_split
         )));

@@ -22,6 +22,11 @@ fn bad_flags_exit_2_with_the_problem_named() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("invalid value '-3' for '--downstream-batch-size"), "{}", stderr(&output));
 
+    // Sizes of 0 name their flag (and the TOML key).
+    let output = pretext(&["run", "--labels", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--labels (data.labels in TOML) must be at least 1 image, or `all`; got 0"), "{}", stderr(&output));
+
     let output = pretext(&["run", "--preset", "nope"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("invalid value 'nope'"));
@@ -51,8 +56,9 @@ fn method_settings_that_cannot_work_exit_2_naming_the_flag() {
 fn asking_for_more_images_than_the_data_set_holds_exits_2_before_training() {
     let data = common::data_dir();
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--labels", "70000"], "--labels 70000 asks for more than the 60000 labelled training images"),
+        (&["--labels", "5", "--balanced-labels", "true"], "--labels 5 with --balanced-labels gives 0 per class with 10 classes; use at least --labels 10"),
         (&["--test-size", "10001"], "--test-size 10001 asks for more than the 10000 test images"),
         (&["--labels", "60000", "--balanced-labels", "true"], "needs 6000 images of every class"),
     ];
@@ -63,7 +69,7 @@ fn asking_for_more_images_than_the_data_set_holds_exits_2_before_training() {
         let output = pretext(&args);
         assert_eq!(output.status.code(), Some(2), "{flags:?}: {}", stderr(&output));
         assert!(stderr(&output).contains(message), "{flags:?}: {}", stderr(&output));
-        assert!(!out.join("config.toml").exists(), "{flags:?} started a run");
+        assert!(!out.exists(), "{flags:?} left a folder behind");
     }
 }
 
@@ -75,6 +81,7 @@ fn missing_data_exits_3_and_says_how_to_fix_it() {
     let err = stderr(&output);
     assert!(err.contains("data set 'mnist' not found") && err.contains("--data-dir"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!dir.path().join("o").exists(), "a failed run leaves no folder (nor an empty checkpoints/) behind");
 }
 
 #[test]
@@ -138,15 +145,82 @@ fn an_existing_run_needs_force_and_an_unwritable_folder_is_named_before_training
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     std::fs::create_dir(&run).unwrap();
-    std::fs::write(run.join("config.toml"), "").unwrap();
+    let config = pretext::config::RunConfig::preset(pretext::config::Preset::Seed);
+    std::fs::write(run.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(run.join("timings.json"), "{}").unwrap();
     let output = pretext(&["run", "--out", run.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("already holds a run; choose another --out or pass --force"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("already holds a run (config.toml, timings.json); choose another --out, or pass --force"), "{}", stderr(&output));
 
-    // A regular file where a folder must be created.
+    // A run that did not finish: the same command again is pointed at --resume.
+    std::fs::remove_file(run.join("timings.json")).unwrap();
+    let output = pretext(&["pretrain", "--out", run.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!("holds a run that did not finish; continue it with `pretext pretrain --resume {}`, or pass --force", run.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    // A regular file where a folder must be created, or as the folder itself.
     let blocked = dir.path().join("file").join("run");
     std::fs::write(dir.path().join("file"), "").unwrap();
     let output = pretext(&["run", "--out", blocked.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
-    assert!(stderr(&output).starts_with(&format!("error: {}", blocked.display())), "{}", stderr(&output));
+    assert!(stderr(&output).starts_with(&format!("error: {}: cannot create it", blocked.display())), "{}", stderr(&output));
+    let output = pretext(&["run", "--out", dir.path().join("file").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+    assert!(stderr(&output).contains("file: it is a file, not a folder; choose another --out"), "{}", stderr(&output));
+}
+
+#[test]
+fn commands_that_need_a_classifier_say_to_train_one_on_a_pretrain_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("encoder");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("config.toml"), pretext::config::RunConfig::preset(pretext::config::Preset::Seed).to_toml()).unwrap();
+    let expected = format!("holds a pretrained encoder but no classifier; train one with `pretext probe --run {}` first", run.display());
+    for command in [vec!["eval", "--run", run.to_str().unwrap()], vec!["predict", "--run", run.to_str().unwrap(), "digit.png"]] {
+        let output = pretext(&command);
+        assert_eq!(output.status.code(), Some(6), "{command:?}");
+        assert!(stderr(&output).contains(&expected), "{command:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn a_toml_value_of_the_wrong_type_names_its_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("settings.toml");
+    std::fs::write(&file, "seed = 1\n\n[pretext]\nlearning_rate = 0.01\nepochs = \"two\"\n").unwrap();
+    let output = pretext(&["config", "--config", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!("{}, line 5: pretext.epochs: invalid type: string \"two\", expected usize", file.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+#[test]
+fn config_prints_the_settings_that_config_reads_back() {
+    let output = pretext(&["config", "--method", "byol", "--labels", "100", "--pretext-epochs", "3"]);
+    common::assert_success(&output);
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(printed.contains("[method]\nname = \"byol\"") && printed.contains("labels = 100"), "{printed}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("byol.toml");
+    std::fs::write(&file, &printed).unwrap();
+    let output = pretext(&["config", "--config", file.to_str().unwrap()]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), printed);
+}
+
+#[test]
+fn every_flag_of_every_command_has_help_and_pretext_flags_come_first() {
+    use clap::CommandFactory;
+    let mut command = pretext::cli::Cli::command();
+    command.build();
+    for sub in command.get_subcommands().flat_map(|s| std::iter::once(s).chain(s.get_subcommands())) {
+        for arg in sub.get_arguments() {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(!help.trim().is_empty(), "`pretext {}` --{} has no help", sub.get_name(), arg.get_id());
+        }
+    }
+    let help = String::from_utf8_lossy(&pretext(&["run", "--help"]).stdout).into_owned();
+    let at = |flag: &str| help.find(flag).unwrap_or_else(|| panic!("{flag} not in run --help"));
+    assert!(at("--pretext-lr") < at("--downstream-lr") && at("--downstream-lr") < at("--semi-lr"), "{help}");
+    assert!(help.contains("--downstream-epochs <N>\n          Maximum epochs of the downstream phase (default: the preset's"), "{help}");
 }

@@ -113,8 +113,15 @@ fn a_checksum_mismatch_names_the_file_and_both_checksums_and_keeps_nothing() {
 fn a_cut_transfer_is_a_download_error_and_leaves_no_complete_looking_file() {
     let base = serve();
     let dir = tempfile::tempdir().unwrap();
-    let err = spec(vec![format!("{base}/cut/")]).fetch(dir.path()).unwrap_err();
-    assert!(matches!(err, Error::Download { ref url, .. } if url.ends_with("/cut/train-images-idx3-ubyte.gz")), "{err}");
+    let err = spec(vec![format!("{base}/missing/"), format!("{base}/cut/")]).fetch(dir.path()).unwrap_err();
+    let Error::Download { ref tried, .. } = err else { panic!("{err}") };
+    let urls: Vec<&str> = tried.iter().map(|(url, _)| url.as_str()).collect();
+    assert_eq!(urls, [format!("{base}/missing/train-images-idx3-ubyte.gz"), format!("{base}/cut/train-images-idx3-ubyte.gz")], "every mirror tried is named");
+    // Offline, the error says what a local copy needs and where to point pretext at it.
+    let message = err.to_string();
+    for needed in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "PRETEXT_DATA_DIR", "--data-dir"] {
+        assert!(message.contains(needed), "{needed} not in: {message}");
+    }
     assert!(files_in(dir.path()).iter().all(|f| f.ends_with(".part")), "{:?}", files_in(dir.path()));
 }
 

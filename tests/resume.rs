@@ -103,7 +103,7 @@ fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     // A finished run has nothing to resume.
     let output = resume(&stopped);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("has no checkpoints folder to resume from"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("holds a finished run (its results are there): nothing to resume"), "{}", stderr(&output));
 }
 
 /// Kills `run` once `phase` has a checkpoint and before that phase ends, resumes it, and
@@ -130,4 +130,25 @@ fn a_byol_run_killed_in_pretraining_resumes_to_the_same_metrics() {
 #[test]
 fn a_fixmatch_run_killed_in_its_semi_supervised_phase_resumes_to_the_same_metrics() {
     killed_in_phase_resumes_to_the_same_metrics(FIXMATCH_RUN, "ssl_fixmatch");
+}
+
+#[test]
+fn a_resumed_run_reads_the_data_where_the_run_found_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let data = common::data_dir();
+    let tiny = ["pretrain", "--preset", "seed", "--unlabeled", "200", "--pretext-epochs", "1", "--quiet"];
+    let output = pretext(&[&tiny[..], &["--data-dir", data.to_str().unwrap(), "--out", run.to_str().unwrap()]].concat());
+    assert_success(&output);
+    // As if it had been killed before its end; resumed with neither --data-dir nor
+    // PRETEXT_DATA_DIR, and an empty user cache, so only dataset.json can say where MNIST is.
+    std::fs::remove_file(run.join("timings.json")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pretext"))
+        .args(["pretrain", "--resume", run.to_str().unwrap()])
+        .env_remove("PRETEXT_DATA_DIR")
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(run.join("timings.json").is_file());
 }

@@ -87,11 +87,23 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
         std::fs::read(again.join("metrics.json")).unwrap()
     );
 
-    // `eval` on the saved classifier reproduces the run's test accuracy.
+    // `eval` on the saved classifier reproduces the run's test accuracy, in a folder of its
+    // own: the run's files stay as they were, and a second evaluation there needs --force.
+    let run_files = |dir: &std::path::Path| RUN_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect::<Vec<_>>();
+    let before = run_files(&again);
     let output = pretext(&["eval", "--run", again.to_str().unwrap()]);
     assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(&format!("test accuracy {test_acc:.4} on 300")), "{stdout}");
+    let output = pretext(&["eval", "--run", again.to_str().unwrap(), "--test-size", "100"]);
+    assert_success(&output);
+    assert!(run_files(&again) == before, "eval changed the run's files");
+    let evaluated: Value = serde_json::from_slice(&std::fs::read(again.join("eval-100/metrics.json")).unwrap()).unwrap();
+    assert_eq!(evaluated["test"]["n"], 100);
+    assert!(again.join("eval-300/report.html").is_file() && again.join("eval-100/confusion_matrix.png").is_file());
+    let output = pretext(&["eval", "--run", again.to_str().unwrap(), "--test-size", "100"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(common::stderr(&output).contains("eval-100 already holds files"), "{}", common::stderr(&output));
 }
 
 #[test]
@@ -119,11 +131,31 @@ fn predict_names_the_digit_of_a_test_image() {
     assert_success(&output);
     assert!(common::stderr(&output).contains("big.png is 56x56; resized to the model's 28x28"), "{}", common::stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("big.png: 7 (probability"));
+    // A JPEG photo of a dark digit on white paper, in colour: converted, said so, and flagged
+    // as inverted until --invert flips it back.
+    let paper = dir.path().join("paper.jpg");
+    let inverted: Vec<u8> = data.test.image(0).iter().flat_map(|&v| [255 - v, 255 - v, 250 - v.min(250)]).collect();
+    image::RgbImage::from_raw(28, 28, inverted).unwrap().save(&paper).unwrap();
+    let output = pretext(&["predict", "--run", out.to_str().unwrap(), paper.to_str().unwrap()]);
+    assert_success(&output);
+    let err = common::stderr(&output);
+    assert!(err.contains("paper.jpg is in colour; converted to grey") && err.contains("paper.jpg looks inverted") && err.contains("pass --invert"), "{err}");
+    let output = pretext(&["predict", "--run", out.to_str().unwrap(), "--invert", paper.to_str().unwrap()]);
+    assert_success(&output);
+    assert!(!common::stderr(&output).contains("looks inverted"), "{}", common::stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("paper.jpg: 7 (probability"), "{}", String::from_utf8_lossy(&output.stdout));
+
+    // A file that is no image is named on its own line; the others are still classified, and
+    // the exit status says that one failed.
     let not_an_image = dir.path().join("notes.png");
     std::fs::write(&not_an_image, "text").unwrap();
-    let output = pretext(&["predict", "--run", out.to_str().unwrap(), not_an_image.to_str().unwrap()]);
+    let output = pretext(&["predict", "--run", out.to_str().unwrap(), png.to_str().unwrap(), not_an_image.to_str().unwrap(), big.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(6));
-    assert!(common::stderr(&output).contains("notes.png"), "{}", common::stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("seven.png: 7") && stdout.contains("big.png: 7"), "{stdout}");
+    let err = common::stderr(&output);
+    assert!(err.lines().any(|l| l.starts_with("error: image") && l.contains("notes.png")), "{err}");
+    assert!(err.contains("1 of 3 images could not be read"), "{err}");
 }
 
 #[test]
@@ -151,11 +183,32 @@ fn a_two_view_method_runs_end_to_end_and_probe_reloads_its_encoder() {
 
     // The saved SimCLR model loads back for a linear probe, and the probe's classifier, with
     // its feature standardisation, loads back for `eval` with the same accuracy.
-    let output = pretext(&["probe", "--run", out.to_str().unwrap(), "--fine-tune", "false", "--downstream-max-shift", "0"]);
+    // The run's own classifier is never replaced silently: the probe goes to --out.
+    let probe = ["probe", "--run", out.to_str().unwrap(), "--fine-tune", "false", "--downstream-max-shift", "0"];
+    let output = pretext(&probe);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(common::stderr(&output).contains("already holds a classifier (classifier.safetensors); pass --out DIR"), "{}", common::stderr(&output));
+    let linear = dir.path().join("linear");
+    let output = pretext(&[&probe[..], &["--out", linear.to_str().unwrap()]].concat());
     assert_success(&output);
     let probed = String::from_utf8_lossy(&output.stdout).lines().last().unwrap().to_string();
-    assert!(probed.starts_with("test accuracy ") && probed.ends_with(" on 300 held-out images"), "{probed}");
-    let output = pretext(&["eval", "--run", out.to_str().unwrap()]);
+    let accuracy = probed.split(" on 300 held-out images").next().unwrap();
+    assert!(accuracy.starts_with("test accuracy ") && probed.contains("linear/classifier.safetensors"), "{probed}");
+    let output = pretext(&["eval", "--run", linear.to_str().unwrap()]);
     assert_success(&output);
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with(&probed), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with(accuracy), "{}", String::from_utf8_lossy(&output.stdout));
+    let original: Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(original, metrics, "the run's metrics stay");
+
+    // With --force in place, nothing of the replaced classifier stays behind.
+    let output = pretext(&[&probe[..], &["--force"]].concat());
+    assert_success(&output);
+    let replaced: Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(replaced["protocols"].is_null() && !out.join("protocols.md").exists() && !out.join("embedding.png").exists(), "{replaced}");
+    assert_eq!(replaced["pretext"], metrics["pretext"]);
+
+    // Flags of the pretext phase do not apply to a probe.
+    let output = pretext(&[&probe[..], &["--out", dir.path().join("x").to_str().unwrap(), "--pretext-epochs", "5"]].concat());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(common::stderr(&output).contains("unexpected argument '--pretext-epochs'"), "{}", common::stderr(&output));
 }

@@ -18,40 +18,42 @@ use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
 use crate::transforms::AugmentConfig;
 
 /// Declares the flags of one training phase, `--<phase>-lr` and so on.
+/// Each flag's help ends with `$default`, which says where the phase's defaults come from.
 macro_rules! phase_args {
-    ($name:ident, $phase:literal) => {
+    ($name:ident, $phase:literal, $default:literal) => {
         #[doc = concat!("Overrides for the ", $phase, " phase.")]
+        #[allow(missing_docs)] // each field's `help` documents it (a doc comment cannot concat!)
         #[derive(Debug, Clone, Default, PartialEq, Args)]
         pub struct $name {
-            #[doc = concat!("Optimizer of the ", $phase, " phase")]
-            #[arg(id = concat!($phase, "-optimizer"), long = concat!($phase, "-optimizer"), value_enum, help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-optimizer"), long = concat!($phase, "-optimizer"), value_name = "NAME", value_enum, help_heading = concat!("Training: ", $phase),
+                  help = concat!("Optimizer of the ", $phase, " phase", $default))]
             pub optimizer: Option<OptimizerKind>,
-            #[doc = concat!("Learning rate of the ", $phase, " phase")]
-            #[arg(id = concat!($phase, "-lr"), long = concat!($phase, "-lr"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-lr"), long = concat!($phase, "-lr"), value_name = "LR", help_heading = concat!("Training: ", $phase),
+                  help = concat!("Learning rate of the ", $phase, " phase", $default))]
             pub learning_rate: Option<f64>,
-            #[doc = concat!("SGD momentum of the ", $phase, " phase (0 = none)")]
-            #[arg(id = concat!($phase, "-momentum"), long = concat!($phase, "-momentum"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-momentum"), long = concat!($phase, "-momentum"), value_name = "M", help_heading = concat!("Training: ", $phase),
+                  help = concat!("SGD momentum of the ", $phase, " phase (0 = none)", $default))]
             pub momentum: Option<f64>,
-            #[doc = concat!("Batch size of the ", $phase, " phase")]
-            #[arg(id = concat!($phase, "-batch-size"), long = concat!($phase, "-batch-size"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-batch-size"), long = concat!($phase, "-batch-size"), value_name = "N", help_heading = concat!("Training: ", $phase),
+                  help = concat!("Batch size of the ", $phase, " phase", $default))]
             pub batch_size: Option<usize>,
-            #[doc = concat!("Maximum epochs of the ", $phase, " phase")]
-            #[arg(id = concat!($phase, "-epochs"), long = concat!($phase, "-epochs"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-epochs"), long = concat!($phase, "-epochs"), value_name = "N", help_heading = concat!("Training: ", $phase),
+                  help = concat!("Maximum epochs of the ", $phase, " phase", $default))]
             pub epochs: Option<usize>,
-            #[doc = concat!("Reshuffle samples every epoch in the ", $phase, " phase")]
-            #[arg(id = concat!($phase, "-shuffle"), long = concat!($phase, "-shuffle"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-shuffle"), long = concat!($phase, "-shuffle"), value_name = "true|false", help_heading = concat!("Training: ", $phase),
+                  help = concat!("Reshuffle samples every epoch in the ", $phase, " phase", $default))]
             pub shuffle: Option<bool>,
-            #[doc = concat!("Random shift of training images in the ", $phase, " phase, in pixels (0 = off)")]
-            #[arg(id = concat!($phase, "-max-shift"), long = concat!($phase, "-max-shift"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-max-shift"), long = concat!($phase, "-max-shift"), value_name = "PIXELS", help_heading = concat!("Training: ", $phase),
+                  help = concat!("Random shift of training images in the ", $phase, " phase, in pixels (0 = off)", $default))]
             pub max_shift: Option<usize>,
-            #[doc = concat!("Weight decay of the ", $phase, " phase (L2 for sgd/adam, decoupled for adamw/lamb; 0 = none)")]
-            #[arg(id = concat!($phase, "-weight-decay"), long = concat!($phase, "-weight-decay"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-weight-decay"), long = concat!($phase, "-weight-decay"), value_name = "WD", help_heading = concat!("Training: ", $phase),
+                  help = concat!("Weight decay of the ", $phase, " phase (L2 for sgd/adam, decoupled for adamw/lamb; 0 = none)", $default))]
             pub weight_decay: Option<f64>,
-            #[doc = concat!("Learning-rate schedule of the ", $phase, " phase after its warm-up")]
-            #[arg(id = concat!($phase, "-schedule"), long = concat!($phase, "-schedule"), value_enum, help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-schedule"), long = concat!($phase, "-schedule"), value_name = "NAME", value_enum, help_heading = concat!("Training: ", $phase),
+                  help = concat!("Learning-rate schedule of the ", $phase, " phase after its warm-up", $default))]
             pub schedule: Option<Schedule>,
-            #[doc = concat!("Epochs of linear learning-rate warm-up in the ", $phase, " phase")]
-            #[arg(id = concat!($phase, "-warmup-epochs"), long = concat!($phase, "-warmup-epochs"), help_heading = concat!("Training: ", $phase))]
+            #[arg(id = concat!($phase, "-warmup-epochs"), long = concat!($phase, "-warmup-epochs"), value_name = "N", help_heading = concat!("Training: ", $phase),
+                  help = concat!("Epochs of linear learning-rate warm-up in the ", $phase, " phase", $default))]
             pub warmup_epochs: Option<usize>,
         }
 
@@ -72,9 +74,9 @@ macro_rules! phase_args {
     };
 }
 
-phase_args!(PretextArgs, "pretext");
-phase_args!(DownstreamArgs, "downstream");
-phase_args!(SemiTrainingArgs, "semi");
+phase_args!(PretextArgs, "pretext", " (default: the method's, in the preset; `pretext config --method M` prints them)");
+phase_args!(DownstreamArgs, "downstream", " (default: the preset's; `pretext config` prints them)");
+phase_args!(SemiTrainingArgs, "semi", " (default: the preset's; `pretext config` prints them)");
 
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(value) = value {
@@ -82,42 +84,30 @@ fn set<T>(field: &mut T, value: Option<T>) {
     }
 }
 
-/// Every setting of a run as a flag; unset flags keep the preset's (or file's) value.
+/// Every setting of a run as a flag; unset flags keep the preset's (or file's) value. The
+/// flags are declared in the order a run uses them, so `--help` lists the pretext phase first.
 #[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct ConfigArgs {
-    /// Starting settings: `seed` reproduces the notebook, `default` is our tuned recipe
+    /// Starting settings: `seed` reproduces the notebook, `default` is our tuned recipe (default default)
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
-    /// TOML file with settings (keys as in a run folder's config.toml), applied over the preset
+    /// TOML file with settings (keys as in a run folder's config.toml, or as `pretext config`
+    /// prints them), applied over the preset
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
-    /// Seed of every random choice; the same seed gives the same metrics
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Data set: mnist, fashion-mnist, cifar10 (downloaded when missing), or folder:PATH for
-    /// your own images (PATH/<class>/*.png|jpg)
+    /// your own images (PATH/<class>/*.png|jpg) (default mnist)
     #[arg(long, value_name = "NAME|folder:PATH", help_heading = "Data")]
     pub dataset: Option<String>,
-    /// Training images the pretext task uses, labels ignored (the first N, or `all`)
+    /// Training images the pretext task uses, labels ignored (the first N, or `all`; default
+    /// all)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
     pub unlabeled: Option<Count>,
-    /// Labelled training images for the head, validation split included (the first N, or
-    /// `all`); `sweep` takes a comma-separated list
-    #[arg(long, value_name = "N|all", value_delimiter = ',', help_heading = "Data")]
-    pub labels: Vec<Count>,
-    /// Take --labels evenly from every class (N/classes each, in data order)
-    #[arg(long, help_heading = "Data")]
-    pub balanced_labels: Option<bool>,
-    /// Held-out test images evaluated (the first N, or `all` = 10,000 for MNIST)
-    #[arg(long, value_name = "N|all", help_heading = "Data")]
-    pub test_size: Option<Count>,
     /// Pixel scaling: raw 0..255 (the notebook), unit 0..1, signed -1..1, or standardize
-    /// (per channel, by the training images' mean and std, kept in the run)
+    /// (per channel, by the training images' mean and std, kept in the run) (default unit;
+    /// the seed preset: raw)
     #[arg(long, value_enum, help_heading = "Data")]
     pub pixels: Option<Pixels>,
-    /// Fraction of labelled images (the last ones) held out for validation
-    #[arg(long, help_heading = "Data")]
-    pub validation_split: Option<f64>,
     /// Image folders (`--dataset folder:PATH`).
     #[command(flatten)]
     pub folder: FolderArgs,
@@ -131,46 +121,14 @@ pub struct ConfigArgs {
     /// Basic blocks of each ResNet stage, one to four numbers (default 2,2,2,2: ResNet-18)
     #[arg(long, value_name = "N,N,..", value_delimiter = ',', help_heading = "Model")]
     pub resnet_blocks: Vec<usize>,
-    /// Standard deviation of the N(0, std) initialisation of the notebook encoder and the heads
+    /// Standard deviation of the N(0, std) initialisation of the notebook encoder and the
+    /// heads (default 0.05)
     #[arg(long, help_heading = "Model")]
     pub init_std: Option<f64>,
     /// Filters of the three convolutions, A,B,C (the encoder's are A and B; C is rotation's
-    /// third convolution); the notebook's are 64,32,16
+    /// third convolution) (default 64,32,16: the notebook's)
     #[arg(long, value_name = "A,B,C", value_delimiter = ',', help_heading = "Model")]
     pub filters: Vec<usize>,
-    /// Metric early stopping watches in the downstream phase
-    #[arg(long, value_enum, help_heading = "Training: downstream")]
-    pub monitor: Option<Monitor>,
-    /// Epochs without improvement before the downstream phase stops
-    #[arg(long, help_heading = "Training: downstream")]
-    pub patience: Option<usize>,
-    /// Keep the weights of the best epoch (by --monitor) instead of the last
-    #[arg(long, help_heading = "Training: downstream")]
-    pub restore_best: Option<bool>,
-    /// Fine-tune: train the encoder together with the head instead of freezing it
-    #[arg(long, help_heading = "Training: downstream")]
-    pub fine_tune: Option<bool>,
-    /// Standardise the encoder's features (mean/std over the labelled training images, fixed) before the head
-    #[arg(long, help_heading = "Training: downstream")]
-    pub standardize_features: Option<bool>,
-    /// Also train and report the baselines (random frozen encoder, from scratch, SSL frozen / fine-tuned)
-    #[arg(long, help_heading = "Evaluation")]
-    pub baselines: Option<bool>,
-    /// Neighbours voting in the k-NN evaluation of encoder features
-    #[arg(long, help_heading = "Evaluation")]
-    pub knn_k: Option<usize>,
-    /// Temperature of the k-NN vote weights exp(similarity / t)
-    #[arg(long, help_heading = "Evaluation")]
-    pub knn_temperature: Option<f64>,
-    /// Train the downstream head for all its epochs, without early stopping
-    #[arg(long, help_heading = "Training: downstream", conflicts_with_all = ["monitor", "patience", "restore_best"])]
-    pub no_early_stopping: bool,
-    /// Measure k-NN accuracy and feature spread after every N-th pretext epoch (0 = never)
-    #[arg(long, value_name = "N", help_heading = "Evaluation")]
-    pub monitor_every: Option<usize>,
-    /// Labelled training images (the last N) the pretext monitor uses; their labels only draw the curve
-    #[arg(long, value_name = "N", help_heading = "Evaluation")]
-    pub monitor_images: Option<usize>,
     /// Method settings.
     #[command(flatten)]
     pub method: MethodArgs,
@@ -180,15 +138,27 @@ pub struct ConfigArgs {
     /// `--pretext-*` flags.
     #[command(flatten)]
     pub pretext: PretextArgs,
-    /// `--downstream-*` flags.
+    /// Measure k-NN accuracy and feature spread after every N-th pretext epoch (0 = never;
+    /// default 1)
+    #[arg(long, value_name = "N", help_heading = "Training: pretext")]
+    pub monitor_every: Option<usize>,
+    /// Labelled training images (the last N) the pretext monitor uses; their labels only draw
+    /// the curve (default 2000)
+    #[arg(long, value_name = "N", help_heading = "Training: pretext")]
+    pub monitor_images: Option<usize>,
+    /// The classifier's settings, which `probe` takes too.
     #[command(flatten)]
-    pub downstream: DownstreamArgs,
-    /// Semi-supervised phase.
-    #[command(flatten)]
-    pub semi: SemiArgs,
-    /// `--semi-*` flags.
-    #[command(flatten)]
-    pub semi_training: SemiTrainingArgs,
+    pub classifier: ClassifierArgs,
+    /// Also train and report the baselines (random frozen encoder, from scratch, SSL frozen /
+    /// fine-tuned) (default true)
+    #[arg(long, help_heading = "Evaluation")]
+    pub baselines: Option<bool>,
+    /// Neighbours voting in the k-NN evaluation of encoder features (default 20)
+    #[arg(long, help_heading = "Evaluation")]
+    pub knn_k: Option<usize>,
+    /// Temperature of the k-NN vote weights exp(similarity / t) (default 0.07)
+    #[arg(long, help_heading = "Evaluation")]
+    pub knn_temperature: Option<f64>,
 }
 
 impl ConfigArgs {
@@ -210,18 +180,9 @@ impl ConfigArgs {
         }
         set(&mut config.monitor.every, self.monitor_every);
         set(&mut config.monitor.images, self.monitor_images);
-        set(&mut config.seed, self.seed);
         set(&mut config.data.dataset, self.dataset.clone());
         set(&mut config.data.unlabeled_size, self.unlabeled);
-        match self.labels[..] {
-            [] => {}
-            [labels] => config.data.labels = labels,
-            _ => return Err(Error::Config("--labels takes one value here; `pretext sweep` takes several".into())),
-        }
-        set(&mut config.data.balanced_labels, self.balanced_labels);
-        set(&mut config.data.test_size, self.test_size);
         set(&mut config.data.pixels, self.pixels);
-        set(&mut config.data.validation_split, self.validation_split);
         self.folder.apply(&mut config.data.folder);
         set(&mut config.model.encoder, self.encoder);
         set(&mut config.model.resnet.width, self.resnet_width);
@@ -234,12 +195,82 @@ impl ConfigArgs {
             [a, b, c] => config.model.filters = [a, b, c],
             _ => return Err(Error::Config(format!("--filters takes three numbers A,B,C, got {}", self.filters.len()))),
         }
-        set(&mut config.fine_tune, self.fine_tune);
-        set(&mut config.standardize_features, self.standardize_features);
+        self.pretext.apply(&mut config.pretext);
         set(&mut config.baselines, self.baselines);
         set(&mut config.knn.k, self.knn_k);
         set(&mut config.knn.temperature, self.knn_temperature);
-        self.pretext.apply(&mut config.pretext);
+        absolute_folders(&mut config.data)?;
+        self.classifier.resolve(config)
+    }
+}
+
+/// The settings of the classifier trained on a pretrained encoder: what `probe` may change in
+/// a run's settings (the encoder's own are fixed by its weights).
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct ClassifierArgs {
+    /// Seed of every random choice; the same seed gives the same metrics (default 0)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Labelled training images for the head, validation split included (the first N, or
+    /// `all`); `sweep` takes a comma-separated list (default 1000; the seed preset: 1000)
+    #[arg(long, value_name = "N|all", value_delimiter = ',', help_heading = "Data")]
+    pub labels: Vec<Count>,
+    /// Take --labels evenly from every class (N/classes each, in data order) (default false)
+    #[arg(long, help_heading = "Data")]
+    pub balanced_labels: Option<bool>,
+    /// Held-out test images evaluated (the first N, or `all` = 10,000 for MNIST) (default all; the seed preset: 300)
+    #[arg(long, value_name = "N|all", help_heading = "Data")]
+    pub test_size: Option<Count>,
+    /// Fraction of labelled images (the last ones) held out for validation (default 0.3)
+    #[arg(long, help_heading = "Data")]
+    pub validation_split: Option<f64>,
+    /// Fine-tune: train the encoder together with the head instead of freezing it (default
+    /// true; the seed preset: false)
+    #[arg(long, help_heading = "Training: downstream")]
+    pub fine_tune: Option<bool>,
+    /// Standardise the encoder's features (mean/std over the labelled training images, fixed)
+    /// before the head (default true; the seed preset: false)
+    #[arg(long, help_heading = "Training: downstream")]
+    pub standardize_features: Option<bool>,
+    /// `--downstream-*` flags.
+    #[command(flatten)]
+    pub downstream: DownstreamArgs,
+    /// Metric early stopping watches in the downstream phase (default: the preset's;
+    /// `pretext config` prints it)
+    #[arg(long, value_enum, help_heading = "Training: downstream")]
+    pub monitor: Option<Monitor>,
+    /// Epochs without improvement before the downstream phase stops (default: the preset's)
+    #[arg(long, help_heading = "Training: downstream")]
+    pub patience: Option<usize>,
+    /// Keep the weights of the best epoch (by --monitor) instead of the last (default: the
+    /// preset's)
+    #[arg(long, help_heading = "Training: downstream")]
+    pub restore_best: Option<bool>,
+    /// Train the downstream head for all its epochs, without early stopping
+    #[arg(long, help_heading = "Training: downstream", conflicts_with_all = ["monitor", "patience", "restore_best"])]
+    pub no_early_stopping: bool,
+    /// Semi-supervised phase.
+    #[command(flatten)]
+    pub semi: SemiArgs,
+    /// `--semi-*` flags.
+    #[command(flatten)]
+    pub semi_training: SemiTrainingArgs,
+}
+
+impl ClassifierArgs {
+    /// `config` with the flags that were given; validated.
+    pub fn resolve(&self, mut config: RunConfig) -> Result<RunConfig> {
+        set(&mut config.seed, self.seed);
+        match self.labels[..] {
+            [] => {}
+            [labels] => config.data.labels = labels,
+            _ => return Err(Error::Config("--labels takes one value here; `pretext sweep` takes several".into())),
+        }
+        set(&mut config.data.balanced_labels, self.balanced_labels);
+        set(&mut config.data.test_size, self.test_size);
+        set(&mut config.data.validation_split, self.validation_split);
+        set(&mut config.fine_tune, self.fine_tune);
+        set(&mut config.standardize_features, self.standardize_features);
         self.downstream.apply(&mut config.downstream);
         self.semi.apply(&mut config.semi)?;
         self.semi_training.apply(&mut config.semi.training);
@@ -253,7 +284,6 @@ impl ConfigArgs {
             set(&mut stopping.restore_best, self.restore_best);
             config.downstream.early_stopping = Some(stopping);
         }
-        absolute_folders(&mut config.data)?;
         config.validate()?;
         Ok(config)
     }

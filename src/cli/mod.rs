@@ -14,6 +14,7 @@ mod predict;
 mod pretrain;
 mod probe;
 mod run;
+mod show_config;
 mod summary;
 mod sweep;
 
@@ -29,7 +30,7 @@ pub struct Cli {
 }
 
 const EXAMPLES: &str = "Examples:
-  pretext run                        tuned recipe, MNIST, results in runs/default-seed0
+  pretext run                        tuned recipe, MNIST, results in runs/default-mnist-vicreg-seed0
   pretext run --preset seed          the teaching notebook, reproduced exactly
   pretext run --method simclr --unlabeled all --labels 100 --balanced-labels true
   pretext run --dataset fashion-mnist  another data set (also cifar10)
@@ -38,10 +39,15 @@ const EXAMPLES: &str = "Examples:
   pretext data export fashion-mnist --count 500 --out clothes
                                      writes a folder in that layout, to start from
   pretext methods                    the self-supervised methods, one line each
+  pretext config --method simclr     the settings a run with these flags would use, as TOML
   pretext run --seed 1 --test-size all --out runs/s1
   pretext run --resume runs/s1       continue after Ctrl-C or a crash, from the checkpoints
+  pretext pretrain --out runs/enc && pretext probe --run runs/enc --labels 100
+                                     pretrain once, then train classifiers on the encoder
+  pretext eval --run runs/s1 --test-size 500
+                                     evaluate again; results in runs/s1/eval-500
   pretext data fetch mnist           download MNIST (checksums verified)
-  pretext predict --run runs/default-seed0 digit.png
+  pretext predict --run runs/default-mnist-vicreg-seed0 digit.png
 
 Exit codes: 0 ok, 2 bad flags or config, 3 missing or malformed data, 4 download or
 checksum failure, 5 training diverged, 6 unusable weights, checkpoint or image, 7 I/O failure,
@@ -73,6 +79,8 @@ pub enum Command {
     Data(data::DataCommand),
     /// Label-efficiency sweep: every method at several label budgets and seeds
     Sweep(sweep::SweepArgs),
+    /// Print the resolved settings (preset, --config file and flags) as TOML, without running
+    Config(show_config::ShowConfigArgs),
     /// Print the Keras-style summaries of the pretext and downstream models
     Summary(summary::SummaryArgs),
     /// List the self-supervised methods
@@ -96,6 +104,7 @@ impl Cli {
             Command::Predict(args) => predict::execute(args),
             Command::Data(command) => data::execute(command),
             Command::Summary(args) => summary::execute(args),
+            Command::Config(args) => show_config::execute(args),
             Command::Sweep(args) => sweep::execute(args),
             Command::Methods(args) => methods::execute(args),
         }

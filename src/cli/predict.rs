@@ -1,13 +1,14 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use image::GenericImageView;
+use image::{ColorType, GenericImageView};
 
+use crate::data::dataset::DatasetInfo;
 use crate::data::folder::{Resize, open_image, planar};
-use crate::data::images::{ImageShape, LabeledImages};
+use crate::data::images::LabeledImages;
 use crate::error::{Error, Result};
 use crate::pipeline;
-use crate::report::artifacts::{CLASSIFIER_WEIGHTS, RunFolder};
+use crate::report::artifacts::RunFolder;
 
 /// Flags of `pretext predict`.
 #[derive(Debug, Args)]
@@ -17,35 +18,95 @@ pub struct PredictArgs {
     pub run: PathBuf,
     /// PNG or JPEG images like the training images (for MNIST: a light digit on a dark
     /// background); converted to the run's grey or RGB, and an image of another size is
-    /// resized to the run's as its image folder was (--resize)
+    /// resized to the run's as its image folder was (--resize). A file that cannot be read is
+    /// named and skipped; the exit status is then 6
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
+    /// Invert the grey levels (255 - v) first: for a dark digit on white paper, when the run
+    /// learned light digits on a dark background as MNIST's are (default false)
+    #[arg(long)]
+    pub invert: bool,
 }
+
+/// How far from the training images' mean grey level (0..255) an image's must be, on the other
+/// side of mid-grey, to be taken for an inverted one.
+const INVERTED_BEYOND: f64 = 64.0;
 
 pub fn execute(args: PredictArgs) -> Result<()> {
-    let folder = RunFolder::open(&args.run)?;
-    let config = folder.read_config()?;
-    let dataset = folder.read_dataset()?;
-    let (shape, classes) = (dataset.shape, &dataset.classes);
-    let model = pipeline::load_classifier(&config, shape, classes.len(), &folder.path(CLASSIFIER_WEIGHTS))?;
-    let mut pixels = Vec::with_capacity(args.images.len() * shape.len());
+    let run = RunFolder::open(&args.run)?;
+    let weights = run.classifier_weights()?;
+    let config = run.read_config()?;
+    let dataset = run.read_dataset()?;
+    let classes = &dataset.classes;
+    let model = pipeline::load_classifier(&config, dataset.shape, classes.len(), &weights)?;
+    let mut pixels = Vec::with_capacity(args.images.len() * dataset.shape.len());
+    let mut read = Vec::new();
+    let mut unreadable = Vec::new();
     for path in &args.images {
-        pixels.extend(read_image(path, shape, config.data.folder.resize)?);
+        match read_image(path, &dataset, config.data.folder.resize, args.invert) {
+            Ok(image) => {
+                pixels.extend(image);
+                read.push(path);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                unreadable.push(path);
+            }
+        }
     }
-    let images = LabeledImages::new(pixels, vec![0; args.images.len()], shape);
-    let predictions = pipeline::evaluate(&model, &images, classes.len(), config.data.pixel_map()?);
-    for (i, (path, class)) in args.images.iter().zip(predictions.predicted()).enumerate() {
-        println!("{}: {} (probability {:.3})", path.display(), classes[class], predictions.probability(i, class));
+    if !read.is_empty() {
+        let images = LabeledImages::new(pixels, vec![0; read.len()], dataset.shape);
+        let predictions = pipeline::evaluate(&model, &images, classes.len(), config.data.pixel_map()?);
+        for (i, (path, class)) in read.iter().zip(predictions.predicted()).enumerate() {
+            println!("{}: {} (probability {:.3})", path.display(), classes[class], predictions.probability(i, class));
+        }
     }
-    Ok(())
+    match unreadable.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::Image {
+            path: first.to_path_buf(),
+            problem: format!("{} of {} images could not be read (each is named above); the others were classified", unreadable.len(), args.images.len()),
+        }),
+    }
 }
 
-/// The image's pixels in the run's `shape`, resized (and said so) when its size differs.
-fn read_image(path: &Path, shape: ImageShape, resize: Resize) -> Result<Vec<u8>> {
-    let image = open_image(path).map_err(|problem| Error::Image { path: path.to_path_buf(), problem })?;
+/// The image's pixels in the run's shape; each conversion (resize, colour to grey, grey to
+/// colour) is said on stderr, and so is an image that looks inverted against the training
+/// images.
+fn read_image(path: &Path, dataset: &DatasetInfo, resize: Resize, invert: bool) -> Result<Vec<u8>> {
+    let shape = dataset.shape;
+    let mut image = open_image(path).map_err(|problem| Error::Image { path: path.to_path_buf(), problem })?;
     let (w, h) = image.dimensions();
     if (h as usize, w as usize) != shape.dims() {
         eprintln!("note: {} is {w}x{h}; resized to the model's {}x{}", path.display(), shape.width, shape.height);
     }
-    Ok(planar(image, shape, resize))
+    if let Some(conversion) = conversion(image.color(), shape.channels) {
+        eprintln!("note: {} is {conversion}", path.display());
+    }
+    if invert {
+        image.invert();
+    }
+    let pixels = planar(image, shape, resize);
+    let trained = dataset.stats.mean.iter().sum::<f64>() / dataset.stats.mean.len().max(1) as f64;
+    let mean = pixels.iter().map(|&p| p as f64).sum::<f64>() / pixels.len().max(1) as f64;
+    let (dark, light) = (127.5 - INVERTED_BEYOND, 127.5 + INVERTED_BEYOND);
+    if (trained < dark && mean > light) || (trained > light && mean < dark) {
+        let flag = if invert { "drop --invert" } else { "pass --invert" };
+        eprintln!(
+            "warning: {} looks inverted: its mean grey level is {mean:.0} where the training images' is {trained:.0} (a dark digit on white?); {flag} to flip it",
+            path.display()
+        );
+    }
+    Ok(pixels)
+}
+
+/// How an image of `color` is converted to the run's `channels`, when it is.
+fn conversion(color: ColorType, channels: usize) -> Option<&'static str> {
+    match (color.has_color(), color.has_alpha(), channels) {
+        (true, _, 1) => Some("in colour; converted to grey (luma) as the run's images are"),
+        (false, true, 1) => Some("grey with transparency; the transparency is dropped"),
+        (false, _, 3) => Some("grey; its grey level is copied to red, green and blue as the run's images are RGB"),
+        (true, true, 3) => Some("RGBA; the transparency is dropped"),
+        _ => None,
+    }
 }

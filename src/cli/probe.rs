@@ -3,10 +3,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::DataDirArg;
-use crate::cli::args::ConfigArgs;
+use crate::cli::args::ClassifierArgs;
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Probed, Session};
-use crate::report::artifacts::{CLASSIFIER_WEIGHTS, PRETEXT_WEIGHTS, RunFolder};
+use crate::config::RunConfig;
+use crate::report::artifacts::{CLASSIFIER_WEIGHTS, PRETEXT_WEIGHTS, RunFolder, TIMINGS};
+use crate::report::timings::Timings;
 use crate::semi::SemiMethod;
 
 /// Flags of `pretext probe`.
@@ -16,9 +18,18 @@ pub struct ProbeArgs {
     /// with --semi-supervised distill, also the classifier.safetensors that teaches
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// Settings: the run folder's config.toml, overridden by these flags
+    /// Folder for the new classifier, a copy of the run's encoder and their results (default:
+    /// the run folder itself, when it has no classifier yet)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace the classifier (and every result of it) in the --out folder, or in the run
+    /// folder without --out
+    #[arg(long)]
+    pub force: bool,
+    /// Settings: the run folder's config.toml, overridden by these flags (the encoder's own
+    /// settings are fixed by its weights)
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub config: ClassifierArgs,
     #[command(flatten)]
     pub data: DataDirArg,
 }
@@ -27,38 +38,76 @@ pub struct ProbeArgs {
 /// with `--semi-supervised fixmatch`), or distils the run's classifier into a student on that
 /// encoder (`--semi-supervised distill`).
 pub fn execute(args: ProbeArgs) -> Result<()> {
-    let folder = RunFolder::open(&args.run)?;
-    let mut config = args.config.resolve(Some(folder.read_config()?))?;
-    let teacher_path = folder.path(CLASSIFIER_WEIGHTS);
-    let method = config.semi.method;
-    if method == SemiMethod::Distill && !teacher_path.is_file() {
+    let run = RunFolder::open(&args.run)?;
+    let config = args.config.resolve(run.read_config()?)?;
+    if config.semi.method == SemiMethod::Distill && !run.path(CLASSIFIER_WEIGHTS).is_file() {
         return Err(Error::Config(format!(
             "--semi-supervised distill needs a classifier to teach, and {} has no {CLASSIFIER_WEIGHTS}; run `pretext probe --run {}` first",
             args.run.display(),
             args.run.display()
         )));
     }
-    let data = pipeline::load_data(&mut config, args.data.data_dir.as_deref())?;
-    let pretext = pipeline::load_pretext(&config, data.shape(), &folder.path(PRETEXT_WEIGHTS))?;
+    let folder = output_folder(&args, &run)?;
+    folder.fill(|folder| train(&args, config, &run, folder))
+}
+
+/// Trains the classifier in `folder` and writes its results there.
+fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunFolder) -> Result<()> {
+    let method = config.semi.method;
+    let mut timings = Timings::start();
+    let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;
+    let pretext = pipeline::load_pretext(&config, data.shape(), &run.path(PRETEXT_WEIGHTS))?;
     let encoder = pretext.encoder();
+    // The teacher is read before its file may be replaced (`--force` without `--out`).
+    let teacher = match method {
+        SemiMethod::Distill => Some(pipeline::load_classifier(&config, data.shape(), data.num_classes(), &run.path(CLASSIFIER_WEIGHTS))?),
+        _ => None,
+    };
+    folder.clear_classifier()?;
+    if folder.dir() != run.dir() {
+        pretext.save(&folder.path(PRETEXT_WEIGHTS))?;
+    }
     folder.write_config(&config)?;
     folder.write_dataset(&data.dataset)?;
+    timings.lap("load_data");
     let session = Session::printing(true);
-    let base = match method {
-        SemiMethod::Distill => pipeline::load_classifier(&config, data.shape(), data.num_classes(), &teacher_path)?,
-        _ => {
+    let base = match teacher {
+        Some(teacher) => teacher,
+        None => {
             let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), &session)?;
             folder.write_downstream(&probed)?;
+            timings.lap("downstream");
             probed.model
         }
     };
     let kept: Probed = pipeline::semi_supervise(&config, method, base, encoder, &data, &session)?;
     if method != SemiMethod::None {
         folder.write_semi(&kept, method)?;
+        timings.lap("semi");
     }
     let predictions = pipeline::evaluate(&kept.model, &data.test, data.num_classes(), data.pixels);
     folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
-    crate::report::html::write_report(&folder)?;
-    println!("test accuracy {:.4} on {} held-out images", predictions.evaluation().accuracy, predictions.len());
+    timings.lap("test");
+    crate::report::html::write_report(folder)?;
+    timings.lap("report");
+    timings.write(&folder.path(TIMINGS))?;
+    println!(
+        "test accuracy {:.4} on {} held-out images; classifier in {}",
+        predictions.evaluation().accuracy,
+        predictions.len(),
+        folder.path(CLASSIFIER_WEIGHTS).display()
+    );
     Ok(())
+}
+
+/// `--out` (a new folder), or the run folder when it has no classifier to lose (or `--force`).
+fn output_folder(args: &ProbeArgs, run: &RunFolder) -> Result<RunFolder> {
+    match &args.out {
+        Some(out) => RunFolder::create(out, args.force),
+        None if run.path(CLASSIFIER_WEIGHTS).is_file() && !args.force => Err(Error::Config(format!(
+            "{} already holds a classifier ({CLASSIFIER_WEIGHTS}); pass --out DIR to train this one in a new folder, or --force to replace it and its results",
+            args.run.display()
+        ))),
+        None => Ok(run.clone()),
+    }
 }

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -8,6 +8,7 @@ use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::eval::protocols::{Protocol, markdown_table};
 use crate::pipeline::{self, Session};
+use crate::data::registry::DataSource;
 use crate::semi::SemiMethod;
 use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TIMINGS};
 use crate::report::timings::Timings;
@@ -40,31 +41,24 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The settings, run folder and session of a new run or, with `--resume`, of the
-    /// interrupted one; Ctrl-C is caught from here on. `command` names the subcommand in the
-    /// hint on how to continue.
-    pub fn start(&self, command: &str) -> Result<(RunConfig, RunFolder, Session)> {
+    /// Runs `body` on the settings, run folder and session of a new run or, with `--resume`,
+    /// of the interrupted one; Ctrl-C is caught from here on. A new folder that `body` leaves
+    /// empty (it failed before writing anything) is removed. `command` names the subcommand in
+    /// the hints on how to continue.
+    pub fn in_run_folder(&self, command: &str, body: impl FnOnce(RunConfig, &RunFolder, &Session) -> Result<()>) -> Result<()> {
         let (config, folder) = match &self.resume {
-            Some(dir) => {
-                if self.config != ConfigArgs::default() {
+            Some(dir) => self.reopen(dir, command)?,
+            None => {
+                let config = self.config.resolve(None)?;
+                let dir = out_dir(&self.out, &config);
+                if dir.join(CONFIG).is_file() && !RunFolder::open(&dir)?.finished() && !self.force {
                     return Err(Error::Config(format!(
-                        "--resume continues with the settings in {}; drop the other settings flags",
-                        dir.join(CONFIG).display()
-                    )));
-                }
-                let folder = RunFolder::open(dir)?;
-                if !folder.path(CHECKPOINTS).is_dir() {
-                    return Err(Error::Config(format!(
-                        "{} has no {CHECKPOINTS} folder to resume from: the run finished (its results are there) or is not one of `pretext {command}`",
+                        "{} holds a run that did not finish; continue it with `pretext {command} --resume {}`, or pass --force to start it over",
+                        dir.display(),
                         dir.display()
                     )));
                 }
-                (folder.read_config()?, folder)
-            }
-            None => {
-                let config = self.config.resolve(None)?;
-                let folder = RunFolder::create(&out_dir(&self.out, &config), self.force)?;
-                (config, folder)
+                (config, RunFolder::create(&dir, self.force)?)
             }
         };
         let resume_command = format!("pretext {command} --resume {}", folder.dir().display());
@@ -72,27 +66,63 @@ impl RunArgs {
         if self.resume.is_none() {
             checkpoints.remove()?; // left by a run this one overwrites (--force)
         }
-        std::fs::create_dir_all(checkpoints.dir()).map_err(|e| Error::io(checkpoints.dir(), e))?;
         interrupt::catch_ctrl_c();
-        Ok((config, folder, Session { verbose: !self.quiet, checkpoints: Some(checkpoints) }))
+        let session = Session { verbose: !self.quiet, checkpoints: Some(checkpoints) };
+        folder.fill(|folder| body(config, folder, &session))
+    }
+
+    /// The settings and folder of the run in `dir` that did not finish.
+    fn reopen(&self, dir: &Path, command: &str) -> Result<(RunConfig, RunFolder)> {
+        if self.config != ConfigArgs::default() {
+            return Err(Error::Config(format!(
+                "--resume continues with the settings in {}; drop the other settings flags",
+                dir.join(CONFIG).display()
+            )));
+        }
+        let folder = RunFolder::open(dir)?;
+        if folder.finished() {
+            return Err(Error::Config(format!(
+                "{} holds a finished run (its results are there): nothing to resume; start another with `pretext {command} --out DIR`",
+                dir.display()
+            )));
+        }
+        Ok((folder.read_config()?, folder))
+    }
+
+    /// Where to read the data set: `--data-dir`, else, when resuming, where the run read it.
+    pub fn data_dir(&self, folder: &RunFolder) -> Option<PathBuf> {
+        match self.resume {
+            Some(_) => folder.data_dir(self.data.data_dir.as_deref()),
+            None => self.data.data_dir.clone(),
+        }
     }
 }
 
-/// `runs/<preset>-seed<seed>` (`runs/<preset>-<method>-seed<seed>` for a method other than
-/// the preset's own) unless `--out` says otherwise.
+/// `runs/<preset>-<data set>-<method>[-<semi-supervised way>]-seed<seed>` unless `--out` says
+/// otherwise, so that runs of other data sets, methods or seeds do not meet.
 pub fn out_dir(out: &Option<PathBuf>, config: &RunConfig) -> PathBuf {
     out.clone().unwrap_or_else(|| {
         let preset = format!("{:?}", config.preset).to_lowercase();
-        let method = config.method.name();
-        let method = if method == RunConfig::preset(config.preset).method.name() { String::new() } else { format!("-{method}") };
-        PathBuf::from("runs").join(format!("{preset}{method}-seed{}", config.seed))
+        let dataset = match DataSource::parse(&config.data.dataset) {
+            Ok(DataSource::Folder(root)) => root.file_name().map_or_else(|| "folder".into(), |n| n.to_string_lossy().into_owned()),
+            _ => config.data.dataset.clone(),
+        };
+        let semi = match config.semi.method {
+            SemiMethod::None => String::new(),
+            method => format!("-{method}"),
+        };
+        PathBuf::from("runs").join(format!("{preset}-{dataset}-{}{semi}-seed{}", config.method.name(), config.seed))
     })
 }
 
 pub fn execute(args: RunArgs) -> Result<()> {
+    args.in_run_folder("run", |config, folder, session| run(&args, config, folder, session))
+}
+
+/// The whole pipeline in `folder`.
+fn run(args: &RunArgs, mut config: RunConfig, folder: &RunFolder, session: &Session) -> Result<()> {
     let mut timings = Timings::start();
-    let (mut config, folder, session) = args.start("run")?;
-    let data = pipeline::load_data(&mut config, args.data.data_dir.as_deref())?;
+    let data = pipeline::load_data(&mut config, args.data_dir(folder).as_deref())?;
     folder.write_config(&config)?;
     folder.write_dataset(&data.dataset)?;
     timings.lap("load_data");
@@ -154,4 +184,24 @@ pub fn execute(args: RunArgs) -> Result<()> {
         timings.total()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    #[test]
+    fn default_run_folders_name_the_preset_data_set_method_and_seed() {
+        let mut config = RunConfig::preset(Preset::Seed);
+        assert_eq!(out_dir(&None, &config), Path::new("runs/seed-mnist-rotation-seed0"));
+        config.data.dataset = "fashion-mnist".into();
+        config.seed = 2;
+        config.semi.method = SemiMethod::Fixmatch;
+        assert_eq!(out_dir(&None, &config), Path::new("runs/seed-fashion-mnist-rotation-fixmatch-seed2"));
+        config.data.dataset = "folder:/data/photos".into();
+        assert_eq!(out_dir(&None, &RunConfig::preset(Preset::Default).with_method(crate::methods::MethodName::Simclr)), Path::new("runs/default-mnist-simclr-seed0"));
+        assert_eq!(out_dir(&None, &config), Path::new("runs/seed-photos-rotation-fixmatch-seed2"));
+        assert_eq!(out_dir(&Some("mine".into()), &config), Path::new("mine"));
+    }
 }

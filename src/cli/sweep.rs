@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::DataDirArg;
-use crate::cli::args::{ConfigArgs, MethodArgs, SemiArgs};
+use crate::cli::args::{ClassifierArgs, ConfigArgs, MethodArgs, SemiArgs};
 use crate::config::{Count, DataConfig, RunConfig};
 use crate::error::{Error, Result};
 use crate::eval::protocols::Protocol;
@@ -44,12 +44,14 @@ pub struct SweepArgs {
 const DEFAULT_BUDGETS: [Count; 6] = [Count::N(10), Count::N(20), Count::N(50), Count::N(100), Count::N(500), Count::N(1000)];
 
 pub fn execute(args: SweepArgs) -> Result<()> {
-    let budgets: Vec<Count> = match &args.config.labels[..] {
+    let given = &args.config.classifier;
+    let budgets: Vec<Count> = match &given.labels[..] {
         [] => DEFAULT_BUDGETS.to_vec(),
         given => given.to_vec(),
     };
-    let semi_methods = args.config.semi.semi_supervised.clone();
-    let one_value = ConfigArgs { labels: Vec::new(), semi: SemiArgs { semi_supervised: Vec::new(), ..args.config.semi.clone() }, ..args.config.clone() };
+    let semi_methods = given.semi.semi_supervised.clone();
+    let classifier = ClassifierArgs { labels: Vec::new(), semi: SemiArgs { semi_supervised: Vec::new(), ..given.semi.clone() }, ..given.clone() };
+    let one_value = ConfigArgs { classifier, ..args.config.clone() };
     let mut base = one_value.resolve(None)?;
     let methods = match &args.methods[..] {
         [] => vec![base.method.name()],
@@ -63,10 +65,10 @@ pub fn execute(args: SweepArgs) -> Result<()> {
             flags.resolve(None)
         })
         .collect::<Result<_>>()?;
-    if args.config.test_size.is_none() {
+    if given.test_size.is_none() {
         base.data.test_size = Count::All;
     }
-    if args.config.balanced_labels.is_none() {
+    if given.balanced_labels.is_none() {
         base.data.balanced_labels = true;
     }
     if budgets.contains(&Count::N(0)) || args.seeds.is_empty() {

@@ -183,8 +183,9 @@ impl DatasetSpec {
     /// Downloads the four files into `dest`, verifying each checksum before it is moved into
     /// place; a failed or corrupt transfer leaves only a `.part` file, never a complete-looking one.
     pub fn fetch(&self, dest: &Path) -> Result<()> {
+        let needed = format!("its four files ({}, raw or .gz)", self.files.map(|f| f.name).join(", "));
         for file in &self.files {
-            fetch_file(self.mirrors, &format!("{}.gz", file.name), dest, |path| verify_file(path, file))?;
+            fetch_file(self.mirrors, &format!("{}.gz", file.name), &needed, dest, |path| verify_file(path, file))?;
         }
         Ok(())
     }

@@ -90,7 +90,8 @@ impl CifarSpec {
     /// Downloads the archive into `dest` (checking its SHA-256 before it is kept) and unpacks
     /// the batch files next to it.
     pub fn fetch(&self, dest: &Path) -> Result<()> {
-        let archive = fetch_file(self.mirrors, self.archive, dest, |path| self.verify_archive(path))?;
+        let needed = format!("{} (or the batch files it holds: {})", self.archive, self.files().collect::<Vec<_>>().join(", "));
+        let archive = fetch_file(self.mirrors, self.archive, &needed, dest, |path| self.verify_archive(path))?;
         self.unpack(&archive, dest)
     }
 

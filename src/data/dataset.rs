@@ -2,6 +2,7 @@
 //! class names, optionally more unlabeled images; and its description, `dataset.json`.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,8 @@ pub struct Dataset {
     pub classes: Vec<String>,
     /// Where the test images come from.
     pub test_source: String,
+    /// The folder its files were read from.
+    pub location: PathBuf,
     /// Mean and standard deviation of each channel over the training images, measured once
     /// when the data set is made.
     stats: ChannelStats,
@@ -32,12 +35,19 @@ impl Dataset {
     pub fn new(name: &str, train: LabeledImages, test: LabeledImages, classes: Vec<String>) -> Self {
         let unlabeled = train.head(0);
         let stats = ChannelStats::of(&train);
-        Self { name: name.to_string(), train, unlabeled, test, classes, test_source: "the data set's test split".into(), stats }
+        let (test_source, location) = ("the data set's test split".into(), PathBuf::new());
+        Self { name: name.to_string(), train, unlabeled, test, classes, test_source, location, stats }
     }
 
     /// The same data set with `unlabeled` images for the pretext task.
     pub fn with_unlabeled(self, unlabeled: LabeledImages) -> Self {
         Self { unlabeled, ..self }
+    }
+
+    /// The same data set, read from the folder `location`.
+    pub fn located_at(self, location: &Path) -> Self {
+        let location = std::path::absolute(location).unwrap_or_else(|_| location.to_path_buf());
+        Self { location, ..self }
     }
 
     /// The same data set, its test images described by `source`.
@@ -78,6 +88,7 @@ impl Dataset {
             unlabeled: self.unlabeled.len(),
             test: self.test.len(),
             test_source: self.test_source.clone(),
+            location: Some(self.location.clone()),
             stats: self.stats.clone(),
         }
     }
@@ -130,6 +141,10 @@ pub struct DatasetInfo {
     pub test: usize,
     /// Where the test images come from.
     pub test_source: String,
+    /// The folder its files were read from, where `--resume`, `eval` and `probe` look first
+    /// (absent in runs of pretext 0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<PathBuf>,
     /// Per-channel mean and standard deviation of the training images.
     pub stats: ChannelStats,
 }
@@ -144,6 +159,9 @@ impl fmt::Display for DatasetInfo {
             writeln!(f, "unlabeled:  {} more images", self.unlabeled)?;
         }
         writeln!(f, "test:       {} images ({})", self.test, self.test_source)?;
+        if let Some(location) = &self.location {
+            writeln!(f, "files:      {}", location.display())?;
+        }
         writeln!(f, "classes:    {} ({})", self.classes.len(), self.classes.join(", "))?;
         writeln!(f, "mean:       {} (per channel, 0..255, training images)", numbers(&self.stats.mean))?;
         write!(f, "std:        {}", numbers(&self.stats.std))

@@ -12,21 +12,29 @@ use crate::error::{Error, Result};
 
 /// Fetches `file_name` from the first of `mirrors` (base addresses) that serves it whole and
 /// passes `verify`, into `dest/file_name`. A file already there that passes `verify` is kept.
-pub fn fetch_file(mirrors: &[&str], file_name: &str, dest: &Path, verify: impl Fn(&Path) -> Result<()>) -> Result<PathBuf> {
+/// When every mirror fails, the error names each address tried and `needed`, the files a
+/// local copy must hold; a checksum mismatch is that error instead.
+pub fn fetch_file(mirrors: &[&str], file_name: &str, needed: &str, dest: &Path, verify: impl Fn(&Path) -> Result<()>) -> Result<PathBuf> {
     std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
     let final_path = dest.join(file_name);
     if final_path.exists() && verify(&final_path).is_ok() {
         eprintln!("{} already present and verified", final_path.display());
         return Ok(final_path);
     }
-    let mut last_error = None;
+    let mut tried = Vec::new();
+    let mut mismatch = None;
     for mirror in mirrors {
-        match download_verified(&format!("{mirror}{file_name}"), &final_path, &verify) {
+        let url = format!("{mirror}{file_name}");
+        match download_verified(&url, &final_path, &verify) {
             Ok(()) => return Ok(final_path),
-            Err(e) => last_error = Some(e),
+            Err(Error::Download { tried: failed, .. }) => tried.extend(failed),
+            Err(other) => {
+                tried.push((url, other.to_string()));
+                mismatch = Some(other);
+            }
         }
     }
-    Err(last_error.unwrap_or_else(|| Error::Download { url: file_name.to_string(), reason: "no mirror is known".into() }))
+    Err(mismatch.unwrap_or_else(|| Error::Download { tried, needed: needed.to_string() }))
 }
 
 /// The hex SHA-256 of everything `reader` yields (`path` names it in errors).
@@ -48,7 +56,7 @@ pub fn check_sha256(path: &Path, expected: &str, actual: String) -> Result<()> {
 /// Streams `url` into `<final>.part` with a progress bar, checks it with `verify`, then
 /// renames it into place.
 fn download_verified(url: &str, final_path: &Path, verify: &impl Fn(&Path) -> Result<()>) -> Result<()> {
-    let download_error = |reason: String| Error::Download { url: url.to_string(), reason };
+    let download_error = |reason: String| Error::Download { tried: vec![(url.to_string(), reason)], needed: String::new() };
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(std::time::Duration::from_secs(15))
         .timeout_read(std::time::Duration::from_secs(60))

@@ -48,14 +48,14 @@ impl DataSource {
     pub fn load(&self, options: &FolderOptions, data_dir: Option<&Path>) -> Result<Dataset> {
         self.check(options)?;
         match self {
-            DataSource::Folder(root) => folder::load(root, options),
+            DataSource::Folder(root) => Ok(folder::load(root, options)?.located_at(root)),
             DataSource::Idx(spec) => {
                 let dir = self.locate(spec.resolve_dir(data_dir), data_dir)?;
-                spec.load(&dir)
+                Ok(spec.load(&dir)?.located_at(&dir))
             }
             DataSource::Cifar(spec) => {
                 let dir = self.locate(spec.resolve_dir(data_dir), data_dir)?;
-                spec.load(&dir)
+                Ok(spec.load(&dir)?.located_at(&dir))
             }
         }
     }

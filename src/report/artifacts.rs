@@ -56,6 +56,23 @@ pub const METRICS: &str = "metrics.json";
 pub const CHECKPOINTS: &str = "checkpoints";
 /// File name of the seconds each step of a run took.
 pub const TIMINGS: &str = "timings.json";
+/// What a run writes before its classifier: settings, data set and the pretext phase.
+const PRETEXT_FILES: &[&str] =
+    &[CONFIG, DATASET, METRICS, TIMINGS, PRETEXT_WEIGHTS, "history_pretext.csv", "pretext_curves.png", "rotations.png", "views.png"];
+/// What a run writes about its classifier (everything but the pretext phase's files).
+const CLASSIFIER_FILES: &[&str] = &[
+    CLASSIFIER_WEIGHTS,
+    "history_downstream.csv",
+    "history_semi.csv",
+    "downstream_curves.png",
+    "semi_curves.png",
+    "examples.png",
+    "misclassified.png",
+    "confusion_matrix.png",
+    "embedding.png",
+    "protocols.md",
+    "report.html",
+];
 /// Most misclassified test images shown in `misclassified.png`.
 const MISCLASSIFIED_SHOWN: usize = 40;
 
@@ -66,16 +83,33 @@ pub struct RunFolder {
 }
 
 impl RunFolder {
-    /// Creates `dir` for a new run; refuses one that already holds a run unless `force`.
+    /// Creates `dir` for new results; a folder that already holds files is refused unless
+    /// `force`, and one that cannot be written is named before any work starts.
     pub fn create(dir: &Path, force: bool) -> Result<Self> {
-        if dir.join(CONFIG).exists() && !force {
+        let unwritable = |problem: String| Error::Unwritable { path: dir.to_path_buf(), problem };
+        if dir.exists() && !dir.is_dir() {
+            return Err(unwritable("it is a file, not a folder; choose another --out".into()));
+        }
+        let held: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        if !held.is_empty() && !force {
+            let what = if held.iter().any(|f| f == CONFIG) { "a run" } else { "files" };
             return Err(Error::Config(format!(
-                "{} already holds a run; choose another --out or pass --force to overwrite it",
-                dir.display()
+                "{} already holds {what} ({}); choose another --out, or pass --force to overwrite it",
+                dir.display(),
+                first_names(held)
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(Self { dir: dir.to_path_buf() })
+        std::fs::create_dir_all(dir).map_err(|e| unwritable(format!("cannot create it ({e}); choose another --out")))?;
+        let folder = Self { dir: dir.to_path_buf() };
+        if force {
+            folder.remove_files(PRETEXT_FILES.iter().chain(CLASSIFIER_FILES))?; // nothing of the overwritten run stays
+        }
+        let probe = dir.join(".pretext-write-check");
+        std::fs::write(&probe, b"").map_err(|e| unwritable(format!("cannot write in it ({e}); choose a folder you can write to with --out")))?;
+        std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))?;
+        Ok(folder)
     }
 
     /// Opens the folder of an earlier run.
@@ -87,6 +121,70 @@ impl RunFolder {
             )));
         }
         Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    /// Runs `body`, which writes into the folder; when it fails before writing anything, the
+    /// (then empty) folder is removed, so a failed command leaves nothing behind.
+    pub fn fill<T>(&self, body: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        let outcome = body(self);
+        if outcome.is_err() {
+            let _ = std::fs::remove_dir(&self.dir); // fails, as it should, on a folder with files
+        }
+        outcome
+    }
+
+    /// Whether the command that made the folder got to its end (`timings.json` is written
+    /// last).
+    pub fn finished(&self) -> bool {
+        self.path(TIMINGS).is_file()
+    }
+
+    /// The classifier's weights; a folder without them (from `pretext pretrain`) is named with
+    /// the command that makes them.
+    pub fn classifier_weights(&self) -> Result<PathBuf> {
+        let path = self.path(CLASSIFIER_WEIGHTS);
+        if !path.is_file() {
+            return Err(Error::Weights {
+                path,
+                problem: format!(
+                    "missing: {} holds a pretrained encoder but no classifier; train one with `pretext probe --run {}` first",
+                    self.dir.display(),
+                    self.dir.display()
+                ),
+            });
+        }
+        Ok(path)
+    }
+
+    /// Where to read the data set: `given` (`--data-dir`), else the folder the run read it
+    /// from.
+    pub fn data_dir(&self, given: Option<&Path>) -> Option<PathBuf> {
+        given.map(Path::to_path_buf).or_else(|| self.read_dataset().ok()?.location.filter(|dir| dir.is_dir()))
+    }
+
+    /// Removes every result of the classifier (weights, histories, figures, metrics, report),
+    /// before `probe --force` trains another, so that nothing left describes the old one.
+    pub fn clear_classifier(&self) -> Result<()> {
+        self.remove_files(CLASSIFIER_FILES)?;
+        let mut metrics = self.read_metrics()?;
+        if let Some(sections) = metrics.as_object_mut() {
+            sections.retain(|section, _| section == "pretext");
+            let text = serde_json::to_string_pretty(&metrics).expect("json serialises") + "\n";
+            write_atomically(&self.path(METRICS), text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Removes those of `files` that exist.
+    fn remove_files<'a>(&self, files: impl IntoIterator<Item = &'a &'a str>) -> Result<()> {
+        for file in files {
+            let path = self.path(file);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&path, e)),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The folder itself.
@@ -250,6 +348,14 @@ impl RunFolder {
         let title = format!("Misclassified test images: {} of {} (first {} shown)", wrong.len(), test.len(), shown.len());
         image_grid(&self.path("misclassified.png"), &title, &shown, shape, 8, tile_scale(shape).div_ceil(2))
     }
+}
+
+/// Up to four of `names`, sorted, and how many more.
+fn first_names(mut names: Vec<String>) -> String {
+    names.sort();
+    let more = names.len().saturating_sub(4);
+    names.truncate(4);
+    if more > 0 { format!("{}, and {more} more", names.join(", ")) } else { names.join(", ") }
 }
 
 /// Epochs run and the last epoch's numbers.

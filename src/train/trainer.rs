@@ -291,7 +291,7 @@ mod tests {
         // Two steps per epoch: the fifth step is the first of epoch 3.
         let err = trainer.fit(model.clone(), &train, |_: &Linear, _| EpochMeasures::default(), rng).err().expect("diverges");
         assert!(matches!(err, Error::Diverged { phase: "downstream", epoch: 3, step: 1, .. }), "{err}");
-        assert!(err.to_string().contains("lower the learning rate (--downstream-lr)"), "{err}");
+        assert!(err.to_string().contains("a smaller --downstream-lr and --force"), "{err}");
 
         let settings = Settings { config: config.clone(), samples: 8 };
         let kept = checkpoints.load(model, config.optimizer(), &settings).unwrap().expect("checkpoint kept");
