@@ -75,6 +75,7 @@ pub mod report {
     pub mod csv_file;
     pub mod html;
     pub mod plots;
+    pub mod provenance;
     pub mod timings;
 }
 

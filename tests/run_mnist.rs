@@ -68,6 +68,18 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
     assert_eq!(sources.len(), 7, "one embedded image per figure");
     assert!(sources.iter().all(|s| s.starts_with("data:image/png;base64,")));
     assert!(!html.contains("href=") && !html.contains("<link") && !html.contains("<script"));
+    // It says where it came from: pretext's version and commit, the machine, the data files,
+    // the settings, and the timings.
+    let data = common::data_dir().join("mnist");
+    let data = if data.is_dir() { data } else { common::data_dir() };
+    for expected in [
+        format!("by pretext {} (commit ", env!("CARGO_PKG_VERSION")),
+        format!("read from <code>{}</code>", std::path::absolute(&data).unwrap().display()),
+        "Pretext: <b>rotation</b> on the notebook encoder, 1000 unlabeled images, sgd at learning rate 0.001".into(),
+        "<h2>Timings</h2>".into(),
+    ] {
+        assert!(html.contains(&expected), "{expected} not in the report");
+    }
 
     // Timings live beside the metrics, one lap per step, summing to no more than the total.
     let timings: Value = serde_json::from_slice(&std::fs::read(out.join("timings.json")).unwrap()).unwrap();
@@ -191,7 +203,12 @@ fn a_two_view_method_runs_end_to_end_and_probe_reloads_its_encoder() {
     let linear = dir.path().join("linear");
     let output = pretext(&[&probe[..], &["--out", linear.to_str().unwrap()]].concat());
     assert_success(&output);
-    let probed = String::from_utf8_lossy(&output.stdout).lines().last().unwrap().to_string();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let probed = stdout.lines().last().unwrap().to_string();
+    // Which epoch's weights were kept is said, as Keras says it.
+    let linear_metrics: Value = serde_json::from_slice(&std::fs::read(linear.join("metrics.json")).unwrap()).unwrap();
+    let restored = linear_metrics["downstream"]["restored_epoch"].as_u64().unwrap();
+    assert!(stdout.contains(&format!("Restoring model weights from the end of the best epoch: {restored}.")), "{stdout}");
     let accuracy = probed.split(" on 300 held-out images").next().unwrap();
     assert!(accuracy.starts_with("test accuracy ") && probed.contains("linear/classifier.safetensors"), "{probed}");
     let output = pretext(&["eval", "--run", linear.to_str().unwrap()]);

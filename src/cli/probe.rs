@@ -88,9 +88,9 @@ fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunF
     let predictions = pipeline::evaluate(&kept.model, &data.test, data.num_classes(), data.pixels);
     folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
     timings.lap("test");
-    crate::report::html::write_report(folder)?;
-    timings.lap("report");
+    // Written before the report, which shows them.
     timings.write(&folder.path(TIMINGS))?;
+    crate::report::html::write_report(folder)?;
     println!(
         "test accuracy {:.4} on {} held-out images; classifier in {}",
         predictions.evaluation().accuracy,

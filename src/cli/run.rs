@@ -168,10 +168,12 @@ fn run(args: &RunArgs, mut config: RunConfig, folder: &RunFolder, session: &Sess
     folder.write_protocols(&results)?;
     timings.lap("baselines");
     let features = pipeline::encode(&kept.model.encoder, &data.test, data.num_classes(), data.pixels);
-    folder.write_embedding(&features, &data.dataset.classes)?;
-    crate::report::html::write_report(&folder)?;
-    timings.lap("report");
+    let kept_protocol = if semi.is_some() { semi_own } else { own };
+    folder.write_embedding(&features, &data.dataset.classes, kept_protocol.description())?;
+    timings.lap("embedding");
+    // Written before the report, which shows them.
     timings.write(&folder.path(TIMINGS))?;
+    crate::report::html::write_report(folder)?;
     session.remove_checkpoints()?;
     println!("{}", markdown_table(&results));
     let eval = predictions.evaluation();

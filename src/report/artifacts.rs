@@ -308,12 +308,13 @@ impl RunFolder {
         self.set_metrics("protocols", serde_json::to_value(results).expect("results serialise"))
     }
 
-    /// The test images' features projected on their two principal axes.
-    pub fn write_embedding(&self, features: &FeatureBatches, classes: &[String]) -> Result<()> {
+    /// The test images' features, from the encoder of the classifier `encoder` describes,
+    /// projected on their two principal axes.
+    pub fn write_embedding(&self, features: &FeatureBatches, classes: &[String], encoder: &str) -> Result<()> {
         let [_, dim] = features.features().dims();
         let values = features.features().clone().into_data().try_to_vec::<f32>().expect("f32 features");
         let points: Vec<(f64, f64)> = pca_project(&values, dim, 2).into_iter().map(|p| (p[0], p[1])).collect();
-        let title = format!("Encoder features of {} test images (PCA)", points.len());
+        let title = format!("Encoder features of {} test images (PCA); encoder of: {encoder}", points.len());
         embedding(&self.path("embedding.png"), &title, &points, features.targets(), classes)
     }
 

@@ -10,7 +10,10 @@ use crate::data::dataset::DatasetInfo;
 use crate::error::Result;
 use crate::eval::protocols::Protocol;
 use crate::model::weights::write_atomically;
-use crate::report::artifacts::{CONFIG, RunFolder};
+use crate::config::RunConfig;
+use crate::report::artifacts::{CONFIG, RunFolder, TIMINGS};
+use crate::report::provenance;
+use crate::semi::SemiMethod;
 
 /// The figures of a run folder, in reading order, with their headings.
 const FIGURES: &[(&str, &str)] = &[
@@ -38,8 +41,21 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
          th{background:#eee}td:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}\
          pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>\n<h1>pretext run report</h1>\n",
     );
+    let _ = writeln!(
+        html,
+        "<p>Written {} by {} on {}.</p>",
+        provenance::utc_now(),
+        escape(&provenance::build()),
+        escape(&provenance::machine())
+    );
     if let Some(dataset) = &dataset {
         write_dataset(&mut html, dataset);
+    }
+    if let Some(classifier) = metrics["evaluated"]["classifier"].as_str() {
+        let _ = writeln!(html, "<p>Evaluation of the classifier <code>{}</code>.</p>", escape(classifier));
+    }
+    if let Ok(config) = folder.read_config() {
+        write_settings(&mut html, &config);
     }
     write_summary(&mut html, &metrics);
     write_pretext_method(&mut html, &metrics);
@@ -53,7 +69,11 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
             let _ = write!(html, "<h2>{heading}</h2>\n<img alt=\"{heading}\" src=\"data:image/png;base64,{data}\">\n");
         }
     }
-    let _ = write!(html, "<h2>Configuration</h2>\n<pre>{}</pre>\n</body></html>\n", escape(&config));
+    write_timings(&mut html, folder);
+    if !config.is_empty() {
+        let _ = write!(html, "<h2>Configuration</h2>\n<pre>{}</pre>\n", escape(&config));
+    }
+    html.push_str("</body></html>\n");
     write_atomically(&folder.path("report.html"), html.as_bytes())
 }
 
@@ -90,10 +110,12 @@ fn write_summary(html: &mut String, metrics: &Value) {
 /// The method, its last k-NN monitor reading, and a collapse named where there was one.
 fn write_pretext_method(html: &mut String, metrics: &Value) {
     let pretext = &metrics["pretext"];
-    let Some(method) = pretext["method"].as_str() else { return };
+    if pretext["final_knn_accuracy"].is_null() {
+        return; // the monitor was off
+    }
     let _ = writeln!(
         html,
-        "<p>Pretext method <b>{method}</b>; k-NN accuracy on the monitor images after the last epoch {}, feature spread {}.</p>",
+        "<p>Pretext monitor after the last epoch: k-NN accuracy {} on the monitor images, feature spread {}.</p>",
         number(&pretext["final_knn_accuracy"]),
         number(&pretext["final_feature_std"])
     );
@@ -136,11 +158,13 @@ fn write_protocols(html: &mut String, metrics: &Value) {
     html.push_str("</table>\n");
 }
 
-/// The data set: name, image shape, counts and where the test images came from.
+/// The data set: name, image shape, counts, where the test images came from and where the
+/// files were read.
 fn write_dataset(html: &mut String, dataset: &DatasetInfo) {
+    let location = dataset.location.as_ref().map_or_else(String::new, |dir| format!(", read from <code>{}</code>", escape(&dir.display().to_string())));
     let _ = writeln!(
         html,
-        "<p>Data set <b>{}</b>: {} images; {} labelled training images, {} more unlabeled, {} test images ({}); {} classes.</p>",
+        "<p>Data set <b>{}</b>{location}: {} images; {} labelled training images, {} more unlabeled, {} test images ({}); {} classes.</p>",
         escape(&dataset.name),
         dataset.shape,
         dataset.train,
@@ -149,6 +173,48 @@ fn write_dataset(html: &mut String, dataset: &DatasetInfo) {
         escape(&dataset.test_source),
         dataset.classes.len()
     );
+}
+
+/// The settings that shape the results, in one sentence per phase (all of them are in the
+/// configuration at the end).
+fn write_settings(html: &mut String, config: &RunConfig) {
+    let train = |t: &crate::train::optimizer::TrainConfig| {
+        format!("{:?} at learning rate {}, batches of {}, at most {} epochs", t.optimizer, t.learning_rate, t.batch_size, t.epochs).to_lowercase()
+    };
+    let data = &config.data;
+    let balanced = if data.balanced_labels { ", balanced across classes" } else { "" };
+    let head = if config.fine_tune { "encoder fine-tuned with its head" } else { "encoder frozen (linear probe)" };
+    let semi = match config.semi.method {
+        SemiMethod::None => String::new(),
+        method => format!(" Then {method}: {}.", train(&config.semi.training)),
+    };
+    let _ = writeln!(
+        html,
+        "<p>Preset <b>{}</b>, seed {}. Pretext: <b>{}</b> on the {} encoder, {} unlabeled images, {}. \
+         Downstream: {} labels{balanced}, {}: {}.{semi} Test: {} images.</p>",
+        format!("{:?}", config.preset).to_lowercase(),
+        config.seed,
+        config.method.name(),
+        format!("{:?}", config.model.encoder).to_lowercase(),
+        data.unlabeled_size,
+        train(&config.pretext),
+        data.labels,
+        head,
+        train(&config.downstream),
+        data.test_size
+    );
+}
+
+/// Seconds per step, from `timings.json` (a run's wall-clock time is kept out of metrics.json).
+fn write_timings(html: &mut String, folder: &RunFolder) {
+    let Ok(text) = std::fs::read_to_string(folder.path(TIMINGS)) else { return };
+    let Ok(Value::Object(steps)) = serde_json::from_str::<Value>(&text) else { return };
+    html.push_str("<h2>Timings</h2>\n<table><tr><th>step</th><th>seconds</th></tr>\n");
+    for (step, seconds) in &steps {
+        let name = step.strip_suffix("_s").unwrap_or(step).replace('_', " ");
+        let _ = writeln!(html, "<tr><td>{}</td><td>{:.1}</td></tr>", escape(&name), seconds.as_f64().unwrap_or(f64::NAN));
+    }
+    html.push_str("</table>\n");
 }
 
 /// Each classifier's accuracy per class, the columns named by `classes` (numbered without).

@@ -65,7 +65,10 @@ pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], shape: ImageShape, c
     let (h, w) = shape.dims();
     let lines = tiles.iter().map(|t| t.caption.lines().count()).max().unwrap_or(0);
     let caption_h = 16 * lines + 6;
-    let (cell_w, cell_h) = ((w * scale + 16).max(150), h * scale + caption_h + 10);
+    // Each cell is as wide as its longest caption line, so long class names never overlap.
+    let caption_font = (FONT_NAME, 14).into_font();
+    let caption_w = tiles.iter().flat_map(|t| t.caption.lines()).map(|line| caption_font.box_size(line).map_or(0, |(w, _)| w as usize)).max().unwrap_or(0);
+    let (cell_w, cell_h) = ((w * scale + 16).max(caption_w + 16), h * scale + caption_h + 10);
     let cols = cols.clamp(1, tiles.len().max(1));
     let rows = tiles.len().div_ceil(cols).max(1);
     let title_h = if title.is_empty() { 0 } else { 34 };
@@ -118,7 +121,11 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
     ];
     for (panel, (name, series)) in panels.iter().zip(metrics) {
         let values: Vec<f64> = history.iter().flat_map(|r| series.iter().map(|(_, pick, _)| pick(r))).flatten().filter(|v| v.is_finite()).collect();
-        let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        // A loss that falls over decades (the notebook's raw pixels start it near 100) is read
+        // on a log scale: the values are drawn as log10 and the axis labelled with the values.
+        let log = name == "loss" && spans_decades(&values);
+        let scale = move |v: f64| if log { v.log10() } else { v };
+        let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(scale(v)), hi.max(scale(v))));
         // An empty panel (a two-view method with the monitor off has no accuracy) keeps axes.
         let (lo, hi) = match (lo < hi, values.is_empty()) {
             (true, _) => (lo, hi),
@@ -126,22 +133,25 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
             (false, true) => (0.0, 1.0),
         };
         let pad = (hi - lo) * 0.05;
+        let caption = if log { format!("{name} (log scale)") } else { name.to_string() };
         let mut chart = ChartBuilder::on(panel)
             .margin(12)
-            .caption(name, (FONT_NAME, 18))
+            .caption(caption, (FONT_NAME, 18))
             .x_label_area_size(36)
             .y_label_area_size(56)
             .build_cartesian_2d(1.0..epochs, (lo - pad)..(hi + pad))
             .map_err(|e| plot_error(path, e))?;
+        let unscaled = move |y: &f64| if log { format!("{:.3}", 10f64.powf(*y)) } else { format!("{y:.2}") };
         chart
             .configure_mesh()
             .x_desc("epoch")
             .x_label_formatter(&|x| if x.fract() == 0.0 { format!("{x}") } else { String::new() })
+            .y_label_formatter(&unscaled)
             .label_style((FONT_NAME, 13))
             .draw()
             .map_err(|e| plot_error(path, e))?;
         for &(label, pick, color) in series {
-            let points: Vec<(f64, f64)> = history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, v))).collect();
+            let points: Vec<(f64, f64)> = history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, scale(v)))).collect();
             if points.is_empty() {
                 continue;
             }
@@ -154,6 +164,12 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
         draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
     }
     root.present().map_err(|e| plot_error(path, e))
+}
+
+/// Whether positive `values` span more than a factor of 30 (a log scale reads them better).
+fn spans_decades(values: &[f64]) -> bool {
+    let (lo, hi) = values.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    lo > 0.0 && hi / lo > 30.0
 }
 
 /// The confusion matrix as a heat map, rows normalised, with counts in the cells.
@@ -310,5 +326,24 @@ mod tests {
         image_grid(&path, "", &[grey], ImageShape::square(1, 2), 1, 4).unwrap();
         let png = image::open(&path).unwrap().to_rgb8();
         assert!(png.pixels().any(|p| p.0 == [120, 120, 120]));
+    }
+
+    #[test]
+    fn a_loss_falling_over_decades_is_drawn_on_a_log_scale() {
+        assert!(spans_decades(&[83.3, 12.0, 0.23])); // the seed preset's downstream loss
+        assert!(!spans_decades(&[2.3, 0.9, 0.1]));
+        assert!(!spans_decades(&[0.0, 5.0]), "zero has no logarithm");
+    }
+
+    #[test]
+    fn cells_are_as_wide_as_their_longest_caption() {
+        register_font();
+        let caption = "Prediction: Ankle boot (100%)\nTrue answer: T-shirt/top";
+        let width = (FONT_NAME, 14).into_font().box_size("Prediction: Ankle boot (100%)").unwrap().0;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.png");
+        let tile = Tile { pixels: vec![0; 4], caption: caption.into() };
+        image_grid(&path, "", &[tile.clone(), tile.clone(), tile], ImageShape::square(1, 2), 3, 1).unwrap();
+        assert!(image::open(&path).unwrap().width() >= 3 * width, "captions of neighbouring cells overlap");
     }
 }

@@ -93,6 +93,9 @@ impl Trainer<'_> {
             }
         }
         let restored_epoch = state.best.is_some().then(|| state.progress.stopping.as_ref().map(EarlyStopping::best_epoch)).flatten();
+        if let Some(epoch) = restored_epoch.filter(|_| self.verbose) {
+            println!("Restoring model weights from the end of the best epoch: {epoch}.");
+        }
         Ok(Fitted { model: state.best.unwrap_or(state.model), history: state.progress.history, restored_epoch })
     }
 
