@@ -9,7 +9,8 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=PRETEXT_COMMIT={commit}");
-    for changed in [".git/HEAD", ".git/index", ".git/refs/heads"] {
+    // A commit, a checkout or an edit of the sources can change the answer.
+    for changed in [".git/HEAD", ".git/index", ".git/refs/heads", "src", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={changed}");
     }
 }

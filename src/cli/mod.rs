@@ -22,7 +22,7 @@ mod sweep;
 /// prediction, SimCLR, BYOL, VICReg, Barlow Twins), train a classifier head on a few labels,
 /// and evaluate it on held-out test images beside baselines.
 #[derive(Debug, Parser)]
-#[command(name = "pretext", version, after_help = EXAMPLES)]
+#[command(name = "pretext", version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PRETEXT_COMMIT"), ")"), after_help = EXAMPLES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -72,7 +72,7 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Evaluate a run folder's classifier on held-out test images
     Eval(eval::EvalArgs),
-    /// Classify PNG images with a run folder's classifier
+    /// Classify PNG or JPEG images with a run folder's classifier
     Predict(predict::PredictArgs),
     /// Download or inspect a data set
     #[command(subcommand)]

@@ -63,10 +63,11 @@ pub fn execute(args: PredictArgs) -> Result<()> {
     }
     match unreadable.first() {
         None => Ok(()),
-        Some(first) => Err(Error::Image {
-            path: first.to_path_buf(),
-            problem: format!("{} of {} images could not be read (each is named above); the others were classified", unreadable.len(), args.images.len()),
-        }),
+        Some(first) => {
+            let (failed, total) = (unreadable.len(), args.images.len());
+            let others = if failed == total { "" } else { "; the others were classified" };
+            Err(Error::Image { path: first.to_path_buf(), problem: format!("{failed} of {total} images could not be read (each is named above){others}") })
+        }
     }
 }
 

@@ -61,7 +61,8 @@ fn download_verified(url: &str, final_path: &Path, verify: &impl Fn(&Path) -> Re
         .timeout_connect(std::time::Duration::from_secs(15))
         .timeout_read(std::time::Duration::from_secs(60))
         .build();
-    let response = agent.get(url).call().map_err(|e| download_error(e.to_string()))?;
+    // ureq's message starts with the address, which the error already names.
+    let response = agent.get(url).call().map_err(|e| download_error(e.to_string().trim_start_matches(&format!("{url}: ")).to_string()))?;
     let total: Option<u64> = response.header("Content-Length").and_then(|v| v.parse().ok());
     let bar = total.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
     bar.set_style(
