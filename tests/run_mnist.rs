@@ -217,9 +217,12 @@ fn a_two_view_method_runs_end_to_end_and_probe_reloads_its_encoder() {
     let original: Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(original, metrics, "the run's metrics stay");
 
-    // With --force in place, nothing of the replaced classifier stays behind.
+    // With --force in place, nothing of the replaced classifier stays behind, its
+    // evaluations included.
+    assert_success(&pretext(&["eval", "--run", out.to_str().unwrap(), "--test-size", "100"]));
     let output = pretext(&[&probe[..], &["--force"]].concat());
     assert_success(&output);
+    assert!(!out.join("eval-100").exists(), "an evaluation of the replaced classifier stayed");
     let replaced: Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert!(replaced["protocols"].is_null() && !out.join("protocols.md").exists() && !out.join("embedding.png").exists(), "{replaced}");
     assert_eq!(replaced["pretext"], metrics["pretext"]);

@@ -7,7 +7,7 @@ use crate::cli::DataDirArg;
 use crate::config::Count;
 use crate::error::Result;
 use crate::pipeline;
-use crate::report::artifacts::RunFolder;
+use crate::report::artifacts::{EVALUATION_PREFIX, RunFolder};
 
 /// Flags of `pretext eval`.
 #[derive(Debug, Args)]
@@ -37,7 +37,7 @@ pub fn execute(args: EvalArgs) -> Result<()> {
         config.data.test_size = n;
         config.validate()?;
     }
-    let out = args.out.clone().unwrap_or_else(|| run.path(&format!("eval-{}", config.data.test_size)));
+    let out = args.out.clone().unwrap_or_else(|| run.path(&format!("{EVALUATION_PREFIX}{}", config.data.test_size)));
     let folder = RunFolder::create(&out, args.force)?;
     folder.fill(|folder| {
         let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;

@@ -7,7 +7,7 @@ use crate::cli::args::ConfigArgs;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::eval::protocols::{Protocol, markdown_table};
-use crate::pipeline::{self, Session};
+use crate::pipeline::{self, Pretrained, RunData, Session};
 use crate::data::registry::DataSource;
 use crate::semi::SemiMethod;
 use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TIMINGS};
@@ -89,6 +89,20 @@ impl RunArgs {
         Ok((folder.read_config()?, folder))
     }
 
+    /// The steps `run` and `pretrain` share: the data (the settings and the data set recorded
+    /// in the folder), then the pretext phase, its results written.
+    pub fn pretrain(&self, config: &mut RunConfig, folder: &RunFolder, session: &Session, timings: &mut Timings) -> Result<(RunData, Pretrained)> {
+        let data = pipeline::load_data(config, self.data_dir(folder).as_deref())?;
+        folder.write_config(config)?;
+        folder.write_dataset(&data.dataset)?;
+        timings.lap("load_data");
+        let pretrained = pipeline::pretrain(config, &data, &session.phase("pretext"))?;
+        timings.lap("pretext");
+        folder.write_pretext(&pretrained, &config.method, &data.unlabeled)?;
+        timings.lap("write_pretext");
+        Ok((data, pretrained))
+    }
+
     /// Where to read the data set: `--data-dir`, else, when resuming, where the run read it.
     pub fn data_dir(&self, folder: &RunFolder) -> Option<PathBuf> {
         match self.resume {
@@ -122,15 +136,8 @@ pub fn execute(args: RunArgs) -> Result<()> {
 /// The whole pipeline in `folder`.
 fn run(args: &RunArgs, mut config: RunConfig, folder: &RunFolder, session: &Session) -> Result<()> {
     let mut timings = Timings::start();
-    let data = pipeline::load_data(&mut config, args.data_dir(folder).as_deref())?;
-    folder.write_config(&config)?;
-    folder.write_dataset(&data.dataset)?;
-    timings.lap("load_data");
-    let pretrained = pipeline::pretrain(&config, &data, &session.phase("pretext"))?;
-    timings.lap("pretext");
-    folder.write_pretext(&pretrained, &config.method, &data.unlabeled)?;
+    let (data, pretrained) = args.pretrain(&mut config, folder, session, &mut timings)?;
     let encoder = pretrained.model.encoder().clone();
-    timings.lap("write_pretext");
     let own = Protocol::of_run(config.fine_tune);
     let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), &session.phase(own.id()))?;
     timings.lap("downstream");

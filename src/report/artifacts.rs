@@ -52,6 +52,8 @@ pub const CONFIG: &str = "config.toml";
 pub const DATASET: &str = "dataset.json";
 /// File name of the metrics.
 pub const METRICS: &str = "metrics.json";
+/// Start of the name of the folders `pretext eval` writes in a run folder (`eval-<N>`).
+pub const EVALUATION_PREFIX: &str = "eval-";
 /// Folder of the checkpoints of a run under way.
 pub const CHECKPOINTS: &str = "checkpoints";
 /// File name of the seconds each step of a run took.
@@ -104,7 +106,9 @@ impl RunFolder {
         std::fs::create_dir_all(dir).map_err(|e| unwritable(format!("cannot create it ({e}); choose another --out")))?;
         let folder = Self { dir: dir.to_path_buf() };
         if force {
-            folder.remove_files(PRETEXT_FILES.iter().chain(CLASSIFIER_FILES))?; // nothing of the overwritten run stays
+            // Nothing of the overwritten run stays.
+            folder.remove_files(PRETEXT_FILES.iter().chain(CLASSIFIER_FILES))?;
+            folder.remove_evaluations()?;
         }
         let probe = dir.join(".pretext-write-check");
         std::fs::write(&probe, b"").map_err(|e| unwritable(format!("cannot write in it ({e}); choose a folder you can write to with --out")))?;
@@ -166,6 +170,7 @@ impl RunFolder {
     /// before `probe --force` trains another, so that nothing left describes the old one.
     pub fn clear_classifier(&self) -> Result<()> {
         self.remove_files(CLASSIFIER_FILES)?;
+        self.remove_evaluations()?;
         let mut metrics = self.read_metrics()?;
         if let Some(sections) = metrics.as_object_mut() {
             sections.retain(|section, _| section == "pretext");
@@ -182,6 +187,19 @@ impl RunFolder {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&path, e)),
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the `eval-<N>` folders `pretext eval` wrote here, which describe the
+    /// classifier being replaced.
+    fn remove_evaluations(&self) -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Ok(()) };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with(EVALUATION_PREFIX) && path.join(METRICS).is_file() {
+                std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
             }
         }
         Ok(())
