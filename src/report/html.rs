@@ -35,11 +35,11 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
     let dataset = folder.read_dataset().ok();
     let config = std::fs::read_to_string(folder.path(CONFIG)).unwrap_or_default();
     let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pretext run report</title>\n\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pretext report</title>\n\
          <style>body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}\
          table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}\
          th{background:#eee}td:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}\
-         pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>\n<h1>pretext run report</h1>\n",
+         pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>\n<h1>pretext report</h1>\n",
     );
     let _ = writeln!(
         html,
@@ -82,25 +82,28 @@ fn number(value: &Value) -> String {
 }
 
 fn write_summary(html: &mut String, metrics: &Value) {
-    html.push_str("<h2>Summary</h2>\n<table><tr><th>phase</th><th>epochs</th><th>final loss</th><th>final accuracy</th><th>final val accuracy</th></tr>\n");
-    for phase in ["pretext", "downstream", "semi"] {
-        let m = &metrics[phase];
-        if m.is_null() {
-            continue;
+    html.push_str("<h2>Summary</h2>\n");
+    let phases: Vec<&str> = ["pretext", "downstream", "semi"].into_iter().filter(|phase| !metrics[*phase].is_null()).collect();
+    // An evaluation folder holds no training phase.
+    if !phases.is_empty() {
+        html.push_str("<table><tr><th>phase</th><th>epochs</th><th>final loss</th><th>final accuracy</th><th>final val accuracy</th></tr>\n");
+        for phase in phases {
+            let m = &metrics[phase];
+            let _ = writeln!(
+                html,
+                "<tr><td>{phase}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                number(&m["epochs_run"]),
+                number(&m["final_loss"]),
+                number(&m["final_accuracy"]),
+                number(&m["final_val_accuracy"])
+            );
         }
-        let _ = writeln!(
-            html,
-            "<tr><td>{phase}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            number(&m["epochs_run"]),
-            number(&m["final_loss"]),
-            number(&m["final_accuracy"]),
-            number(&m["final_val_accuracy"])
-        );
+        html.push_str("</table>\n");
     }
     let test = &metrics["test"];
     let _ = writeln!(
         html,
-        "</table>\n<p><b>Test accuracy {}</b> on {} held-out images (loss {}).</p>",
+        "<p><b>Test accuracy {}</b> on {} held-out images (loss {}).</p>",
         number(&test["accuracy"]),
         number(&test["n"]),
         number(&test["loss"])
@@ -226,7 +229,7 @@ fn write_per_class(html: &mut String, metrics: &Value, classes: &[String]) {
         let _ = write!(html, "<th>{name}</th>");
     }
     html.push_str("</tr>\n");
-    let mut rows = vec![("this run", run)];
+    let mut rows = vec![("this classifier", run)];
     for m in metrics["protocols"].as_array().into_iter().flatten() {
         let name = m["protocol"].as_str().and_then(Protocol::from_id).map_or("?", Protocol::description);
         if let Some(accs) = m["per_class_accuracy"].as_array() {
