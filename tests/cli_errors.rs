@@ -182,6 +182,11 @@ fn commands_that_need_a_classifier_say_to_train_one_on_a_pretrain_folder() {
         assert_eq!(output.status.code(), Some(6), "{command:?}");
         assert!(stderr(&output).contains(&expected), "{command:?}: {}", stderr(&output));
     }
+    // A probe's --out cannot be the run folder, where --force would remove the encoder it reads.
+    let output = pretext(&["probe", "--run", run.to_str().unwrap(), "--out", run.to_str().unwrap(), "--force"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is the run folder itself; choose another folder"), "{}", stderr(&output));
+    assert!(run.join("config.toml").is_file());
 }
 
 #[test]

@@ -38,7 +38,7 @@ pub fn execute(args: EvalArgs) -> Result<()> {
         config.validate()?;
     }
     let out = args.out.clone().unwrap_or_else(|| run.path(&format!("{EVALUATION_PREFIX}{}", config.data.test_size)));
-    let folder = RunFolder::create(&out, args.force)?;
+    let folder = run.beside(&out, args.force)?;
     folder.fill(|folder| {
         let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;
         let classes = data.num_classes();

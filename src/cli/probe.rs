@@ -103,7 +103,7 @@ fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunF
 /// `--out` (a new folder), or the run folder when it has no classifier to lose (or `--force`).
 fn output_folder(args: &ProbeArgs, run: &RunFolder) -> Result<RunFolder> {
     match &args.out {
-        Some(out) => RunFolder::create(out, args.force),
+        Some(out) => run.beside(out, args.force),
         None if run.path(CLASSIFIER_WEIGHTS).is_file() && !args.force => Err(Error::Config(format!(
             "{} already holds a classifier ({CLASSIFIER_WEIGHTS}); pass --out DIR to train this one in a new folder, or --force to replace it and its results",
             args.run.display()

@@ -127,6 +127,16 @@ impl RunFolder {
         Ok(Self { dir: dir.to_path_buf() })
     }
 
+    /// A folder for the results of a command on this run (`eval`, `probe`): `dir`, which must
+    /// be another folder, since `--force` there would remove this run's files.
+    pub fn beside(&self, dir: &Path, force: bool) -> Result<Self> {
+        let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().is_ok_and(|b| a == b));
+        if same(dir, &self.dir) {
+            return Err(Error::Config(format!("--out {} is the run folder itself; choose another folder", dir.display())));
+        }
+        Self::create(dir, force)
+    }
+
     /// Runs `body`, which writes into the folder; when it fails before writing anything, the
     /// (then empty) folder is removed, so a failed command leaves nothing behind.
     pub fn fill<T>(&self, body: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
