@@ -42,6 +42,7 @@ pub mod model {
     pub mod heads;
     pub mod init;
     pub mod norms;
+    pub mod ops;
     pub mod summary;
     pub mod weights;
 }

@@ -232,3 +232,24 @@ fn a_two_view_method_runs_end_to_end_and_probe_reloads_its_encoder() {
     assert_eq!(output.status.code(), Some(2));
     assert!(common::stderr(&output).contains("unexpected argument '--pretext-epochs'"), "{}", common::stderr(&output));
 }
+
+/// Burn's standard conv, ReLU and pool (what a GPU runs) train the notebook encoder on the CPU
+/// as our kernels do; `eval` reloads the run with the same ops.
+#[test]
+fn burns_standard_ops_train_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("burn");
+    let output = pretext(&[
+        "run", "--preset", "seed", "--kernels", "burn", "--pretext-epochs", "4", "--downstream-epochs", "8", "--baselines", "false",
+        "--out", out.to_str().unwrap(), "--quiet",
+    ]);
+    assert_success(&output);
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("kernels = \"burn\""), "{config}");
+    let metrics: Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let (pretext_acc, test_acc) = (metrics["pretext"]["final_accuracy"].as_f64().unwrap(), metrics["test"]["accuracy"].as_f64().unwrap());
+    assert!(pretext_acc > 0.6 && test_acc > 0.6, "pretext accuracy {pretext_acc}, test accuracy {test_acc}");
+    let output = pretext(&["eval", "--run", out.to_str().unwrap()]);
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("test accuracy {test_acc:.4} on 300")), "{}", String::from_utf8_lossy(&output.stdout));
+}

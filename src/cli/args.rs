@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::methods::{MethodConfig, MethodName};
 use crate::model::heads::MlpConfig;
+use crate::model::ops::Kernels;
 use crate::semi::{SemiConfig, SemiMethod};
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
 use crate::transforms::AugmentConfig;
@@ -129,6 +130,11 @@ pub struct ConfigArgs {
     /// third convolution) (default 64,32,16: the notebook's)
     #[arg(long, value_name = "A,B,C", value_delimiter = ',', help_heading = "Model")]
     pub filters: Vec<usize>,
+    /// Who computes the notebook encoder's conv + ReLU + pool layers: own (our fused CPU
+    /// kernels, the fastest on the CPU) or burn (Burn's standard ops, which other devices use)
+    /// (default own)
+    #[arg(long, value_enum, help_heading = "Model")]
+    pub kernels: Option<Kernels>,
     /// Method settings.
     #[command(flatten)]
     pub method: MethodArgs,
@@ -190,6 +196,7 @@ impl ConfigArgs {
             config.model.resnet.blocks = self.resnet_blocks.clone();
         }
         set(&mut config.model.init_std, self.init_std);
+        set(&mut config.model.kernels, self.kernels);
         match self.filters[..] {
             [] => {}
             [a, b, c] => config.model.filters = [a, b, c],

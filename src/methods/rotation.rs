@@ -11,11 +11,11 @@ use rand_chacha::ChaCha12Rng;
 use crate::data::batch::Batch;
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::data::source::SampleSource;
-use crate::kernels::conv2d_relu;
 use crate::methods::supervised::classification_step;
 use crate::model::classifier::Logits;
 use crate::model::encoders::notebook::same_out;
 use crate::model::encoders::{Encoder, ModelConfig};
+use crate::model::ops::conv2d_relu;
 use crate::model::summary::{Summary, Tracer};
 use crate::train::step::{StepOutput, TrainStep};
 
@@ -145,7 +145,7 @@ impl RotationModel {
     fn forward(&self, x: Tensor<4>, trace: &mut Tracer) -> Tensor<2> {
         let x = match (&self.encoder, &self.conv3) {
             (Encoder::Notebook(encoder), Some(conv3)) => {
-                let x = conv2d_relu(conv3, encoder.forward(x, trace, true));
+                let x = conv2d_relu(encoder.kernels(), conv3, encoder.forward(x, trace, true));
                 trace.record("conv2d", "Conv2D", &x, conv3.num_params(), true);
                 let x = x.flatten(1, 3);
                 trace.record("flatten", "Flatten", &x, 0, true);

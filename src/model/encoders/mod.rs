@@ -11,6 +11,7 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageShape;
+use crate::model::ops::Kernels;
 use crate::model::summary::Tracer;
 use notebook::NotebookEncoder;
 use resnet::{ResNet, ResNetConfig};
@@ -45,11 +46,22 @@ pub struct ModelConfig {
     /// The ResNet's width and depth (with `encoder = "resnet"`).
     #[serde(default)]
     pub resnet: ResNetConfig,
+    /// Who computes the notebook encoder's conv + ReLU + pool layers: our CPU kernels or
+    /// Burn's standard ops.
+    #[serde(default)]
+    pub kernels: Kernels,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { encoder: EncoderName::Notebook, filters: [64, 32, 16], kernel_size: 3, init_std: 0.05, resnet: ResNetConfig::default() }
+        Self {
+            encoder: EncoderName::Notebook,
+            filters: [64, 32, 16],
+            kernel_size: 3,
+            init_std: 0.05,
+            resnet: ResNetConfig::default(),
+            kernels: Kernels::default(),
+        }
     }
 }
 

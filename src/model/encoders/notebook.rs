@@ -1,5 +1,6 @@
 //! The notebook's ConvNet encoder: Conv(3x3, stride 2) ReLU, MaxPool 2x2, Conv(3x3) ReLU,
-//! MaxPool 2x2, flattened. Its conv + ReLU + pool stages run on our fused CPU kernels.
+//! MaxPool 2x2, flattened. Its conv + ReLU + pool stages run on our fused CPU kernels or on
+//! Burn's standard ops (`model::ops` chooses).
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -9,9 +10,9 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 
 use crate::data::images::ImageShape;
-use crate::kernels::{conv2d_relu, conv2d_relu_pool, max_pool2x2};
 use crate::model::encoders::ModelConfig;
 use crate::model::init::{init_conv, init_linear};
+use crate::model::ops::{Kernels, conv2d_relu, conv2d_relu_pool, max_pool2x2};
 use crate::model::summary::Tracer;
 
 /// Output side of a Keras 'same' convolution.
@@ -50,6 +51,7 @@ impl ModelConfig {
             pool1: pool.clone(),
             conv2: self.conv([self.filters[0], self.filters[1]], 1, rng, device),
             pool2: pool,
+            kernels: self.kernels,
         }
     }
 
@@ -67,25 +69,33 @@ pub struct NotebookEncoder {
     pool1: MaxPool2d,
     pub(crate) conv2: Conv2d,
     pool2: MaxPool2d,
+    /// Who computes the layers (a setting, not a weight).
+    #[module(skip)]
+    kernels: Kernels,
 }
 
 impl NotebookEncoder {
     /// Feature maps `[batch, filters[1], h, w]` of a `[batch, channels, H, W]` image batch.
     pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
-        let x = stage(&self.conv1, &self.pool1, x, trace, trainable);
-        stage(&self.conv2, &self.pool2, x, trace, trainable)
+        let x = stage(self.kernels, &self.conv1, &self.pool1, x, trace, trainable);
+        stage(self.kernels, &self.conv2, &self.pool2, x, trace, trainable)
+    }
+
+    /// Who computes its layers, which a model's further notebook layers follow.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 }
 
 /// Conv ReLU then MaxPool: one fused kernel, or layer by layer while a summary records each
 /// layer's output (the pooled values are the same).
-fn stage(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
+fn stage(kernels: Kernels, conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
     if !trace.is_on() {
-        return conv2d_relu_pool(conv, pool, x);
+        return conv2d_relu_pool(kernels, conv, pool, x);
     }
-    let x = conv2d_relu(conv, x);
+    let x = conv2d_relu(kernels, conv, x);
     trace.record("conv2d", "Conv2D", &x, conv.num_params(), trainable);
-    let x = max_pool2x2(pool, x);
+    let x = max_pool2x2(kernels, pool, x);
     trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
     x
 }

@@ -1,0 +1,84 @@
+//! The notebook ConvNet's conv + ReLU (+ 2x2 max pool) layers, and the one place that chooses
+//! who computes them (`--kernels`): our fused CPU kernels ([`crate::kernels`], Burn flex only)
+//! or Burn's standard ops, which run on any Burn device. The encoders call these functions
+//! and never name either.
+
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
+use burn::tensor::Tensor;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+use crate::kernels;
+
+/// Who computes the notebook encoder's convolution and pooling layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kernels {
+    /// Our fused CPU kernels: conv + ReLU + pool in one pass (the fastest on the CPU).
+    #[default]
+    Own,
+    /// Burn's standard conv2d, relu and max_pool2d, as on any other device.
+    Burn,
+}
+
+/// `relu(conv(x))` of a 'same'-padded `conv`.
+pub fn conv2d_relu(kernels: Kernels, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    match kernels {
+        Kernels::Own => kernels::conv2d_relu(conv, x),
+        Kernels::Burn => relu(conv.forward(x)),
+    }
+}
+
+/// `pool(x)` of a 2x2, stride-2 max `pool`.
+pub fn max_pool2x2(kernels: Kernels, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    match kernels {
+        Kernels::Own => kernels::max_pool2x2(pool, x),
+        Kernels::Burn => pool.forward(x),
+    }
+}
+
+/// `pool(relu(conv(x)))`.
+pub fn conv2d_relu_pool(kernels: Kernels, conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    match kernels {
+        Kernels::Own => kernels::conv2d_relu_pool(conv, pool, x),
+        Kernels::Burn => pool.forward(relu(conv.forward(x))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, TensorData};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha12Rng;
+
+    use super::*;
+    use crate::model::encoders::ModelConfig;
+    use crate::model::summary::Tracer;
+
+    /// The whole notebook encoder, built from one seed, on either path: the same features and
+    /// the same gradients for its weights and its input.
+    #[test]
+    fn both_paths_give_the_same_features_and_gradients() {
+        let device = Device::flex().autodiff();
+        let mut rng = ChaCha12Rng::seed_from_u64(3);
+        let values: Vec<f32> = (0..4 * 3 * 28 * 28).map(|_| rng.random_range(0.0..1.0)).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 28, 28]), &device).require_grad();
+        let run = |kernels| {
+            let config = ModelConfig { kernels, ..ModelConfig::default() };
+            let encoder = config.notebook(3, &mut ChaCha12Rng::seed_from_u64(11), &device);
+            let features = encoder.forward(x.clone(), &mut Tracer::off(), true);
+            let weights = Tensor::<4>::from_data(TensorData::new((0..features.dims().iter().product()).map(|i| (i % 7) as f32 - 3.0).collect(), features.dims()), &device);
+            let grads = (features.clone() * weights).sum().backward();
+            let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+            [features, encoder.conv1.weight.grad(&grads).unwrap(), encoder.conv2.weight.grad(&grads).unwrap(), x.grad(&grads).unwrap()].map(values)
+        };
+        let (own, burn) = (run(Kernels::Own), run(Kernels::Burn));
+        for (what, (own, burn)) in ["features", "conv1 weight grad", "conv2 weight grad", "input grad"].iter().zip(own.iter().zip(&burn)) {
+            assert_eq!(own.len(), burn.len(), "{what}");
+            for (i, (a, b)) in own.iter().zip(burn).enumerate() {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}[{i}]: own {a}, burn {b}");
+            }
+        }
+    }
+}
