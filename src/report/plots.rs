@@ -141,7 +141,7 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
             .y_label_area_size(56)
             .build_cartesian_2d(1.0..epochs, (lo - pad)..(hi + pad))
             .map_err(|e| plot_error(path, e))?;
-        let unscaled = move |y: &f64| if log { format!("{:.3}", 10f64.powf(*y)) } else { format!("{y:.2}") };
+        let unscaled = move |y: &f64| if log { significant(10f64.powf(*y)) } else { format!("{}", (y * 1e4).round() / 1e4) };
         chart
             .configure_mesh()
             .x_desc("epoch")
@@ -164,6 +164,13 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
         draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
     }
     root.present().map_err(|e| plot_error(path, e))
+}
+
+/// `value` with three significant digits (31.6, 3.16, 0.316).
+fn significant(value: f64) -> String {
+    // 10^0 drawn from a tick at -1e-16 is 0.99999...: nudged, it counts as 1.
+    let decimals = (2 - (value.abs() * (1.0 + 1e-9)).log10().floor() as i32).max(0) as usize;
+    format!("{value:.decimals$}")
 }
 
 /// Whether positive `values` span more than a factor of 30 (a log scale reads them better).
@@ -326,6 +333,12 @@ mod tests {
         image_grid(&path, "", &[grey], ImageShape::square(1, 2), 1, 4).unwrap();
         let png = image::open(&path).unwrap().to_rgb8();
         assert!(png.pixels().any(|p| p.0 == [120, 120, 120]));
+    }
+
+    #[test]
+    fn log_axis_labels_keep_three_significant_digits() {
+        let labels: Vec<String> = [100.0, 31.622_776, 3.162_277_6, 1.0, 0.999_999_999_999_9, 0.316_227_76].map(significant).into();
+        assert_eq!(labels, ["100", "31.6", "3.16", "1.00", "1.00", "0.316"]);
     }
 
     #[test]
