@@ -219,7 +219,7 @@ pub struct ClassifierArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Labelled training images for the head, validation split included (the first N, or
-    /// `all`); `sweep` takes a comma-separated list (default 1000; the seed preset: 1000)
+    /// `all`); `sweep` takes a comma-separated list (default 1000)
     #[arg(long, value_name = "N|all", value_delimiter = ',', help_heading = "Data")]
     pub labels: Vec<Count>,
     /// Take --labels evenly from every class (N/classes each, in data order) (default false)

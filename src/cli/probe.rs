@@ -13,6 +13,7 @@ use crate::semi::SemiMethod;
 
 /// Flags of `pretext probe`.
 #[derive(Debug, Args)]
+#[command(after_help = "A setting flag left out keeps the run's own value (its config.toml), not the default quoted above.")]
 pub struct ProbeArgs {
     /// Run folder holding pretext.safetensors (from `pretext pretrain` or `pretext run`);
     /// with --semi-supervised distill, also the classifier.safetensors that teaches
