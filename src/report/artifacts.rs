@@ -184,10 +184,8 @@ impl RunFolder {
         let mut metrics = self.read_metrics()?;
         if let Some(sections) = metrics.as_object_mut() {
             sections.retain(|section, _| section == "pretext");
-            let text = serde_json::to_string_pretty(&metrics).expect("json serialises") + "\n";
-            write_atomically(&self.path(METRICS), text.as_bytes())?;
         }
-        Ok(())
+        write_json(&self.path(METRICS), &metrics)
     }
 
     /// Removes those of `files` that exist.
@@ -238,8 +236,7 @@ impl RunFolder {
 
     /// Records the data set the run was trained on.
     pub fn write_dataset(&self, info: &DatasetInfo) -> Result<()> {
-        let text = serde_json::to_string_pretty(info).expect("json serialises") + "\n";
-        write_atomically(&self.path(DATASET), text.as_bytes())
+        write_json(&self.path(DATASET), info)
     }
 
     /// The data set the run was trained on: the image shape and class names that `predict`
@@ -271,8 +268,7 @@ impl RunFolder {
     pub fn set_metrics(&self, section: &str, value: Value) -> Result<()> {
         let mut metrics = self.read_metrics()?;
         metrics[section] = value;
-        let text = serde_json::to_string_pretty(&metrics).expect("json serialises") + "\n";
-        write_atomically(&self.path(METRICS), text.as_bytes())
+        write_json(&self.path(METRICS), &metrics)
     }
 
     /// Weights, history, curves and the method's figure of the pretext phase; a collapse is
@@ -377,6 +373,12 @@ impl RunFolder {
         let title = format!("Misclassified test images: {} of {} (first {} shown)", wrong.len(), test.len(), shown.len());
         image_grid(&self.path("misclassified.png"), &title, &shown, shape, 8, tile_scale(shape).div_ceil(2))
     }
+}
+
+/// Writes `value` to `path` as pretty-printed JSON with a final newline, atomically.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("json serialises") + "\n";
+    write_atomically(path, text.as_bytes())
 }
 
 /// Up to four of `names`, sorted, and how many more.

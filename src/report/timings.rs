@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::error::Result;
-use crate::model::weights::write_atomically;
+use crate::report::artifacts::write_json;
 
 /// A stopwatch that records one lap per step.
 #[derive(Debug)]
@@ -40,7 +40,6 @@ impl Timings {
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut steps = self.steps.clone();
         steps.insert("total_s".into(), json!(self.total()));
-        let text = serde_json::to_string_pretty(&Value::Object(steps)).expect("json serialises") + "\n";
-        write_atomically(path, text.as_bytes())
+        write_json(path, &Value::Object(steps))
     }
 }
