@@ -26,7 +26,7 @@ fn main() -> pretext::Result<()> {
     config.validate()?;
 
     let data = pipeline::load_data(&mut config, None)?;
-    let session = Session::printing(true);
+    let session = Session::new(config.device.open()?, true);
     let pretrained = pipeline::pretrain(&config, &data, &session)?;
     let encoder = pretrained.model.encoder().clone();
     let probed = pipeline::probe(&config, encoder, &data.labelled, data.num_classes(), &session)?;

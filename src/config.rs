@@ -11,6 +11,7 @@ use crate::data::batch::{PixelMap, Pixels};
 use crate::data::dataset::ChannelStats;
 use crate::data::registry::DataSource;
 use crate::data::folder::FolderOptions;
+use crate::device::DeviceChoice;
 use crate::eval::knn::KnnConfig;
 use crate::eval::monitor::MonitorConfig;
 use crate::error::{Error, Result};
@@ -151,6 +152,9 @@ pub struct RunConfig {
     pub preset: Preset,
     /// Seed of every random choice (initialisation, shuffling).
     pub seed: u64,
+    /// Where training and inference compute: `cpu`, `vulkan[:N]`, `wgpu` or `cuda[:N]`.
+    #[serde(default)]
+    pub device: DeviceChoice,
     /// Images.
     pub data: DataConfig,
     /// Network shape and initialisation.
@@ -210,6 +214,7 @@ impl RunConfig {
         Self {
             preset: Preset::Seed,
             seed: 0,
+            device: DeviceChoice::Cpu,
             data: DataConfig {
                 dataset: "mnist".into(),
                 unlabeled_size: Count::N(1000),

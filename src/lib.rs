@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod kernels;
 pub mod pipeline;

@@ -57,29 +57,35 @@ fn rng(seed: u64, stream: Stream) -> ChaCha12Rng {
     ChaCha12Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream as u64)
 }
 
-/// The CPU device training runs on (Burn flex, with autodiff).
-pub fn training_device() -> Device {
-    Device::flex().autodiff()
-}
-
-/// How this process trains: printing progress or not, keeping checkpoints or not.
-#[derive(Debug, Clone, Default)]
+/// How this process trains: on which device, printing progress or not, keeping checkpoints or
+/// not.
+#[derive(Debug, Clone)]
 pub struct Session {
+    /// The device training computes on, with autodiff (from [`crate::device::DeviceChoice::open`]);
+    /// the models it trains come back on the same device without autodiff.
+    pub device: Device,
     /// Print model summaries, progress bars and one line per epoch.
     pub verbose: bool,
     /// Where the next training phase keeps its checkpoint (see [`Session::phase`]).
     pub checkpoints: Option<Checkpoints>,
 }
 
+impl Default for Session {
+    /// On the CPU, quiet, without checkpoints.
+    fn default() -> Self {
+        Self::new(crate::device::cpu(), false)
+    }
+}
+
 impl Session {
-    /// A session that keeps no checkpoints.
-    pub fn printing(verbose: bool) -> Self {
-        Self { verbose, checkpoints: None }
+    /// A session on `device` that keeps no checkpoints.
+    pub fn new(device: Device, verbose: bool) -> Self {
+        Self { device, verbose, checkpoints: None }
     }
 
     /// The same session with checkpoints in the sub-folder `name`, for one phase.
     pub fn phase(&self, name: &str) -> Self {
-        Self { verbose: self.verbose, checkpoints: self.checkpoints.as_ref().map(|c| c.phase(name)) }
+        Self { checkpoints: self.checkpoints.as_ref().map(|c| c.phase(name)), ..self.clone() }
     }
 
     /// Deletes the checkpoints: the run they belong to is complete.
@@ -88,7 +94,7 @@ impl Session {
     }
 
     fn trainer<'a>(&self, phase: &'static str, config: &'a TrainConfig) -> Trainer<'a> {
-        Trainer { phase, config, device: training_device(), verbose: self.verbose, checkpoints: self.checkpoints.clone() }
+        Trainer { phase, config, device: self.device.clone(), verbose: self.verbose, checkpoints: self.checkpoints.clone() }
     }
 }
 
@@ -331,7 +337,8 @@ where
 {
     move |model: &M, _epoch| match val {
         Some(val) => {
-            let eval = evaluate_on(&model.valid(), val, batch_size, &Device::flex());
+            let model = model.valid();
+            let eval = evaluate_on(&model, val, batch_size, &crate::device::of(&model));
             EpochMeasures { val_loss: Some(eval.loss), val_accuracy: Some(eval.accuracy), ..EpochMeasures::default() }
         }
         None => EpochMeasures::default(),
@@ -341,30 +348,29 @@ where
 /// The classifier's predictions for every image of `images`.
 pub fn evaluate(model: &Classifier, images: &LabeledImages, classes: usize, pixels: PixelMap) -> Predictions {
     let source = ImageBatches::new(Labeled::new(images, classes), pixels);
-    predict(model, &source, INFERENCE_BATCH, &Device::flex())
+    predict(model, &source, INFERENCE_BATCH, &crate::device::of(model))
 }
 
-/// The configured method's pretext model with the weights saved at `path`.
-pub fn load_pretext(config: &RunConfig, shape: ImageShape, path: &Path) -> Result<PretextModel> {
-    let device = Device::flex();
-    PretextModel::init(&config.method, &config.model, shape, &mut rng(config.seed, Stream::PretextInit), &device).load(path)
+/// The configured method's pretext model with the weights saved at `path`, on `device`.
+pub fn load_pretext(config: &RunConfig, shape: ImageShape, path: &Path, device: &Device) -> Result<PretextModel> {
+    PretextModel::init(&config.method, &config.model, shape, &mut rng(config.seed, Stream::PretextInit), device).load(path)
 }
 
-/// A classifier with the weights saved at `path`.
-pub fn load_classifier(config: &RunConfig, shape: ImageShape, classes: usize, path: &Path) -> Result<Classifier> {
-    let device = Device::flex();
+/// A classifier with the weights saved at `path`, on `device`.
+pub fn load_classifier(config: &RunConfig, shape: ImageShape, classes: usize, path: &Path, device: &Device) -> Result<Classifier> {
     let blank = Classifier {
-        encoder: config.model.encoder(shape, &mut rng(config.seed, Stream::PretextInit), &device),
-        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(shape), &device)),
-        head: config.model.head(shape, classes, &mut rng(config.seed, Stream::HeadInit), &device),
+        encoder: config.model.encoder(shape, &mut rng(config.seed, Stream::PretextInit), device),
+        norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(shape), device)),
+        head: config.model.head(shape, classes, &mut rng(config.seed, Stream::HeadInit), device),
     };
     crate::model::weights::load(blank, path)
 }
 
-/// The encoder the pretext model starts from for this seed: what the random-encoder and
-/// from-scratch baselines use, so all methods share the same initial weights.
-pub fn initial_encoder(config: &RunConfig, shape: ImageShape) -> Encoder {
-    config.model.encoder(shape, &mut rng(config.seed, Stream::PretextInit), &Device::flex())
+/// The encoder the pretext model starts from for this seed, on `device`: what the
+/// random-encoder and from-scratch baselines use, so all methods share the same initial
+/// weights.
+pub fn initial_encoder(config: &RunConfig, shape: ImageShape, device: &Device) -> Encoder {
+    config.model.encoder(shape, &mut rng(config.seed, Stream::PretextInit), device)
 }
 
 /// Semi-supervised training after a downstream phase (checkpoints in `session`'s folder):
@@ -414,7 +420,7 @@ pub fn train_protocol(config: &RunConfig, protocol: Protocol, pretrained: &Encod
     let probed = match protocol.semi(config.fine_tune) {
         None => {
             let config = RunConfig { fine_tune: protocol.fine_tune(), ..config.clone() };
-            let encoder = if protocol.pretrained() { pretrained.clone() } else { initial_encoder(&config, data.shape()) };
+            let encoder = if protocol.pretrained() { pretrained.clone() } else { initial_encoder(&config, data.shape(), &session.device.clone().without_autodiff()) };
             probe(&config, encoder, &data.labelled, data.num_classes(), &session.phase(protocol.id()))?
         }
         Some((method, base)) => {

@@ -200,6 +200,29 @@ fn a_toml_value_of_the_wrong_type_names_its_key_and_line() {
     assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
 }
 
+/// CI builds without the GPU backends, so `--device cuda` meets the "not built in" refusal.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn a_device_not_built_in_or_misspelt_exits_2_before_any_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = pretext(&["run", "--device", "cuda:1", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--device cuda:1: this build has no cuda backend (it has: cpu"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("build with `cargo build --release --features cuda`"), "{}", stderr(&output));
+    assert!(!out.exists(), "the refused run left {}", out.display());
+
+    let output = pretext(&["run", "--device", "gpu"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unknown device 'gpu'; expected cpu, vulkan[:N], wgpu or cuda[:N]"), "{}", stderr(&output));
+
+    let file = dir.path().join("settings.toml");
+    std::fs::write(&file, "seed = 1\ndevice = \"tpu\"\n").unwrap();
+    let output = pretext(&["config", "--config", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains(&format!("{}, line 2: device: unknown device 'tpu'", file.display())), "{}", stderr(&output));
+}
+
 #[test]
 fn config_prints_the_settings_that_config_reads_back() {
     let output = pretext(&["config", "--method", "byol", "--labels", "100", "--pretext-epochs", "3"]);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use burn::tensor::Device;
 use pretext::config::{Count, Preset, RunConfig};
 use pretext::methods::MethodName;
 use pretext::model::encoders::resnet::ResNetConfig;
@@ -110,7 +111,7 @@ fn every_method_trains_a_resnet_encoder_and_moves_its_weights() {
         config.monitor.images = 100;
         let full = pipeline::load_dataset(&mut config, Some(&common::data_dir())).unwrap();
         let data = pipeline::select(&config, &full).unwrap();
-        let before = common::parameter_values(&pipeline::initial_encoder(&config, data.shape()));
+        let before = common::parameter_values(&pipeline::initial_encoder(&config, data.shape(), &Device::flex()));
         let pretrained = pipeline::pretrain(&config, &data, &Session::default()).unwrap();
         let after = common::parameter_values(pretrained.model.encoder());
         assert!(pretrained.history.iter().all(|r| r.loss.is_finite()), "{method}: {:?}", pretrained.history);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use burn::tensor::Device;
 use pretext::config::{Count, Preset, RunConfig};
 use pretext::eval::protocols::Protocol;
 use pretext::pipeline::{self, Probed, RunData, Session};
@@ -26,7 +27,7 @@ fn setup() -> (RunConfig, RunData, Probed) {
     config.validate().unwrap();
     let full = pipeline::load_dataset(&mut config, Some(&common::data_dir())).unwrap();
     let data = pipeline::select(&config, &full).unwrap();
-    let encoder = pipeline::initial_encoder(&config, data.shape());
+    let encoder = pipeline::initial_encoder(&config, data.shape(), &Device::flex());
     let scratch = pipeline::train_protocol(&config, Protocol::Scratch, &encoder, &data, &mut Vec::new(), &Session::default()).unwrap();
     (config, data, scratch)
 }
@@ -38,7 +39,7 @@ fn test_accuracy(probed: &Probed, data: &RunData) -> f64 {
 #[test]
 fn fixmatch_and_distillation_on_real_mnist() {
     let (config, data, scratch) = setup();
-    let encoder = pipeline::initial_encoder(&config, data.shape());
+    let encoder = pipeline::initial_encoder(&config, data.shape(), &Device::flex());
     let start = test_accuracy(&scratch, &data);
 
     let fixmatch = pipeline::semi_supervise(&config, SemiMethod::Fixmatch, scratch.model.clone(), &encoder, &data, &Session::default()).unwrap();

@@ -8,6 +8,7 @@ use crate::config::{Count, DataConfig, Preset, RunConfig};
 use crate::data::batch::Pixels;
 use crate::data::folder::{FolderOptions, Resize, Unreadable};
 use crate::data::registry::DataSource;
+use crate::device::DeviceChoice;
 use crate::model::encoders::EncoderName;
 use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
@@ -85,6 +86,24 @@ fn set<T>(field: &mut T, value: Option<T>) {
     }
 }
 
+/// `--device`, which every command that trains or evaluates takes.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct DeviceArg {
+    /// Where training and inference compute: cpu (Burn flex, with our fused kernels),
+    /// vulkan[:N] (the N-th Vulkan GPU), wgpu (the GPU wgpu prefers) or cuda[:N] (the N-th
+    /// CUDA GPU). A GPU needs a build with the cargo feature of its name (see README) (default
+    /// cpu; commands on a run folder: the run's)
+    #[arg(long, value_name = "cpu|vulkan[:N]|wgpu|cuda[:N]")]
+    pub device: Option<DeviceChoice>,
+}
+
+impl DeviceArg {
+    /// `config` on the device given, if one was.
+    pub fn apply(&self, config: &mut RunConfig) {
+        set(&mut config.device, self.device);
+    }
+}
+
 /// Every setting of a run as a flag; unset flags keep the preset's (or file's) value. The
 /// flags are declared in the order a run uses them, so `--help` lists the pretext phase first.
 #[derive(Debug, Clone, Default, PartialEq, Args)]
@@ -96,6 +115,9 @@ pub struct ConfigArgs {
     /// prints them), applied over the preset
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
+    /// `--device`.
+    #[command(flatten)]
+    pub device: DeviceArg,
     /// Data set: mnist, fashion-mnist, cifar10 (downloaded when missing), or folder:PATH for
     /// your own images (PATH/<class>/*.png|jpg) (default mnist)
     #[arg(long, value_name = "NAME|folder:PATH", help_heading = "Data")]
@@ -130,9 +152,9 @@ pub struct ConfigArgs {
     /// third convolution) (default 64,32,16: the notebook's)
     #[arg(long, value_name = "A,B,C", value_delimiter = ',', help_heading = "Model")]
     pub filters: Vec<usize>,
-    /// Who computes the notebook encoder's conv + ReLU + pool layers: own (our fused CPU
-    /// kernels, the fastest on the CPU) or burn (Burn's standard ops, which other devices use)
-    /// (default own)
+    /// Who computes the notebook encoder's conv + ReLU + pool layers: own (our fused kernels
+    /// where the device has them, the CPU; Burn's standard ops elsewhere) or burn (Burn's
+    /// standard conv2d, relu and max_pool2d everywhere) (default own)
     #[arg(long, value_enum, help_heading = "Model")]
     pub kernels: Option<Kernels>,
     /// Method settings.
@@ -184,6 +206,7 @@ impl ConfigArgs {
         } else if self.augment != AugmentArgs::default() {
             return Err(Error::Config(format!("the augmentation flags (--crop-scale, ...) apply to the two-view methods, not --method {}", config.method.name())));
         }
+        self.device.apply(&mut config);
         set(&mut config.monitor.every, self.monitor_every);
         set(&mut config.monitor.images, self.monitor_images);
         set(&mut config.data.dataset, self.dataset.clone());

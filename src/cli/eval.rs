@@ -4,6 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::DataDirArg;
+use crate::cli::args::DeviceArg;
 use crate::config::Count;
 use crate::error::Result;
 use crate::pipeline;
@@ -26,6 +27,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
+    pub device: DeviceArg,
+    #[command(flatten)]
     pub data: DataDirArg,
 }
 
@@ -37,12 +40,14 @@ pub fn execute(args: EvalArgs) -> Result<()> {
         config.data.test_size = n;
         config.validate()?;
     }
+    args.device.apply(&mut config);
+    let device = config.device.open()?.without_autodiff();
     let out = args.out.clone().unwrap_or_else(|| run.path(&format!("{EVALUATION_PREFIX}{}", config.data.test_size)));
     let folder = run.beside(&out, args.force)?;
     folder.fill(|folder| {
         let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;
         let classes = data.num_classes();
-        let model = pipeline::load_classifier(&config, data.shape(), classes, &weights)?;
+        let model = pipeline::load_classifier(&config, data.shape(), classes, &weights, &device)?;
         let predictions = pipeline::evaluate(&model, &data.test, classes, data.pixels);
         folder.write_dataset(&data.dataset)?;
         folder.set_metrics("evaluated", json!({"classifier": std::path::absolute(&weights).unwrap_or(weights.clone())}))?;

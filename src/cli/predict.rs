@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use image::{ColorType, GenericImageView};
 
+use crate::cli::args::DeviceArg;
 use crate::data::dataset::DatasetInfo;
 use crate::data::folder::{Resize, open_image, planar};
 use crate::data::images::LabeledImages;
@@ -26,6 +27,8 @@ pub struct PredictArgs {
     /// learned light digits on a dark background as MNIST's are (default false)
     #[arg(long)]
     pub invert: bool,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 /// How far from the training images' mean grey level (0..255) an image's must be, on the other
@@ -35,10 +38,12 @@ const INVERTED_BEYOND: f64 = 64.0;
 pub fn execute(args: PredictArgs) -> Result<()> {
     let run = RunFolder::open(&args.run)?;
     let weights = run.classifier_weights()?;
-    let config = run.read_config()?;
+    let mut config = run.read_config()?;
+    args.device.apply(&mut config);
+    let device = config.device.open()?.without_autodiff();
     let dataset = run.read_dataset()?;
     let classes = &dataset.classes;
-    let model = pipeline::load_classifier(&config, dataset.shape, classes.len(), &weights)?;
+    let model = pipeline::load_classifier(&config, dataset.shape, classes.len(), &weights, &device)?;
     let mut pixels = Vec::with_capacity(args.images.len() * dataset.shape.len());
     let mut read = Vec::new();
     let mut unreadable = Vec::new();

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::DataDirArg;
-use crate::cli::args::ClassifierArgs;
+use crate::cli::args::{ClassifierArgs, DeviceArg};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Probed, Session};
 use crate::config::RunConfig;
@@ -32,6 +32,8 @@ pub struct ProbeArgs {
     #[command(flatten)]
     pub config: ClassifierArgs,
     #[command(flatten)]
+    pub device: DeviceArg,
+    #[command(flatten)]
     pub data: DataDirArg,
 }
 
@@ -40,7 +42,9 @@ pub struct ProbeArgs {
 /// encoder (`--semi-supervised distill`).
 pub fn execute(args: ProbeArgs) -> Result<()> {
     let run = RunFolder::open(&args.run)?;
-    let config = args.config.resolve(run.read_config()?)?;
+    let mut config = args.config.resolve(run.read_config()?)?;
+    args.device.apply(&mut config);
+    let session = Session::new(config.device.open()?, true);
     if config.semi.method == SemiMethod::Distill && !run.path(CLASSIFIER_WEIGHTS).is_file() {
         return Err(Error::Config(format!(
             "--semi-supervised distill needs a classifier to teach, and {} has no {CLASSIFIER_WEIGHTS}; run `pretext probe --run {}` first",
@@ -49,19 +53,20 @@ pub fn execute(args: ProbeArgs) -> Result<()> {
         )));
     }
     let folder = output_folder(&args, &run)?;
-    folder.fill(|folder| train(&args, config, &run, folder))
+    folder.fill(|folder| train(&args, config, &run, folder, &session))
 }
 
 /// Trains the classifier in `folder` and writes its results there.
-fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunFolder) -> Result<()> {
+fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunFolder, session: &Session) -> Result<()> {
     let method = config.semi.method;
     let mut timings = Timings::start();
     let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;
-    let pretext = pipeline::load_pretext(&config, data.shape(), &run.path(PRETEXT_WEIGHTS))?;
+    let inference = session.device.clone().without_autodiff();
+    let pretext = pipeline::load_pretext(&config, data.shape(), &run.path(PRETEXT_WEIGHTS), &inference)?;
     let encoder = pretext.encoder();
     // The teacher is read before its file may be replaced (`--force` without `--out`).
     let teacher = match method {
-        SemiMethod::Distill => Some(pipeline::load_classifier(&config, data.shape(), data.num_classes(), &run.path(CLASSIFIER_WEIGHTS))?),
+        SemiMethod::Distill => Some(pipeline::load_classifier(&config, data.shape(), data.num_classes(), &run.path(CLASSIFIER_WEIGHTS), &inference)?),
         _ => None,
     };
     folder.clear_classifier()?;
@@ -71,17 +76,16 @@ fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunF
     folder.write_config(&config)?;
     folder.write_dataset(&data.dataset)?;
     timings.lap("load_data");
-    let session = Session::printing(true);
     let base = match teacher {
         Some(teacher) => teacher,
         None => {
-            let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), &session)?;
+            let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), session)?;
             folder.write_downstream(&probed)?;
             timings.lap("downstream");
             probed.model
         }
     };
-    let kept: Probed = pipeline::semi_supervise(&config, method, base, encoder, &data, &session)?;
+    let kept: Probed = pipeline::semi_supervise(&config, method, base, encoder, &data, session)?;
     if method != SemiMethod::None {
         folder.write_semi(&kept, method)?;
         timings.lap("semi");

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::cli::DataDirArg;
-use crate::cli::args::ConfigArgs;
+use crate::cli::args::{ConfigArgs, DeviceArg};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::eval::protocols::{Protocol, markdown_table};
@@ -67,15 +67,17 @@ impl RunArgs {
             checkpoints.remove()?; // left by a run this one overwrites (--force)
         }
         interrupt::catch_ctrl_c();
-        let session = Session { verbose: !self.quiet, checkpoints: Some(checkpoints) };
-        folder.fill(|folder| body(config, folder, &session))
+        folder.fill(|folder| {
+            let session = Session { device: config.device.open()?, verbose: !self.quiet, checkpoints: Some(checkpoints) };
+            body(config, folder, &session)
+        })
     }
 
     /// The settings and folder of the run in `dir` that did not finish.
     fn reopen(&self, dir: &Path, command: &str) -> Result<(RunConfig, RunFolder)> {
-        if self.config != ConfigArgs::default() {
+        if (ConfigArgs { device: DeviceArg::default(), ..self.config.clone() }) != ConfigArgs::default() {
             return Err(Error::Config(format!(
-                "--resume continues with the settings in {}; drop the other settings flags",
+                "--resume continues with the settings in {}; drop the other settings flags (--device may change)",
                 dir.join(CONFIG).display()
             )));
         }
@@ -86,7 +88,9 @@ impl RunArgs {
                 dir.display()
             )));
         }
-        Ok((folder.read_config()?, folder))
+        let mut config = folder.read_config()?;
+        self.config.device.apply(&mut config);
+        Ok((config, folder))
     }
 
     /// The steps `run` and `pretrain` share: the data (the settings and the data set recorded

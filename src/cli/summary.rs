@@ -6,7 +6,6 @@ use crate::error::Result;
 use crate::methods::rotation::RotationModel;
 use crate::model::classifier::Classifier;
 use crate::model::heads::FeatureNorm;
-use crate::pipeline::training_device;
 
 /// Flags of `pretext summary` (the rotation pretext model and the downstream classifier).
 #[derive(Debug, Args)]
@@ -26,7 +25,7 @@ pub struct SummaryArgs {
 
 pub fn execute(args: SummaryArgs) -> Result<()> {
     let config = args.config.resolve(None)?;
-    let device = training_device();
+    let device = config.device.open()?;
     let shape = ImageShape::square(args.input_channels, args.input_size);
     let mut rng = rand::SeedableRng::seed_from_u64(config.seed);
     let pretext = RotationModel::init(&config.model, shape, &mut rng, &device);

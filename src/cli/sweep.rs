@@ -74,6 +74,7 @@ pub fn execute(args: SweepArgs) -> Result<()> {
     if budgets.contains(&Count::N(0)) || args.seeds.is_empty() {
         return Err(Error::Config("sweep needs at least one seed and label budgets of at least 1".into()));
     }
+    let session = Session::new(base.device.open()?, false);
     let folder = RunFolder::create(&args.out, args.force)?;
     let full = pipeline::load_dataset(&mut base, args.data.data_dir.as_deref())?;
     folder.write_config(&base)?;
@@ -92,7 +93,7 @@ pub fn execute(args: SweepArgs) -> Result<()> {
             println!("seed {seed}: {method} pretraining on {} unlabeled images", data.unlabeled.len());
             // One pretext model per seed and method serves every label budget.
             let started = std::time::Instant::now();
-            let pretrained = pipeline::pretrain(&seeded, &data, &Session::default())?;
+            let pretrained = pipeline::pretrain(&seeded, &data, &session)?;
             pretraining.push(PretrainingRow::new(seed, method, started.elapsed().as_secs_f64(), &pretrained));
             // The baselines do not depend on the method (every method starts from the same
             // encoder for a seed): they run with the first method only.
@@ -103,7 +104,7 @@ pub fn execute(args: SweepArgs) -> Result<()> {
                 let data = pipeline::select(&config, &full)?;
                 // `select` refused budgets beyond the data set, so this is the budget as a number.
                 let labels = budget.of(full.train.len());
-                for result in pipeline::compare_protocols(&config, &protocols, pretrained.model.encoder(), &[], &data, &Session::default())? {
+                for result in pipeline::compare_protocols(&config, &protocols, pretrained.model.encoder(), &[], &data, &session)? {
                     let row = SweepRow {
                         seed,
                         labels,

@@ -1,7 +1,7 @@
 //! An encoder's features of a set of images: what the linear head, k-NN and the figures read.
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
 use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, PixelMap};
 use crate::data::images::LabeledImages;
@@ -13,8 +13,8 @@ pub const INFERENCE_BATCH: usize = 500;
 
 /// The encoder's features of every image, with the images' labels, as batches for a head.
 pub fn encode(encoder: &Encoder, images: &LabeledImages, classes: usize, pixels: PixelMap) -> FeatureBatches {
-    let device = Device::flex();
     let encoder = encoder.valid();
+    let device = crate::device::of(&encoder);
     let source = ImageBatches::new(Labeled::new(images, classes), pixels);
     let all: Vec<usize> = (0..source.len()).collect();
     let mut parts = Vec::new();

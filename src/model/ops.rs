@@ -1,12 +1,12 @@
 //! The notebook ConvNet's conv + ReLU (+ 2x2 max pool) layers, and the one place that chooses
-//! who computes them (`--kernels`): our fused CPU kernels ([`crate::kernels`], Burn flex only)
-//! or Burn's standard ops, which run on any Burn device. The encoders call these functions
-//! and never name either.
+//! who computes them (`--kernels`, and the device): our fused CPU kernels ([`crate::kernels`],
+//! which exist for Burn flex only) or Burn's standard ops, which run on any Burn device. The
+//! encoders call these functions and never name either.
 
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
-use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels;
@@ -15,34 +15,43 @@ use crate::kernels;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kernels {
-    /// Our fused CPU kernels: conv + ReLU + pool in one pass (the fastest on the CPU).
+    /// Our fused kernels where the device has them (the CPU): conv + ReLU + pool in one pass,
+    /// the fastest there. Elsewhere Burn's standard ops.
     #[default]
     Own,
-    /// Burn's standard conv2d, relu and max_pool2d, as on any other device.
+    /// Burn's standard conv2d, relu and max_pool2d, on every device.
     Burn,
+}
+
+impl Kernels {
+    /// Whether our fused kernels compute `x`: asked of each tensor, so that a model moved to
+    /// another device follows it.
+    fn fused(self, x: &Tensor<4>) -> bool {
+        self == Kernels::Own && x.device() == Device::flex()
+    }
 }
 
 /// `relu(conv(x))` of a 'same'-padded `conv`.
 pub fn conv2d_relu(kernels: Kernels, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    match kernels {
-        Kernels::Own => kernels::conv2d_relu(conv, x),
-        Kernels::Burn => relu(conv.forward(x)),
+    match kernels.fused(&x) {
+        true => kernels::conv2d_relu(conv, x),
+        false => relu(conv.forward(x)),
     }
 }
 
 /// `pool(x)` of a 2x2, stride-2 max `pool`.
 pub fn max_pool2x2(kernels: Kernels, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    match kernels {
-        Kernels::Own => kernels::max_pool2x2(pool, x),
-        Kernels::Burn => pool.forward(x),
+    match kernels.fused(&x) {
+        true => kernels::max_pool2x2(pool, x),
+        false => pool.forward(x),
     }
 }
 
 /// `pool(relu(conv(x)))`.
 pub fn conv2d_relu_pool(kernels: Kernels, conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    match kernels {
-        Kernels::Own => kernels::conv2d_relu_pool(conv, pool, x),
-        Kernels::Burn => pool.forward(relu(conv.forward(x))),
+    match kernels.fused(&x) {
+        true => kernels::conv2d_relu_pool(conv, pool, x),
+        false => pool.forward(relu(conv.forward(x))),
     }
 }
 
@@ -74,6 +83,7 @@ mod tests {
             [features, encoder.conv1.weight.grad(&grads).unwrap(), encoder.conv2.weight.grad(&grads).unwrap(), x.grad(&grads).unwrap()].map(values)
         };
         let (own, burn) = (run(Kernels::Own), run(Kernels::Burn));
+        assert!(Kernels::Own.fused(&x) && !Kernels::Burn.fused(&x), "own is ours on the CPU, burn is Burn's");
         for (what, (own, burn)) in ["features", "conv1 weight grad", "conv2 weight grad", "input grad"].iter().zip(own.iter().zip(&burn)) {
             assert_eq!(own.len(), burn.len(), "{what}");
             for (i, (a, b)) in own.iter().zip(burn).enumerate() {
