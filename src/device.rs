@@ -39,6 +39,26 @@ pub fn of<M: Module>(model: &M) -> Device {
     model.devices().into_iter().next().unwrap_or_else(|| cpu().without_autodiff())
 }
 
+/// Whether a panic's message says that a device ran out of memory: Burn's GPU runtimes panic
+/// there ("out of device memory allocating N bytes", "An out-of-memory error happened ...")
+/// instead of returning an error.
+pub fn out_of_memory(panic: &(dyn std::any::Any + Send)) -> bool {
+    let message = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or_default();
+    let message = message.to_lowercase();
+    ["out of memory", "out-of-memory", "out of device memory", "outofmemory"].iter().any(|words| message.contains(words))
+}
+
+/// Leaves the panics that [`out_of_memory`] recognises unprinted (the error they become says
+/// what to do); every other panic prints as before.
+pub fn quiet_out_of_memory_panics() {
+    let print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !out_of_memory(info.payload()) {
+            print(info);
+        }
+    }));
+}
+
 /// What `--device` accepts, for messages.
 const SPELLINGS: &str = "cpu, vulkan[:N], wgpu or cuda[:N]";
 
@@ -84,14 +104,35 @@ fn not_compiled(choice: DeviceChoice) -> Error {
     ))
 }
 
-/// Picks the `index`-th of `found` (the GPUs of one backend), or says what there is.
+/// What one backend finds on this machine.
 #[cfg_attr(not(any(feature = "vulkan", feature = "wgpu", feature = "cuda")), allow(dead_code))]
-fn nth(found: Vec<(Device, String)>, index: usize, choice: DeviceChoice, hint: &str) -> Result<Device> {
-    let listed = found.iter().enumerate().map(|(i, (_, name))| format!("{}:{i} ({name})", choice.feature().unwrap_or_default())).collect::<Vec<_>>();
-    found.into_iter().nth(index).map(|(device, _)| device).ok_or_else(|| {
-        let has = if listed.is_empty() { format!("this machine has no {} GPU{hint}", choice.feature().unwrap_or_default()) } else { format!("this machine has {}", listed.join(", ")) };
-        Error::Config(format!("--device {choice}: {has}; pass one it has, or --device cpu"))
-    })
+struct Found {
+    /// Its GPUs, in its order, with their names.
+    gpus: Vec<(Device, String)>,
+    /// The names of its devices with no card behind them (a software rasterizer such as Mesa's
+    /// lavapipe), which are left out: Burn's kernels crash on lavapipe.
+    software: Vec<String>,
+}
+
+#[cfg_attr(not(any(feature = "vulkan", feature = "wgpu", feature = "cuda")), allow(dead_code))]
+impl Found {
+    /// The `index`-th GPU, or an error that says what there is (`hint`: what a backend that
+    /// finds nothing needs).
+    fn nth(self, index: usize, choice: DeviceChoice, hint: &str) -> Result<Device> {
+        let backend = choice.feature().unwrap_or_default();
+        let listed = self.gpus.iter().enumerate().map(|(i, (_, name))| format!("{backend}:{i} ({name})")).collect::<Vec<_>>();
+        self.gpus.into_iter().nth(index).map(|(device, _)| device).ok_or_else(|| {
+            let has = match (listed.is_empty(), self.software.is_empty()) {
+                (false, _) => format!("this machine has {}", listed.join(", ")),
+                (true, false) => format!(
+                    "this machine has no {backend} GPU, only software rendering ({}), which pretext leaves out since Burn's kernels crash on it",
+                    self.software.join(", ")
+                ),
+                (true, true) => format!("this machine has no {backend} GPU{hint}"),
+            };
+            Error::Config(format!("--device {choice}: {has}; pass one it has, or --device cpu"))
+        })
+    }
 }
 
 /// The GPU backends, each compiled in by its cargo feature.
@@ -100,25 +141,25 @@ mod backend {
     use crate::error::Result;
     use burn::tensor::Device;
 
-    /// The GPUs of one backend, in its order, with their names. A device with no card behind
-    /// it (a software rasterizer such as Mesa's lavapipe, on which Burn's kernels crash) is
-    /// left out.
+    /// The devices of one backend, GPUs apart from software rasterizers.
     #[cfg(any(feature = "vulkan", feature = "wgpu", feature = "cuda"))]
-    fn gpus(kind: burn::tensor::DeviceType) -> Vec<(Device, String)> {
-        Device::enumerate(kind)
-            .into_iter()
-            .filter_map(|device| {
-                let identity = device.identity()?;
-                identity.physical.is_some().then(|| (device, identity.name))
-            })
-            .collect()
+    fn find(kind: burn::tensor::DeviceType) -> super::Found {
+        let mut found = super::Found { gpus: Vec::new(), software: Vec::new() };
+        for device in Device::enumerate(kind) {
+            match device.identity() {
+                Some(identity) if identity.physical.is_some() => found.gpus.push((device, identity.name)),
+                Some(identity) => found.software.push(identity.name),
+                None => {}
+            }
+        }
+        found
     }
 
     #[cfg(feature = "vulkan")]
     pub fn vulkan(index: usize) -> Result<Device> {
         let hint = " (it needs the Vulkan loader, Debian's libvulkan1, and the GPU's Vulkan driver; \
                     point VK_DRIVER_FILES at the driver's nvidia_icd.json if the loader misses it)";
-        super::nth(gpus(burn::tensor::DeviceType::Vulkan), index, DeviceChoice::Vulkan(index), hint)
+        find(burn::tensor::DeviceType::Vulkan).nth(index, DeviceChoice::Vulkan(index), hint)
     }
 
     #[cfg(not(feature = "vulkan"))]
@@ -126,13 +167,11 @@ mod backend {
         Err(super::not_compiled(DeviceChoice::Vulkan(index)))
     }
 
+    /// The GPU wgpu prefers, once it finds one.
     #[cfg(feature = "wgpu")]
     pub fn wgpu() -> Result<Device> {
-        let preferred = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
-        match gpus(burn::tensor::DeviceType::Wgpu).is_empty() {
-            false => Ok(preferred),
-            true => super::nth(Vec::new(), 0, DeviceChoice::Wgpu, " that wgpu can reach (Vulkan, Metal or DirectX 12)"),
-        }
+        find(burn::tensor::DeviceType::Wgpu).nth(0, DeviceChoice::Wgpu, " that wgpu can reach (Vulkan, Metal or DirectX 12)")?;
+        Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
     }
 
     #[cfg(not(feature = "wgpu"))]
@@ -142,7 +181,7 @@ mod backend {
 
     #[cfg(feature = "cuda")]
     pub fn cuda(index: usize) -> Result<Device> {
-        super::nth(gpus(burn::tensor::DeviceType::Cuda), index, DeviceChoice::Cuda(index), " (it needs the NVIDIA driver's libcuda)")
+        find(burn::tensor::DeviceType::Cuda).nth(index, DeviceChoice::Cuda(index), " (it needs the NVIDIA driver's libcuda)")
     }
 
     #[cfg(not(feature = "cuda"))]
@@ -212,6 +251,17 @@ mod tests {
         let device = DeviceChoice::Cpu.open().unwrap();
         assert_eq!(device, Device::flex());
         assert!(device.is_autodiff());
+    }
+
+    #[test]
+    fn the_runtimes_out_of_memory_panics_are_recognised_and_others_are_not() {
+        let panic = |message: &str| -> Box<dyn std::any::Any + Send> { Box::new(message.to_string()) };
+        assert!(out_of_memory(&*panic("out of device memory allocating 8589934592 bytes")));
+        assert!(out_of_memory(&*panic("An out-of-memory error happened during launch")));
+        assert!(out_of_memory(&*panic("called `Result::unwrap()` on an `Err` value: OutOfMemory { size: 1024 }")));
+        assert!(out_of_memory(&*Box::new("CUDA_ERROR_OUT_OF_MEMORY: out of memory") as &(dyn std::any::Any + Send)));
+        assert!(!out_of_memory(&*panic("index out of bounds: the len is 3 but the index is 7")));
+        assert!(!out_of_memory(&*Box::new(7_u32) as &(dyn std::any::Any + Send)));
     }
 
     #[cfg(not(feature = "cuda"))]

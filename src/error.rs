@@ -66,6 +66,21 @@ pub enum Error {
         /// The offending loss value.
         loss: f32,
     },
+    /// The device ran out of memory in a training step (Burn's GPU runtimes panic there).
+    #[error(
+        "the device ran out of memory in the {phase} phase with batches of {batch_size}; run again with a smaller \
+         --{phase}-batch-size and --force{}", resume.as_ref().map_or_else(String::new, |command| format!(
+            " (or, once the device has memory free, continue from the last checkpoint, which stays: `{command}`)"
+        ))
+    )]
+    OutOfMemory {
+        /// `pretext`, `downstream` or `semi`.
+        phase: &'static str,
+        /// The batch size that did not fit.
+        batch_size: usize,
+        /// What the user types to continue from the last checkpoint, when there is one.
+        resume: Option<String>,
+    },
     /// A checkpoint cannot be used to continue.
     #[error("checkpoint {}: {problem}; delete its folder to train that phase again from the start", path.display())]
     Checkpoint {
@@ -141,6 +156,7 @@ impl Error {
             Error::MalformedData { .. } | Error::DataNotFound { .. } => 3,
             Error::Download { .. } | Error::Checksum { .. } => 4,
             Error::Diverged { .. } => 5,
+            Error::OutOfMemory { .. } => 8,
             Error::Weights { .. } | Error::Image { .. } | Error::Checkpoint { .. } => 6,
             Error::Io { .. } | Error::Unwritable { .. } | Error::Plot { .. } => 7,
             Error::Interrupted { .. } => crate::train::interrupt::EXIT_CODE.into(),

@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::from_env();
+    pretext::device::quiet_out_of_memory_panics();
     match cli.execute() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

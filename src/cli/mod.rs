@@ -36,6 +36,7 @@ const EXAMPLES: &str = "Examples:
   pretext run --dataset fashion-mnist  another data set (also cifar10)
   pretext run --dataset folder:photos --image-size 32 --encoder resnet
                                      your own images: photos/<class>/*.png|jpg
+  pretext run --device vulkan        on a GPU (a build with --features vulkan; see README)
   pretext data export fashion-mnist --count 500 --out clothes
                                      writes a folder in that layout, to start from
   pretext methods                    the self-supervised methods, one line each
@@ -51,7 +52,7 @@ const EXAMPLES: &str = "Examples:
 
 Exit codes: 0 ok, 2 bad flags or config, 3 missing or malformed data, 4 download or
 checksum failure, 5 training diverged, 6 unusable weights, checkpoint or image, 7 I/O failure,
-130 stopped by Ctrl-C (checkpoint saved; continue with --resume).";
+8 the device ran out of memory, 130 stopped by Ctrl-C (checkpoint saved; continue with --resume).";
 
 /// Where the data set lives (shared by the commands that read data).
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -128,16 +128,22 @@ impl Trainer<'_> {
         let bar = self.progress_bar(steps_per_epoch, epoch);
         bar.set_position(state.progress.steps_done as u64);
         for (step, indices) in order.chunks(config.batch_size).enumerate().skip(state.progress.steps_done) {
-            let batch = train.training_batch(indices, &self.device, &mut state.augment_rng);
-            let StepOutput { loss, accuracy, pseudo_labels } = state.model.step(batch);
-            let loss_value: f32 = loss.clone().into_scalar();
-            if !loss_value.is_finite() {
-                return Err(Error::Diverged { phase: self.phase, epoch, step: step + 1, loss: loss_value });
-            }
             let global_step = (epoch - 1) * steps_per_epoch + step;
             let learning_rate = config.learning_rate_at(global_step, steps_per_epoch);
-            let grads = GradientsParams::from_grads(loss.backward(), &state.model);
-            state.model = state.optimizer.step(learning_rate, state.model, grads).after_step((global_step + 1) as f64 / total_steps);
+            let checkpointed = state.progress.epochs_done > 0 || state.progress.steps_done > 0;
+            let model = state.model;
+            let (model, loss_value, accuracy, pseudo_labels) = self.out_of_memory_as_error(checkpointed, || {
+                let batch = train.training_batch(indices, &self.device, &mut state.augment_rng);
+                let StepOutput { loss, accuracy, pseudo_labels } = model.step(batch);
+                let loss_value: f32 = loss.clone().into_scalar();
+                if !loss_value.is_finite() {
+                    return Err(Error::Diverged { phase: self.phase, epoch, step: step + 1, loss: loss_value });
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let model = state.optimizer.step(learning_rate, model, grads).after_step((global_step + 1) as f64 / total_steps);
+                Ok((model, loss_value, accuracy, pseudo_labels))
+            })?;
+            state.model = model;
             let progress = &mut state.progress;
             progress.loss_sum += loss_value as f64 * indices.len() as f64;
             if let Some(accuracy) = accuracy {
@@ -163,6 +169,19 @@ impl Trainer<'_> {
         }
         bar.finish_and_clear();
         Ok(state)
+    }
+
+    /// Runs one training step, turning the device running out of memory (a panic in Burn's GPU
+    /// runtimes) into [`Error::OutOfMemory`]; `checkpointed` says whether a checkpoint of this
+    /// phase was saved to continue from. Other panics go on as they were.
+    fn out_of_memory_as_error<T>(&self, checkpointed: bool, step: impl FnOnce() -> Result<T>) -> Result<T> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+            if !crate::device::out_of_memory(&*panic) {
+                std::panic::resume_unwind(panic);
+            }
+            let resume = self.checkpoints.as_ref().filter(|_| checkpointed).map(|c| c.resume_command().to_string());
+            Err(Error::OutOfMemory { phase: self.phase, batch_size: self.config.batch_size, resume })
+        })
     }
 
     /// Records the epoch with what was measured after it, and asks early stopping whether to
@@ -234,12 +253,22 @@ mod tests {
     use crate::data::batch::{Batch, FeatureBatches};
     use crate::train::optimizer::{OptimizerKind, Schedule};
 
-    /// Feature batches whose training inputs turn to NaN from step `poisoned_from` (1-based,
-    /// counted over the whole run) on.
+    /// Feature batches that go wrong from step `poisoned_from` (1-based, counted over the
+    /// whole run) on.
     struct Poisoned {
         inner: FeatureBatches,
         steps: Cell<usize>,
         poisoned_from: usize,
+        poison: Poison,
+    }
+
+    /// How a [`Poisoned`] batch goes wrong.
+    #[derive(Clone, Copy)]
+    enum Poison {
+        /// Its inputs turn to NaN.
+        Nan,
+        /// Making it panics with this message, as Burn's GPU runtimes do.
+        Panic(&'static str),
     }
 
     impl BatchSource for Poisoned {
@@ -260,18 +289,20 @@ mod tests {
         fn training_batch(&self, indices: &[usize], device: &Device, _rng: &mut ChaCha12Rng) -> Batch<Tensor<2>> {
             self.steps.set(self.steps.get() + 1);
             let batch = self.inner.batch(indices, device);
-            if self.steps.get() < self.poisoned_from {
-                return batch;
+            match self.poison {
+                _ if self.steps.get() < self.poisoned_from => batch,
+                Poison::Nan => Batch { input: batch.input.mul_scalar(f32::NAN), targets: batch.targets },
+                Poison::Panic(message) => panic!("{message}"),
             }
-            Batch { input: batch.input.mul_scalar(f32::NAN), targets: batch.targets }
         }
     }
 
-    #[test]
-    fn divergence_names_epoch_and_step_and_keeps_the_last_good_checkpoint() {
+    /// Two epochs of two steps on eight samples, then `poison` from the fifth step on, with a
+    /// checkpoint after every epoch: the error, and the checkpoint left.
+    fn train_until(poison: Poison) -> (Error, PhaseState<Linear>) {
         let device = Device::flex().autodiff();
         let features = Tensor::from_data(TensorData::new((0..24).map(|v| v as f32 / 24.0).collect::<Vec<_>>(), [8, 3]), &Device::flex());
-        let train = Poisoned { inner: FeatureBatches::new(features, vec![0, 1, 0, 1, 1, 0, 1, 0], 2), steps: Cell::new(0), poisoned_from: 5 };
+        let train = Poisoned { inner: FeatureBatches::new(features, vec![0, 1, 0, 1, 1, 0, 1, 0], 2), steps: Cell::new(0), poisoned_from: 5, poison };
         let config = TrainConfig {
             optimizer: OptimizerKind::Sgd,
             learning_rate: 0.1,
@@ -291,15 +322,36 @@ mod tests {
         let model: Linear = LinearConfig::new(3, 2).init(&device);
         let rng = PhaseRng { shuffle: ChaCha12Rng::seed_from_u64(0), augment: ChaCha12Rng::seed_from_u64(1) };
 
+        let err = trainer.fit(model.clone(), &train, |_: &Linear, _| EpochMeasures::default(), rng).err().expect("fails");
+        let settings = Settings { config: config.clone(), samples: 8 };
+        (err, checkpoints.load(model, config.optimizer(), &settings).unwrap().expect("checkpoint kept"))
+    }
+
+    #[test]
+    fn divergence_names_epoch_and_step_and_keeps_the_last_good_checkpoint() {
+        let (err, kept) = train_until(Poison::Nan);
         // Two steps per epoch: the fifth step is the first of epoch 3.
-        let err = trainer.fit(model.clone(), &train, |_: &Linear, _| EpochMeasures::default(), rng).err().expect("diverges");
         assert!(matches!(err, Error::Diverged { phase: "downstream", epoch: 3, step: 1, .. }), "{err}");
         assert!(err.to_string().contains("a smaller --downstream-lr and --force"), "{err}");
-
-        let settings = Settings { config: config.clone(), samples: 8 };
-        let kept = checkpoints.load(model, config.optimizer(), &settings).unwrap().expect("checkpoint kept");
         assert_eq!((kept.progress.epochs_done, kept.progress.history.len()), (2, 2));
         let weights: Vec<f32> = kept.model.weight.val().into_data().try_to_vec::<f32>().unwrap();
         assert!(weights.iter().all(|w| w.is_finite()), "{weights:?}");
+    }
+
+    #[test]
+    fn running_out_of_device_memory_names_the_batch_size_and_keeps_the_last_checkpoint() {
+        let (err, kept) = train_until(Poison::Panic("out of device memory allocating 8589934592 bytes"));
+        assert!(matches!(err, Error::OutOfMemory { phase: "downstream", batch_size: 4, .. }), "{err}");
+        assert_eq!(err.exit_code(), 8);
+        let message = err.to_string();
+        assert!(message.contains("with batches of 4; run again with a smaller --downstream-batch-size and --force"), "{message}");
+        assert!(message.contains("continue from the last checkpoint, which stays: `resume`"), "{message}");
+        assert_eq!(kept.progress.epochs_done, 2);
+    }
+
+    #[test]
+    fn other_panics_are_not_taken_for_running_out_of_memory() {
+        let outcome = std::panic::catch_unwind(|| train_until(Poison::Panic("index out of bounds")));
+        assert!(outcome.is_err());
     }
 }
