@@ -43,11 +43,11 @@ if [ -z "${VK_DRIVER_FILES:-}" ]; then
 fi
 
 echo "== machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: not found"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not found"
 grep -m1 'model name' /proc/cpuinfo | sed 's/.*: /CPU: /'
 echo "CPU cores: $(nproc)"
 "$bin" --version
-python3 -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())' ||
+python3 -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())' 2>/dev/null ||
     echo "PyTorch: not installed, so its column stays empty"
 echo "device: $device"
 
@@ -92,7 +92,8 @@ pretext_rate() {
 
 echo
 echo "== training samples/s"
-python3 bench/gpu_reference.py $CASES >"$work/reference.jsonl" || true
+python3 bench/gpu_reference.py $CASES >"$work/reference.jsonl" 2>"$work/reference.err" ||
+    { echo "the PyTorch reference failed:"; tail -2 "$work/reference.err"; }
 echo "| method | encoder | batch | pretext ($device) | PyTorch eager (CUDA) | pretext / PyTorch |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for case in $CASES; do
@@ -105,7 +106,7 @@ done
 
 echo
 echo "== accuracy: the seed preset, 10,000 test images, on $device and on the CPU"
-for on in "$device" cpu; do
+for on in $(printf '%s\n' "$device" cpu | uniq); do
     start=$(date +%s)
     "$bin" run --preset seed --test-size all --baselines false --device "$on" --data-dir "$data" --out "$work/seed-$on" --quiet >"$work/log" 2>&1 ||
         { echo "$on: failed"; tail -3 "$work/log"; continue; }
