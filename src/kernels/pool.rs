@@ -50,31 +50,47 @@ impl PoolGeometry {
 
 /// The maximum of every 2x2 window.
 pub fn forward(x: &[f32], g: &PoolGeometry) -> Vec<f32> {
-    let mut y = vec![0.0; g.planes() * g.out_len()];
-    y.par_chunks_mut(g.out_len()).zip(x.par_chunks(g.height * g.width)).for_each(|(y, x)| {
+    let len = g.planes() * g.out_len();
+    let mut y = Vec::with_capacity(len);
+    y.spare_capacity_mut()[..len].par_chunks_mut(g.out_len()).zip(x.par_chunks(g.height * g.width)).for_each(|(y, x)| {
         for oy in 0..g.out_height() {
             for ox in 0..g.out_width() {
-                y[oy * g.out_width() + ox] = g.window(oy, ox).iter().map(|&i| x[i]).fold(f32::NEG_INFINITY, f32::max);
+                y[oy * g.out_width() + ox].write(g.window(oy, ox).iter().map(|&i| x[i]).fold(f32::NEG_INFINITY, f32::max));
             }
         }
     });
+    // SAFETY: every output of every plane was written above.
+    unsafe { y.set_len(len) };
     y
 }
 
 /// The input gradient: each output's gradient goes to the first pixel of its window that holds
 /// the maximum (row-major, as TensorFlow picks among ties).
+///
+/// Every input pixel is written once (not zero-filled first, which was a share of each step):
+/// the window's others get 0, as do an odd last row and column, which no window reads.
 pub fn backward(x: &[f32], y: &[f32], dy: &[f32], g: &PoolGeometry) -> Vec<f32> {
-    let mut dx = vec![0.0; x.len()];
-    let planes = dx.par_chunks_mut(g.height * g.width).zip(x.par_chunks(g.height * g.width));
+    let mut dx = Vec::with_capacity(x.len());
+    let planes = dx.spare_capacity_mut()[..x.len()].par_chunks_mut(g.height * g.width).zip(x.par_chunks(g.height * g.width));
     planes.zip(y.par_chunks(g.out_len()).zip(dy.par_chunks(g.out_len()))).for_each(|((dx, x), (y, dy))| {
         for oy in 0..g.out_height() {
             for ox in 0..g.out_width() {
                 let out = oy * g.out_width() + ox;
                 let window = g.window(oy, ox);
-                let argmax = window.iter().find(|&&i| x[i] == y[out]).unwrap_or(&window[0]);
-                dx[*argmax] += dy[out];
+                let argmax = window.iter().position(|&i| x[i] == y[out]).unwrap_or(0);
+                for (k, &i) in window.iter().enumerate() {
+                    // `+ 0.0` turns a -0.0 gradient into the +0.0 that adding it to 0 gave.
+                    dx[i].write(if k == argmax { dy[out] + 0.0 } else { 0.0 });
+                }
             }
         }
+        for row in dx.chunks_mut(g.width).take(2 * g.out_height()) {
+            row[2 * g.out_width()..].iter_mut().for_each(|v| _ = v.write(0.0));
+        }
+        dx[2 * g.out_height() * g.width..].iter_mut().for_each(|v| _ = v.write(0.0));
     });
+    // SAFETY: every pixel of every plane was written above: the windows' pixels, then the
+    // columns right of them and the rows below them.
+    unsafe { dx.set_len(x.len()) };
     dx
 }
