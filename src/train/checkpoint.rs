@@ -126,6 +126,11 @@ impl Checkpoints {
         }
     }
 
+    /// Whether the phase has a checkpoint to continue from.
+    pub fn saved(&self) -> bool {
+        self.dir.join(STATE).is_file()
+    }
+
     /// Saves `state`; the previous checkpoint's files go once the new one is complete.
     pub fn save<M: Module>(&self, state: &PhaseState<M>, settings: &Settings) -> Result<()> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;

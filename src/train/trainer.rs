@@ -130,9 +130,8 @@ impl Trainer<'_> {
         for (step, indices) in order.chunks(config.batch_size).enumerate().skip(state.progress.steps_done) {
             let global_step = (epoch - 1) * steps_per_epoch + step;
             let learning_rate = config.learning_rate_at(global_step, steps_per_epoch);
-            let checkpointed = state.progress.epochs_done > 0 || state.progress.steps_done > 0;
             let model = state.model;
-            let (model, loss_value, accuracy, pseudo_labels) = self.out_of_memory_as_error(checkpointed, || {
+            let (model, loss_value, accuracy, pseudo_labels) = self.out_of_memory_as_error(|| {
                 let batch = train.training_batch(indices, &self.device, &mut state.augment_rng);
                 let StepOutput { loss, accuracy, pseudo_labels } = model.step(batch);
                 let loss_value: f32 = loss.clone().into_scalar();
@@ -172,14 +171,14 @@ impl Trainer<'_> {
     }
 
     /// Runs one training step, turning the device running out of memory (a panic in Burn's GPU
-    /// runtimes) into [`Error::OutOfMemory`]; `checkpointed` says whether a checkpoint of this
-    /// phase was saved to continue from. Other panics go on as they were.
-    fn out_of_memory_as_error<T>(&self, checkpointed: bool, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// runtimes) into [`Error::OutOfMemory`], which names the command that continues from the
+    /// phase's checkpoint when it has one. Other panics go on as they were.
+    fn out_of_memory_as_error<T>(&self, step: impl FnOnce() -> Result<T>) -> Result<T> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
             if !crate::device::out_of_memory(&*panic) {
                 std::panic::resume_unwind(panic);
             }
-            let resume = self.checkpoints.as_ref().filter(|_| checkpointed).map(|c| c.resume_command().to_string());
+            let resume = self.checkpoints.as_ref().filter(|c| c.saved()).map(|c| c.resume_command().to_string());
             Err(Error::OutOfMemory { phase: self.phase, batch_size: self.config.batch_size, resume })
         })
     }
@@ -297,12 +296,12 @@ mod tests {
         }
     }
 
-    /// Two epochs of two steps on eight samples, then `poison` from the fifth step on, with a
+    /// Epochs of two steps on eight samples, `poison` from step `poisoned_from` on, with a
     /// checkpoint after every epoch: the error, and the checkpoint left.
-    fn train_until(poison: Poison) -> (Error, PhaseState<Linear>) {
+    fn train_until(poison: Poison, poisoned_from: usize) -> (Error, Option<PhaseState<Linear>>) {
         let device = Device::flex().autodiff();
         let features = Tensor::from_data(TensorData::new((0..24).map(|v| v as f32 / 24.0).collect::<Vec<_>>(), [8, 3]), &Device::flex());
-        let train = Poisoned { inner: FeatureBatches::new(features, vec![0, 1, 0, 1, 1, 0, 1, 0], 2), steps: Cell::new(0), poisoned_from: 5, poison };
+        let train = Poisoned { inner: FeatureBatches::new(features, vec![0, 1, 0, 1, 1, 0, 1, 0], 2), steps: Cell::new(0), poisoned_from, poison };
         let config = TrainConfig {
             optimizer: OptimizerKind::Sgd,
             learning_rate: 0.1,
@@ -324,12 +323,13 @@ mod tests {
 
         let err = trainer.fit(model.clone(), &train, |_: &Linear, _| EpochMeasures::default(), rng).err().expect("fails");
         let settings = Settings { config: config.clone(), samples: 8 };
-        (err, checkpoints.load(model, config.optimizer(), &settings).unwrap().expect("checkpoint kept"))
+        (err, checkpoints.load(model, config.optimizer(), &settings).unwrap())
     }
 
     #[test]
     fn divergence_names_epoch_and_step_and_keeps_the_last_good_checkpoint() {
-        let (err, kept) = train_until(Poison::Nan);
+        let (err, kept) = train_until(Poison::Nan, 5);
+        let kept = kept.expect("checkpoint kept");
         // Two steps per epoch: the fifth step is the first of epoch 3.
         assert!(matches!(err, Error::Diverged { phase: "downstream", epoch: 3, step: 1, .. }), "{err}");
         assert!(err.to_string().contains("a smaller --downstream-lr and --force"), "{err}");
@@ -340,18 +340,24 @@ mod tests {
 
     #[test]
     fn running_out_of_device_memory_names_the_batch_size_and_keeps_the_last_checkpoint() {
-        let (err, kept) = train_until(Poison::Panic("out of device memory allocating 8589934592 bytes"));
+        let out_of_memory = Poison::Panic("out of device memory allocating 8589934592 bytes");
+        let (err, kept) = train_until(out_of_memory, 5);
         assert!(matches!(err, Error::OutOfMemory { phase: "downstream", batch_size: 4, .. }), "{err}");
         assert_eq!(err.exit_code(), 8);
         let message = err.to_string();
         assert!(message.contains("with batches of 4; run again with a smaller --downstream-batch-size and --force"), "{message}");
         assert!(message.contains("continue from the last checkpoint, which stays: `resume`"), "{message}");
-        assert_eq!(kept.progress.epochs_done, 2);
+        assert_eq!(kept.expect("checkpoint kept").progress.epochs_done, 2);
+
+        // In the first epoch there is no checkpoint to continue from, and the message offers none.
+        let (err, kept) = train_until(out_of_memory, 2);
+        assert!(kept.is_none());
+        assert!(!err.to_string().contains("continue"), "{err}");
     }
 
     #[test]
     fn other_panics_are_not_taken_for_running_out_of_memory() {
-        let outcome = std::panic::catch_unwind(|| train_until(Poison::Panic("index out of bounds")));
+        let outcome = std::panic::catch_unwind(|| train_until(Poison::Panic("index out of bounds"), 5));
         assert!(outcome.is_err());
     }
 }
