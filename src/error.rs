@@ -156,12 +156,15 @@ impl Error {
             Error::MalformedData { .. } | Error::DataNotFound { .. } => 3,
             Error::Download { .. } | Error::Checksum { .. } => 4,
             Error::Diverged { .. } => 5,
-            Error::OutOfMemory { .. } => 8,
+            Error::OutOfMemory { .. } => Self::OUT_OF_MEMORY_EXIT_CODE.into(),
             Error::Weights { .. } | Error::Image { .. } | Error::Checkpoint { .. } => 6,
             Error::Io { .. } | Error::Unwritable { .. } | Error::Plot { .. } => 7,
             Error::Interrupted { .. } => crate::train::interrupt::EXIT_CODE.into(),
         }
     }
+
+    /// The exit status when a device ran out of memory.
+    pub const OUT_OF_MEMORY_EXIT_CODE: u8 = 8;
 
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
