@@ -44,7 +44,6 @@ pub fn execute(args: ProbeArgs) -> Result<()> {
     let run = RunFolder::open(&args.run)?;
     let mut config = args.config.resolve(run.read_config()?)?;
     args.device.apply(&mut config);
-    let session = Session::new(config.device.open()?, true);
     if config.semi.method == SemiMethod::Distill && !run.path(CLASSIFIER_WEIGHTS).is_file() {
         return Err(Error::Config(format!(
             "--semi-supervised distill needs a classifier to teach, and {} has no {CLASSIFIER_WEIGHTS}; run `pretext probe --run {}` first",
@@ -52,6 +51,7 @@ pub fn execute(args: ProbeArgs) -> Result<()> {
             args.run.display()
         )));
     }
+    let session = Session::new(config.device.open()?, true);
     let folder = output_folder(&args, &run)?;
     folder.fill(|folder| train(&args, config, &run, folder, &session))
 }
