@@ -11,7 +11,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 
-use super::conv::{self, Columns, ConvGeometry};
+use super::conv::{self, Columns, ConvGeometry, ConvGradients, Winners};
 use super::{KernelOps, flex_tensor, pool, pool_geometry, shape4, values};
 
 /// What the backward pass of `conv2d_relu` needs: the geometry, weight, (post-ReLU) output and
@@ -24,15 +24,6 @@ struct ConvReluState {
     columns: Arc<Columns>,
 }
 
-impl ConvReluState {
-    /// Runs the convolution of `geometry`, keeping what its backward pass needs.
-    fn forward(geometry: ConvGeometry, x: &FlexTensor, weight: FlexTensor, bias: &FlexTensor) -> Self {
-        let (y, columns) = conv::forward(&values(x), &values(&weight), &values(bias), &geometry, true);
-        let y = flex_tensor(y, geometry.output_shape());
-        Self { geometry, weight, y, columns: Arc::new(columns.expect("columns were asked for")) }
-    }
-}
-
 #[derive(Debug)]
 struct ConvReluBackward;
 
@@ -41,20 +32,20 @@ impl Backward<Flex, 3> for ConvReluBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<Flex>(&ops.node);
-        register_conv_grads(&ops.state, &values(&dy), ops.parents.map(|node| node.map(|n| n.id)), grads);
+        let ConvReluState { geometry, weight, y, columns } = &ops.state;
+        let nodes = ops.parents.map(|node| node.map(|n| n.id));
+        let computed = conv::backward(columns, &values(weight), &values(y), &values(&dy), geometry, nodes[0].is_some());
+        register_conv_grads(geometry, computed, nodes, grads);
     }
 }
 
-/// Back-propagates `dy` (the gradient for the convolution's post-ReLU output) and registers
-/// the gradients of whichever of input, weight and bias are tracked.
-fn register_conv_grads(state: &ConvReluState, dy: &[f32], [x_node, weight_node, bias_node]: [Option<NodeId>; 3], grads: &mut Gradients) {
-    let g = &state.geometry;
-    let computed = conv::backward(&state.columns, &values(&state.weight), &values(&state.y), dy, g, x_node.is_some());
+/// Registers the gradients of whichever of a convolution's input, weight and bias are tracked.
+fn register_conv_grads(g: &ConvGeometry, computed: ConvGradients, [x_node, weight_node, bias_node]: [Option<NodeId>; 3], grads: &mut Gradients) {
     if let (Some(node), Some(dx)) = (x_node, computed.x) {
         grads.register::<Flex>(node, flex_tensor(dx, [g.batch, g.in_channels, g.height, g.width]));
     }
     if let Some(node) = weight_node {
-        grads.register::<Flex>(node, flex_tensor(computed.weight, shape4(&state.weight)));
+        grads.register::<Flex>(node, flex_tensor(computed.weight, [g.out_channels, g.in_channels, g.kernel, g.kernel]));
     }
     if let Some(node) = bias_node {
         grads.register::<Flex>(node, flex_tensor(computed.bias, [g.out_channels]));
@@ -85,12 +76,14 @@ impl Backward<Flex, 1> for PoolBackward {
     }
 }
 
-/// What the backward pass of `conv2d_relu_pool` needs: the convolution's state and the
-/// pool's output.
+/// What the backward pass of `conv2d_relu_pool` needs: the geometry, weight, the pooling
+/// windows' winners and the im2col matrices (shared, not copied, if the state is cloned).
 #[derive(Debug, Clone)]
 struct ConvReluPoolState {
-    conv: ConvReluState,
-    pooled: FlexTensor,
+    geometry: ConvGeometry,
+    weight: FlexTensor,
+    winners: Arc<Winners>,
+    columns: Arc<Columns>,
 }
 
 #[derive(Debug)]
@@ -101,10 +94,10 @@ impl Backward<Flex, 3> for ConvReluPoolBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dpooled = grads.consume::<Flex>(&ops.node);
-        let ConvReluPoolState { conv, pooled } = &ops.state;
-        let pool = pool_geometry(conv.geometry.output_shape());
-        let dy = pool::backward(&values(&conv.y), &values(pooled), &values(&dpooled), &pool);
-        register_conv_grads(conv, &dy, ops.parents.map(|node| node.map(|n| n.id)), grads);
+        let ConvReluPoolState { geometry, weight, winners, columns } = &ops.state;
+        let nodes = ops.parents.map(|node| node.map(|n| n.id));
+        let computed = conv::backward_pooled(columns, &values(weight), winners, &values(&dpooled), geometry, nodes[0].is_some());
+        register_conv_grads(geometry, computed, nodes, grads);
     }
 }
 
@@ -114,8 +107,10 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         let (x, weight, bias) = (x.into_primitive(), weight.into_primitive(), bias.into_primitive());
         match prep {
             OpsKind::Tracked(prep) => {
-                let state = ConvReluState::forward(ConvGeometry::same(shape4(&x), shape4(&weight), stride), &x, weight, &bias);
-                let y = state.y.clone();
+                let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride);
+                let (y, columns) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, true);
+                let y = flex_tensor(y, geometry.output_shape());
+                let state = ConvReluState { geometry, weight, y: y.clone(), columns: Arc::new(columns.expect("columns were asked for")) };
                 prep.finish(state, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu(x, weight, bias, stride)),
@@ -140,10 +135,10 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         match prep {
             OpsKind::Tracked(prep) => {
                 let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride).cropped_for_pool();
-                let conv = ConvReluState::forward(geometry, &x, weight, &bias);
-                let pool = pool_geometry(geometry.output_shape());
-                let pooled = flex_tensor(pool::forward(&values(&conv.y), &pool), pool.output_shape());
-                prep.finish(ConvReluPoolState { conv, pooled: pooled.clone() }, pooled)
+                let (pooled, winners, columns) = conv::forward_pooled(&values(&x), &values(&weight), &values(&bias), &geometry, true);
+                let columns = Arc::new(columns.expect("columns were asked for"));
+                let state = ConvReluPoolState { geometry, weight, winners: Arc::new(winners), columns };
+                prep.finish(state, flex_tensor(pooled, geometry.pooled_shape()))
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu_pool(x, weight, bias, stride)),
         }

@@ -58,6 +58,16 @@ impl ConvGeometry {
         [self.batch, self.out_channels, self.out_height, self.out_width]
     }
 
+    /// Shape of the output after a 2x2/2 max pool (of a geometry [`Self::cropped_for_pool`]).
+    pub fn pooled_shape(&self) -> [usize; 4] {
+        [self.batch, self.out_channels, self.out_height / 2, self.out_width / 2]
+    }
+
+    /// Pooled values per image and channel.
+    fn pooled_positions(&self) -> usize {
+        self.positions() / 4
+    }
+
     /// Length of one im2col column: the input values one output value sees.
     fn patch(&self) -> usize {
         self.in_channels * self.kernel * self.kernel
@@ -89,6 +99,13 @@ impl ConvGeometry {
     /// im2col columns of a work item of `images` images.
     fn columns(&self, images: usize) -> usize {
         images * self.positions()
+    }
+
+    /// Image `n`'s channel-`c` plane of a work item's channel-major
+    /// `[out_channels, images * positions]` GEMM product (or gradient).
+    fn plane_range(&self, item_len: usize, n: usize, c: usize) -> std::ops::Range<usize> {
+        let start = c * (item_len / self.out_channels) + n * self.positions();
+        start..start + self.positions()
     }
 
     /// Output coordinates along an axis of `size` inputs whose tap at kernel `offset` lands inside
@@ -150,8 +167,10 @@ fn col2im(cols: &[f32], g: &ConvGeometry, x: &mut [f32]) {
             for (i, oy) in rows.clone().enumerate() {
                 let dst = &mut plane[(iy0 + i * g.stride) * g.width + ix0..];
                 let src = &values[n * g.positions() + oy * g.out_width..][inside.clone()];
-                for (j, &v) in src.iter().enumerate() {
-                    dst[j * g.stride] += v;
+                if g.stride == 1 {
+                    dst[..src.len()].iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+                } else {
+                    dst.iter_mut().step_by(g.stride).zip(src).for_each(|(d, &v)| *d += v);
                 }
             }
         }
@@ -210,35 +229,107 @@ fn matmul(lhs: View, rhs: View, [m, k, n]: [usize; 3], layout: Layout) -> Vec<f3
     dst
 }
 
-/// The im2col matrices of a batch's work items, kept by [`forward`] for [`backward`].
+/// The im2col matrices of a batch's work items, kept by the forward passes for the backward ones.
 pub type Columns = Vec<Vec<f32>>;
 
-/// `relu(conv(x, weight) + bias)` as an NCHW batch; work items of whole images run in parallel.
-/// With `keep_columns` it also returns the im2col matrices, which the backward pass reuses.
-pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_columns: bool) -> (Vec<f32>, Option<Columns>) {
-    let chunk = g.images_per_chunk();
-    let len = g.batch * g.output_len();
-    let mut y = Vec::with_capacity(len);
-    let columns: Vec<Option<Vec<f32>>> = y.spare_capacity_mut()[..len]
-        .par_chunks_mut(chunk * g.output_len())
-        .zip(x.par_chunks(chunk * g.image_len()))
-        .map(|(y, x)| {
+/// Runs each work item's convolution in parallel: im2col, then one GEMM into the item's
+/// channel-major `[out_channels, images * positions]` product, which `epilogue` turns into the
+/// item's share of the output (`outputs` yields one share per item). Returns the im2col
+/// matrices when asked to keep them.
+fn convolve<O: Send>(
+    x: &[f32],
+    weight: &[f32],
+    g: &ConvGeometry,
+    outputs: impl IndexedParallelIterator<Item = O>,
+    keep_columns: bool,
+    epilogue: impl Fn(&[f32], O) + Sync + Send,
+) -> Option<Columns> {
+    let columns: Vec<Option<Vec<f32>>> = outputs
+        .zip(x.par_chunks(g.images_per_chunk() * g.image_len()))
+        .map(|(output, x)| {
             let columns = g.columns(x.len() / g.image_len());
             let cols = im2col(x, g);
             let product = matmul(View::rows(weight, g.patch()), View::rows(&cols, columns), [g.out_channels, g.patch(), columns], Layout::RowMajor);
-            for (plane_index, plane) in y.chunks_mut(g.positions()).enumerate() {
-                let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
-                let row = &product[c * columns + n * g.positions()..][..g.positions()];
-                for (out, &value) in plane.iter_mut().zip(row) {
-                    out.write((value + bias[c]).max(0.0));
-                }
-            }
+            epilogue(&product, output);
             keep_columns.then_some(cols)
         })
         .collect();
-    // SAFETY: the chunks tile the output, and every plane of each chunk was written above.
+    keep_columns.then(|| columns.into_iter().flatten().collect())
+}
+
+/// `relu(conv(x, weight) + bias)` as an NCHW batch; work items of whole images run in parallel.
+/// With `keep_columns` it also returns the im2col matrices, which [`backward`] reuses.
+pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_columns: bool) -> (Vec<f32>, Option<Columns>) {
+    let len = g.batch * g.output_len();
+    let mut y = Vec::with_capacity(len);
+    let items = y.spare_capacity_mut()[..len].par_chunks_mut(g.images_per_chunk() * g.output_len());
+    let columns = convolve(x, weight, g, items, keep_columns, |product, y| {
+        for (plane_index, plane) in y.chunks_mut(g.positions()).enumerate() {
+            let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
+            for (out, &value) in plane.iter_mut().zip(&product[g.plane_range(product.len(), n, c)]) {
+                out.write((value + bias[c]).max(0.0));
+            }
+        }
+    });
+    // SAFETY: the items tile the output, and every plane of each item was written above.
     unsafe { y.set_len(len) };
-    (y, keep_columns.then(|| columns.into_iter().flatten().collect()))
+    (y, columns)
+}
+
+/// Which of a pooling window's four convolution outputs (row-major) took the maximum and so
+/// receives its gradient, one per pooled value; [`NO_GRADIENT`] where that maximum is 0 after
+/// the ReLU, whose gradient is then 0.
+pub type Winners = Vec<u8>;
+
+/// The [`Winners`] entry of a window whose ReLU outputs are all 0.
+const NO_GRADIENT: u8 = u8::MAX;
+
+/// The [`Winners`] entry of a pooling window of ReLU outputs whose maximum is `max`: the first
+/// maximum in row-major order, as TensorFlow picks among ties.
+fn window_winner(window: [f32; 4], max: f32) -> u8 {
+    match window {
+        _ if max <= 0.0 => NO_GRADIENT,
+        [first, ..] if first == max => 0,
+        [_, second, ..] if second == max => 1,
+        [_, _, third, _] if third == max => 2,
+        _ => 3,
+    }
+}
+
+/// `max_pool2x2(relu(conv(x, weight) + bias))` for a geometry [`ConvGeometry::cropped_for_pool`],
+/// with the window winners [`backward_pooled`] needs. The convolution's output never leaves
+/// its work item, so it costs cache, not memory traffic. With `keep_columns` it also returns
+/// the im2col matrices.
+pub fn forward_pooled(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_columns: bool) -> (Vec<f32>, Winners, Option<Columns>) {
+    assert!(g.out_height % 2 == 0 && g.out_width % 2 == 0, "a pooled convolution's output is cropped to even sides");
+    let len = g.batch * g.out_channels * g.pooled_positions();
+    let item_len = g.images_per_chunk() * g.out_channels * g.pooled_positions();
+    let (mut pooled, mut winners) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    let items = pooled.spare_capacity_mut()[..len].par_chunks_mut(item_len).zip(winners.spare_capacity_mut()[..len].par_chunks_mut(item_len));
+    let columns = convolve(x, weight, g, items, keep_columns, |product, (pooled, winners)| {
+        let planes = pooled.chunks_mut(g.pooled_positions()).zip(winners.chunks_mut(g.pooled_positions()));
+        for (plane_index, (pooled, winners)) in planes.enumerate() {
+            let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
+            let plane = &product[g.plane_range(product.len(), n, c)];
+            let rows = pooled.chunks_mut(g.out_width / 2).zip(winners.chunks_mut(g.out_width / 2)).zip(plane.chunks(2 * g.out_width));
+            for ((pooled, winners), pair) in rows {
+                let (upper, lower) = pair.split_at(g.out_width);
+                let windows = upper.chunks_exact(2).zip(lower.chunks_exact(2));
+                for ((pooled, winner), (upper, lower)) in pooled.iter_mut().zip(winners.iter_mut()).zip(windows) {
+                    let window = [upper[0], upper[1], lower[0], lower[1]].map(|v| (v + bias[c]).max(0.0));
+                    let max = window.into_iter().fold(f32::NEG_INFINITY, f32::max);
+                    pooled.write(max);
+                    winner.write(window_winner(window, max));
+                }
+            }
+        }
+    });
+    // SAFETY: the items tile both outputs, and every value of each item was written above.
+    unsafe {
+        pooled.set_len(len);
+        winners.set_len(len);
+    }
+    (pooled, winners, columns)
 }
 
 /// Gradients of [`forward`] with respect to its input (when asked for), weight and bias.
@@ -252,17 +343,67 @@ pub struct ConvGradients {
 }
 
 /// Back-propagates `dy`, the loss gradient for [`forward`]'s output `y`, through ReLU and the
-/// convolution, given the im2col matrices `columns` that [`forward`] kept. Each work item returns its share of the weight and bias gradients; the shares
-/// are summed in work-item order, so the result does not depend on the thread count.
+/// convolution, given the im2col matrices `columns` that [`forward`] kept.
 pub fn backward(columns: &Columns, weight: &[f32], y: &[f32], dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
-    let chunk = g.images_per_chunk();
+    let item_len = g.images_per_chunk() * g.output_len();
+    let items = y.par_chunks(item_len).zip(dy.par_chunks(item_len));
+    backward_items(columns, weight, g, input_grad, items, |(y, dy), dz| {
+        for (plane_index, (dy, y)) in dy.chunks(g.positions()).zip(y.chunks(g.positions())).enumerate() {
+            let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
+            let range = g.plane_range(dz.len(), n, c);
+            for ((out, &grad), &value) in dz[range].iter_mut().zip(dy).zip(y) {
+                *out = if value > 0.0 { grad } else { 0.0 };
+            }
+        }
+    })
+}
+
+/// Back-propagates `dpooled`, the loss gradient for [`forward_pooled`]'s output, through the
+/// pool, ReLU and convolution, given the `winners` and im2col `columns` it returned.
+pub fn backward_pooled(columns: &Columns, weight: &[f32], winners: &[u8], dpooled: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
+    let item_len = g.images_per_chunk() * g.out_channels * g.pooled_positions();
+    let items = winners.par_chunks(item_len).zip(dpooled.par_chunks(item_len));
+    backward_items(columns, weight, g, input_grad, items, |(winners, dpooled), dz| {
+        let planes = winners.chunks(g.pooled_positions()).zip(dpooled.chunks(g.pooled_positions()));
+        for (plane_index, (winners, dpooled)) in planes.enumerate() {
+            let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
+            let range = g.plane_range(dz.len(), n, c);
+            let rows = winners.chunks(g.out_width / 2).zip(dpooled.chunks(g.out_width / 2)).zip(dz[range].chunks_mut(2 * g.out_width));
+            for ((winners, dpooled), pair) in rows {
+                for (px, (&winner, &grad)) in winners.iter().zip(dpooled).enumerate() {
+                    if winner != NO_GRADIENT {
+                        let (row, col) = (usize::from(winner) / 2, usize::from(winner) % 2);
+                        // `+ 0.0` turns a -0.0 gradient into the +0.0 that adding it to 0 gave.
+                        pair[row * g.out_width + 2 * px + col] = grad + 0.0;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The backward pass of each work item in parallel: `pre_activation_grad` writes the item's
+/// loss gradient before the ReLU, channel-major `[out_channels, images * positions]` like the
+/// GEMMs, into zeros; the item then returns its share of the weight and bias gradients. The
+/// shares are summed in work-item order, so the result does not depend on the thread count.
+fn backward_items<I: Send>(
+    columns: &Columns,
+    weight: &[f32],
+    g: &ConvGeometry,
+    input_grad: bool,
+    items: impl IndexedParallelIterator<Item = I>,
+    pre_activation_grad: impl Fn(I, &mut [f32]) + Sync + Send,
+) -> ConvGradients {
     let shares: Vec<ConvGradients> = columns
         .par_iter()
-        .zip(y.par_chunks(chunk * g.output_len()))
-        .zip(dy.par_chunks(chunk * g.output_len()))
-        .map(|((cols, y), dy)| backward_chunk(cols, weight, y, dy, g, input_grad))
+        .zip(items)
+        .map(|(cols, item)| {
+            let mut dz = vec![0.0; cols.len() / g.patch() * g.out_channels];
+            pre_activation_grad(item, &mut dz);
+            backward_item(cols, weight, &dz, g, input_grad)
+        })
         .collect();
-    // Weight-gradient shares come as `[patch, out_channels]` (see `backward_chunk`).
+    // Weight-gradient shares come as `[patch, out_channels]` (see `backward_item`).
     let mut total = ConvGradients {
         x: input_grad.then(|| Vec::with_capacity(g.batch * g.image_len())),
         weight: vec![0.0; weight.len()],
@@ -284,25 +425,34 @@ fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..cols).flat_map(|c| (0..rows).map(move |r| matrix[r * cols + c])).collect()
 }
 
-/// [`backward`] for one run of whole images; its weight gradient is transposed,
-/// `[patch, out_channels]`, the layout in which `gemm` need not copy the im2col matrix.
-fn backward_chunk(cols: &[f32], weight: &[f32], y: &[f32], dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
-    let images = y.len() / g.output_len();
-    let columns = g.columns(images);
-    // Gradient before the ReLU, channel-major `[out_channels, images * positions]` like the GEMMs.
-    let mut dz = vec![0.0; g.out_channels * columns];
-    for (plane_index, (dy, y)) in dy.chunks(g.positions()).zip(y.chunks(g.positions())).enumerate() {
-        let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
-        let dst = &mut dz[c * columns + n * g.positions()..][..g.positions()];
-        for ((out, &grad), &value) in dst.iter_mut().zip(dy).zip(y) {
-            *out = if value > 0.0 { grad } else { 0.0 };
+/// The sum of each `columns`-long row of `matrix`, each added front to back. Eight rows are
+/// summed side by side: one row alone waits on each addition's latency.
+fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
+    const LANES: usize = 8;
+    let mut sums = Vec::with_capacity(matrix.len() / columns);
+    let mut blocks = matrix.chunks_exact(LANES * columns);
+    for block in &mut blocks {
+        let mut lanes = [0.0f32; LANES];
+        for j in 0..columns {
+            for (lane, sum) in lanes.iter_mut().enumerate() {
+                *sum += block[lane * columns + j];
+            }
         }
+        sums.extend(lanes);
     }
-    let bias = dz.chunks(columns).map(|row| row.iter().sum()).collect();
-    let weight_grad = matmul(View::rows(&dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()], Layout::ColumnMajor);
+    sums.extend(blocks.remainder().chunks(columns).map(|row| row.iter().sum::<f32>()));
+    sums
+}
+
+/// The gradients of one work item from its pre-ReLU gradient `dz`; its weight gradient is
+/// transposed, `[patch, out_channels]`, the layout in which `gemm` need not copy the im2col matrix.
+fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
+    let columns = dz.len() / g.out_channels;
+    let bias = row_sums(dz, columns);
+    let weight_grad = matmul(View::rows(dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()], Layout::ColumnMajor);
     let x = input_grad.then(|| {
-        let dcols = matmul(View::transposed(weight, g.patch()), View::rows(&dz, columns), [g.patch(), g.out_channels, columns], Layout::RowMajor);
-        let mut dx = vec![0.0; images * g.image_len()];
+        let dcols = matmul(View::transposed(weight, g.patch()), View::rows(dz, columns), [g.patch(), g.out_channels, columns], Layout::RowMajor);
+        let mut dx = vec![0.0; columns / g.positions() * g.image_len()];
         col2im(&dcols, g, &mut dx);
         dx
     });
@@ -356,5 +506,40 @@ mod tests {
             let expected = reference(&x, &w, &b, &g);
             assert!(ours.iter().zip(&expected).all(|(a, e)| (a - e).abs() < 1e-4), "{input:?} {weight:?}: {ours:?} vs {expected:?}");
         }
+    }
+
+    /// The fused conv + ReLU + pool equals the three layers one after another bit for bit, in
+    /// values and in every gradient, also where a window holds ties or only non-positive values
+    /// (inputs on a coarse grid, and constant images, make both common).
+    #[test]
+    fn pooled_convolution_equals_convolution_then_pool_bit_for_bit() {
+        use super::super::pool::{self, PoolGeometry};
+        let g = ConvGeometry::same([5, 3, 9, 9], [4, 3, 3, 3], 1).cropped_for_pool();
+        let grid = |i: usize, modulus: usize| (i * 7919 % modulus) as f32 * 0.5 - 1.0;
+        let x: Vec<f32> = (0..5 * 3 * 81).map(|i| if i / (3 * 81) % 2 == 0 { grid(i, 5) } else { 1.0 }).collect();
+        let w: Vec<f32> = (0..4 * 3 * 9).map(|i| grid(i, 3) + 1.0).collect();
+        let b = [0.0, 0.5, -0.5, 1.0];
+        let (pooled, winners, columns) = forward_pooled(&x, &w, &b, &g, true);
+        let (y, layer_columns) = forward(&x, &w, &b, &g, true);
+        let pool = PoolGeometry { batch: 5, channels: 4, height: g.out_height, width: g.out_width };
+        assert_eq!(pooled, pool::forward(&y, &pool));
+        let rows: Vec<&[f32]> = y.chunks(g.out_width).collect();
+        let positive_ties = rows.chunks(2).flat_map(|pair| pair[0].chunks(2).zip(pair[1].chunks(2))).filter(|(upper, lower)| {
+            let window = [upper[0], upper[1], lower[0], lower[1]];
+            let max = window.into_iter().fold(0.0, f32::max);
+            max > 0.0 && window.iter().filter(|&&v| v == max).count() > 1
+        });
+        assert!(winners.contains(&NO_GRADIENT) && positive_ties.count() > 10);
+        let dpooled: Vec<f32> = (0..pooled.len()).map(|i| grid(i, 11)).collect();
+        let fused = backward_pooled(&columns.unwrap(), &w, &winners, &dpooled, &g, true);
+        let layered = backward(&layer_columns.unwrap(), &w, &y, &pool::backward(&y, &pool::forward(&y, &pool), &dpooled, &pool), &g, true);
+        assert_eq!((fused.x, fused.weight, fused.bias), (layered.x, layered.weight, layered.bias));
+    }
+
+    #[test]
+    fn row_sums_add_each_row_front_to_back() {
+        let matrix: Vec<f32> = (0..11 * 13).map(|i| 1.0 / (i as f32 + 1.0)).collect();
+        let expected: Vec<f32> = matrix.chunks(13).map(|row| row.iter().sum()).collect();
+        assert_eq!(row_sums(&matrix, 13), expected);
     }
 }

@@ -106,9 +106,8 @@ impl KernelOps for Flex {
 
     fn conv2d_relu_pool(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: usize) -> FlexTensor {
         let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride).cropped_for_pool();
-        let (y, _) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, false);
-        let pool = pool_geometry(geometry.output_shape());
-        flex_tensor(pool::forward(&y, &pool), pool.output_shape())
+        let (pooled, _, _) = conv::forward_pooled(&values(&x), &values(&weight), &values(&bias), &geometry, false);
+        flex_tensor(pooled, geometry.pooled_shape())
     }
 }
 
