@@ -121,37 +121,58 @@ impl ConvGeometry {
         (first..end, first * self.stride + offset - pad)
     }
 
-    fn rows_inside(&self, ky: usize) -> (std::ops::Range<usize>, usize) {
-        self.inside(ky, self.pad_top, self.height, self.out_height)
+    /// Where each kernel tap `(ky, kx)` reads, row-major: worked out once per work item, since
+    /// every input channel and image shares them.
+    fn taps(&self) -> Vec<Tap> {
+        let taps = (0..self.kernel).flat_map(|ky| (0..self.kernel).map(move |kx| (ky, kx)));
+        taps.map(|(ky, kx)| {
+            let (rows, first_row) = self.inside(ky, self.pad_top, self.height, self.out_height);
+            let (cols, first_col) = self.inside(kx, self.pad_left, self.width, self.out_width);
+            Tap { rows, cols, first: first_row * self.width + first_col }
+        })
+        .collect()
     }
+}
 
-    fn cols_inside(&self, kx: usize) -> (std::ops::Range<usize>, usize) {
-        self.inside(kx, self.pad_left, self.width, self.out_width)
+/// The outputs that one kernel tap sees inside the image, and where in an input plane the
+/// first of them reads; the rest of its outputs read padding.
+struct Tap {
+    /// Output rows whose tap lands inside the image.
+    rows: std::ops::Range<usize>,
+    /// Output columns whose tap lands inside the image.
+    cols: std::ops::Range<usize>,
+    /// Offset in the input plane read by output `(rows.start, cols.start)`.
+    first: usize,
+}
+
+impl Tap {
+    /// For each output row the tap sees: the input-plane offset it starts reading at and the
+    /// output-plane range it fills.
+    fn segments<'a>(&'a self, g: &'a ConvGeometry) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + 'a {
+        self.rows.clone().enumerate().map(move |(i, oy)| {
+            let start = oy * g.out_width;
+            (self.first + i * g.stride * g.width, start + self.cols.start..start + self.cols.end)
+        })
     }
 }
 
 /// The im2col matrix `[patch, images * positions]` of a run of whole images: row `(c, ky, kx)`,
-/// column `(n, oy, ox)`. Written front to back, padding included, so nothing is zeroed twice.
+/// column `(n, oy, ox)`; the entries that read padding stay 0.
 fn im2col(x: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let images = x.len() / g.image_len();
-    let mut cols = Vec::with_capacity(g.patch() * g.columns(images));
-    for row in 0..g.patch() {
-        let (c, ky, kx) = (row / (g.kernel * g.kernel), row / g.kernel % g.kernel, row % g.kernel);
-        let ((rows, iy0), (inside, ix0)) = (g.rows_inside(ky), g.cols_inside(kx));
-        for n in 0..images {
-            let plane = &x[n * g.image_len() + c * g.height * g.width..][..g.height * g.width];
-            cols.resize(cols.len() + rows.start * g.out_width, 0.0);
-            for i in 0..rows.len() {
-                let src = &plane[(iy0 + i * g.stride) * g.width + ix0..];
-                cols.resize(cols.len() + inside.start, 0.0);
+    let taps = g.taps();
+    let mut cols = vec![0.0; g.patch() * g.columns(x.len() / g.image_len())];
+    for (row, image_columns) in cols.chunks_mut(g.columns(x.len() / g.image_len())).enumerate() {
+        let (c, tap) = (row / taps.len(), &taps[row % taps.len()]);
+        for (image, dst) in x.chunks(g.image_len()).zip(image_columns.chunks_mut(g.positions())) {
+            let plane = &image[c * g.height * g.width..][..g.height * g.width];
+            for (from, to) in tap.segments(g) {
+                let dst = &mut dst[to];
                 if g.stride == 1 {
-                    cols.extend_from_slice(&src[..inside.len()]);
+                    dst.copy_from_slice(&plane[from..][..dst.len()]);
                 } else {
-                    cols.extend(src.iter().step_by(g.stride).take(inside.len()));
+                    dst.iter_mut().zip(plane[from..].iter().step_by(g.stride)).for_each(|(d, &v)| *d = v);
                 }
-                cols.resize(cols.len() + g.out_width - inside.end, 0.0);
             }
-            cols.resize(cols.len() + (g.out_height - rows.end) * g.out_width, 0.0);
         }
     }
     cols
@@ -159,18 +180,17 @@ fn im2col(x: &[f32], g: &ConvGeometry) -> Vec<f32> {
 
 /// Adds every im2col entry back onto the input pixel it came from, for the images of `x`.
 fn col2im(cols: &[f32], g: &ConvGeometry, x: &mut [f32]) {
-    for (row, values) in cols.chunks(g.columns(x.len() / g.image_len())).enumerate() {
-        let (c, ky, kx) = (row / (g.kernel * g.kernel), row / g.kernel % g.kernel, row % g.kernel);
-        let ((rows, iy0), (inside, ix0)) = (g.rows_inside(ky), g.cols_inside(kx));
-        for (n, image) in x.chunks_mut(g.image_len()).enumerate() {
+    let taps = g.taps();
+    for (row, image_columns) in cols.chunks(g.columns(x.len() / g.image_len())).enumerate() {
+        let (c, tap) = (row / taps.len(), &taps[row % taps.len()]);
+        for (image, src) in x.chunks_mut(g.image_len()).zip(image_columns.chunks(g.positions())) {
             let plane = &mut image[c * g.height * g.width..][..g.height * g.width];
-            for (i, oy) in rows.clone().enumerate() {
-                let dst = &mut plane[(iy0 + i * g.stride) * g.width + ix0..];
-                let src = &values[n * g.positions() + oy * g.out_width..][inside.clone()];
+            for (to, from) in tap.segments(g) {
+                let src = &src[from];
                 if g.stride == 1 {
-                    dst[..src.len()].iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+                    plane[to..][..src.len()].iter_mut().zip(src).for_each(|(d, &v)| *d += v);
                 } else {
-                    dst.iter_mut().step_by(g.stride).zip(src).for_each(|(d, &v)| *d += v);
+                    plane[to..].iter_mut().step_by(g.stride).zip(src).for_each(|(d, &v)| *d += v);
                 }
             }
         }
