@@ -91,7 +91,10 @@ pub enum Command {
 impl Cli {
     /// Parses the process's arguments; on a parse error prints it with the usage and exits 2.
     pub fn from_env() -> Self {
-        let matches = allow_negative_values(Cli::command()).get_matches();
+        // `--version` also names the machine and the SIMD level each kernel runs at on it.
+        // clap keeps it for the whole process, which is what leaking one short string costs.
+        let version = format!("{} (commit {})\n{}", env!("CARGO_PKG_VERSION"), env!("PRETEXT_COMMIT"), crate::report::provenance::machine());
+        let matches = allow_negative_values(Cli::command().long_version(version.leak() as &str)).get_matches();
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
 

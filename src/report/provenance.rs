@@ -9,26 +9,59 @@ pub fn build() -> String {
     format!("pretext {} (commit {})", env!("CARGO_PKG_VERSION"), env!("PRETEXT_COMMIT"))
 }
 
-/// The CPU's model name and the widest SIMD level the kernels use on it.
+/// The CPU's model name, the SIMD level each kind of hot kernel runs at on it, and the threads.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| info.lines().find_map(|l| l.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, name)| name.trim().to_string())))
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    format!("{cpu}, {}, {} threads", simd_level(), rayon::current_num_threads())
+    format!("{cpu}, {}, {} threads", simd_dispatch(), rayon::current_num_threads())
 }
 
-fn simd_level() -> &'static str {
+/// What each kind of hot kernel dispatched to: the `gemm` crate picks its micro-kernels at run
+/// time (AVX-512, else AVX2 with FMA), as does Burn flex's element-wise code (macerator); our
+/// conv/pool kernels are vectorised by the compiler for the build's target, so they run at its
+/// level whatever the CPU has.
+fn simd_dispatch() -> String {
+    format!("SIMD: GEMM {}, element-wise {}, conv/pool {}", gemm_level(), elementwise_level(), compiled_level())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn elementwise_level() -> String {
+    use macerator::Arch;
+    match Arch::detect() {
+        Arch::V4 => "AVX-512".into(),
+        Arch::V3 => "AVX2".into(),
+        Arch::V2 => "SSE4.2".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn elementwise_level() -> String {
+    format!("{:?}", macerator::Arch::detect())
+}
+
+fn gemm_level() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             return "AVX-512";
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return "AVX2";
+        if std::arch::is_x86_feature_detected!("fma") {
+            return "AVX2+FMA";
         }
     }
-    "no AVX2"
+    "scalar"
+}
+
+fn compiled_level() -> &'static str {
+    match () {
+        _ if cfg!(target_feature = "avx512f") => "AVX-512 (build target)",
+        _ if cfg!(target_feature = "avx2") => "AVX2 (build target)",
+        _ if cfg!(target_arch = "x86_64") => "SSE2 (build target x86-64)",
+        _ => "the build target's",
+    }
 }
 
 /// The time now, as `YYYY-MM-DD HH:MM UTC`.
