@@ -108,101 +108,60 @@ impl ConvGeometry {
         start..start + self.positions()
     }
 
-    /// Output coordinates along an axis of `size` inputs whose tap at kernel `offset` lands inside
-    /// the image (the rest read padding), and the input coordinate the first of them reads.
-    fn inside(&self, offset: usize, pad: usize, size: usize, out: usize) -> (std::ops::Range<usize>, usize) {
-        let first = pad.saturating_sub(offset).div_ceil(self.stride);
-        let end = (size + pad).saturating_sub(offset).div_ceil(self.stride).min(out);
-        if first >= end {
-            // The tap reads padding only (tiny images, big kernels).
-            return (0..0, 0);
-        }
-        // `first * stride + offset >= pad` by the choice of `first`.
-        (first..end, first * self.stride + offset - pad)
-    }
-
-    /// Where each kernel tap `(ky, kx)` reads, row-major: worked out once per work item, since
-    /// every input channel and image shares them.
-    fn taps(&self) -> Vec<Tap> {
+    /// For each kernel tap `(ky, kx)` (row-major) and each output position of a plane, the
+    /// input-plane offset the tap reads there, or [`PADDING`] where it reads padding. im2col and
+    /// col2im gather and scatter through it, so no geometry is left in their inner loops.
+    fn tap_offsets(&self) -> Vec<u32> {
         let taps = (0..self.kernel).flat_map(|ky| (0..self.kernel).map(move |kx| (ky, kx)));
-        taps.map(|(ky, kx)| {
-            let (rows, first_row) = self.inside(ky, self.pad_top, self.height, self.out_height);
-            let (cols, first_col) = self.inside(kx, self.pad_left, self.width, self.out_width);
-            Tap { rows, cols, first: first_row * self.width + first_col }
-        })
-        .collect()
+        let positions = (0..self.out_height).flat_map(|oy| (0..self.out_width).map(move |ox| (oy, ox)));
+        let offsets = taps.flat_map(|tap| positions.clone().map(move |position| (tap, position)));
+        offsets
+            .map(|((ky, kx), (oy, ox))| {
+                let iy = (oy * self.stride + ky).checked_sub(self.pad_top).filter(|&iy| iy < self.height);
+                let ix = (ox * self.stride + kx).checked_sub(self.pad_left).filter(|&ix| ix < self.width);
+                match (iy, ix) {
+                    (Some(iy), Some(ix)) => u32::try_from(iy * self.width + ix).expect("an image plane of under 4G pixels"),
+                    _ => PADDING,
+                }
+            })
+            .collect()
     }
 }
 
-/// The outputs that one kernel tap sees inside the image, and where in an input plane the
-/// first of them reads; the rest of its outputs read padding.
-struct Tap {
-    /// Output rows whose tap lands inside the image.
-    rows: std::ops::Range<usize>,
-    /// Output columns whose tap lands inside the image.
-    cols: std::ops::Range<usize>,
-    /// Offset in the input plane read by output `(rows.start, cols.start)`.
-    first: usize,
-}
-
-impl Tap {
-    /// For each output row the tap sees: the input-plane offset it starts reading at and the
-    /// output-plane range it fills.
-    fn segments<'a>(&'a self, g: &'a ConvGeometry) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + 'a {
-        self.rows.clone().enumerate().map(move |(i, oy)| {
-            let start = oy * g.out_width;
-            (self.first + i * g.stride * g.width, start + self.cols.start..start + self.cols.end)
-        })
-    }
-}
+/// The [`ConvGeometry::tap_offsets`] entry of a tap that reads padding: past every plane's end.
+const PADDING: u32 = u32::MAX;
 
 /// The im2col matrix `[patch, images * positions]` of a run of whole images: row `(c, ky, kx)`,
-/// column `(n, oy, ox)`, 0 where the tap reads padding. Written once, front to back: zeroing it
-/// first was a share of each step.
-fn im2col(x: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let taps = g.taps();
-    let columns = g.columns(x.len() / g.image_len());
+/// column `(n, oy, ox)`, 0 where the tap reads padding; `offsets` are the geometry's
+/// [`ConvGeometry::tap_offsets`].
+fn im2col(x: &[f32], g: &ConvGeometry, offsets: &[u32]) -> Vec<f32> {
+    let (taps, columns) = (g.kernel * g.kernel, g.columns(x.len() / g.image_len()));
     let len = g.patch() * columns;
     let mut cols = Vec::with_capacity(len);
     for (row, image_columns) in cols.spare_capacity_mut()[..len].chunks_mut(columns).enumerate() {
-        let (c, tap) = (row / taps.len(), &taps[row % taps.len()]);
+        let (c, offsets) = (row / taps, &offsets[row % taps * g.positions()..][..g.positions()]);
         for (image, dst) in x.chunks(g.image_len()).zip(image_columns.chunks_mut(g.positions())) {
             let plane = &image[c * g.height * g.width..][..g.height * g.width];
-            for (oy, out_row) in dst.chunks_mut(g.out_width).enumerate() {
-                if !tap.rows.contains(&oy) {
-                    out_row.iter_mut().for_each(|v| _ = v.write(0.0));
-                    continue;
-                }
-                let src = &plane[tap.first + (oy - tap.rows.start) * g.stride * g.width..];
-                let (head, rest) = out_row.split_at_mut(tap.cols.start);
-                let (inside, tail) = rest.split_at_mut(tap.cols.len());
-                head.iter_mut().chain(tail).for_each(|v| _ = v.write(0.0));
-                if g.stride == 1 {
-                    inside.iter_mut().zip(src).for_each(|(d, &v)| _ = d.write(v));
-                } else {
-                    inside.iter_mut().zip(src.iter().step_by(g.stride)).for_each(|(d, &v)| _ = d.write(v));
-                }
+            for (d, &i) in dst.iter_mut().zip(offsets) {
+                d.write(plane.get(i as usize).copied().unwrap_or(0.0));
             }
         }
     }
-    // SAFETY: every row of every image block was written above, inside values and padding.
+    // SAFETY: every position of every image block of every row was written above.
     unsafe { cols.set_len(len) };
     cols
 }
 
 /// Adds every im2col entry back onto the input pixel it came from, for the images of `x`.
-fn col2im(cols: &[f32], g: &ConvGeometry, x: &mut [f32]) {
-    let taps = g.taps();
+fn col2im(cols: &[f32], g: &ConvGeometry, offsets: &[u32], x: &mut [f32]) {
+    let taps = g.kernel * g.kernel;
     for (row, image_columns) in cols.chunks(g.columns(x.len() / g.image_len())).enumerate() {
-        let (c, tap) = (row / taps.len(), &taps[row % taps.len()]);
+        let (c, offsets) = (row / taps, &offsets[row % taps * g.positions()..][..g.positions()]);
         for (image, src) in x.chunks_mut(g.image_len()).zip(image_columns.chunks(g.positions())) {
             let plane = &mut image[c * g.height * g.width..][..g.height * g.width];
-            for (to, from) in tap.segments(g) {
-                let src = &src[from];
-                if g.stride == 1 {
-                    plane[to..][..src.len()].iter_mut().zip(src).for_each(|(d, &v)| *d += v);
-                } else {
-                    plane[to..].iter_mut().step_by(g.stride).zip(src).for_each(|(d, &v)| *d += v);
+            for (&v, &i) in src.iter().zip(offsets) {
+                if let Some(pixel) = plane.get_mut(i as usize) {
+                    *pixel += v;
                 }
             }
         }
@@ -276,11 +235,12 @@ fn convolve<O: Send>(
     keep_columns: bool,
     epilogue: impl Fn(&[f32], O) + Sync + Send,
 ) -> Option<Columns> {
+    let offsets = g.tap_offsets();
     let columns: Vec<Option<Vec<f32>>> = outputs
         .zip(x.par_chunks(g.images_per_chunk() * g.image_len()))
         .map(|(output, x)| {
             let columns = g.columns(x.len() / g.image_len());
-            let cols = im2col(x, g);
+            let cols = im2col(x, g, &offsets);
             let product = matmul(View::rows(weight, g.patch()), View::rows(&cols, columns), [g.out_channels, g.patch(), columns], Layout::RowMajor);
             epilogue(&product, output);
             keep_columns.then_some(cols)
@@ -426,13 +386,14 @@ fn backward_items<I: Send>(
     items: impl IndexedParallelIterator<Item = I>,
     pre_activation_grad: impl Fn(I, &mut [f32]) + Sync + Send,
 ) -> ConvGradients {
+    let offsets = g.tap_offsets();
     let shares: Vec<ConvGradients> = columns
         .par_iter()
         .zip(items)
         .map(|(cols, item)| {
             let mut dz = vec![0.0; cols.len() / g.patch() * g.out_channels];
             pre_activation_grad(item, &mut dz);
-            backward_item(cols, weight, &dz, g, input_grad)
+            backward_item(cols, weight, &dz, g, &offsets, input_grad)
         })
         .collect();
     // Weight-gradient shares come as `[patch, out_channels]` (see `backward_item`).
@@ -478,14 +439,14 @@ fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
 
 /// The gradients of one work item from its pre-ReLU gradient `dz`; its weight gradient is
 /// transposed, `[patch, out_channels]`, the layout in which `gemm` need not copy the im2col matrix.
-fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
+fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, offsets: &[u32], input_grad: bool) -> ConvGradients {
     let columns = dz.len() / g.out_channels;
     let bias = row_sums(dz, columns);
     let weight_grad = matmul(View::rows(dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()], Layout::ColumnMajor);
     let x = input_grad.then(|| {
         let dcols = matmul(View::transposed(weight, g.patch()), View::rows(dz, columns), [g.patch(), g.out_channels, columns], Layout::RowMajor);
         let mut dx = vec![0.0; columns / g.positions() * g.image_len()];
-        col2im(&dcols, g, &mut dx);
+        col2im(&dcols, g, offsets, &mut dx);
         dx
     });
     ConvGradients { x, weight: weight_grad, bias }
