@@ -279,13 +279,10 @@ const NO_GRADIENT: u8 = u8::MAX;
 /// The [`Winners`] entry of a pooling window of ReLU outputs whose maximum is `max`: the first
 /// maximum in row-major order, as TensorFlow picks among ties.
 fn window_winner(window: [f32; 4], max: f32) -> u8 {
-    match window {
-        _ if max <= 0.0 => NO_GRADIENT,
-        [first, ..] if first == max => 0,
-        [_, second, ..] if second == max => 1,
-        [_, _, third, _] if third == max => 2,
-        _ => 3,
-    }
+    // Selects from the last to the first rather than branches: which value wins is random, so
+    // branches on it mispredicted often.
+    let first_max = (0..3).rev().fold(3, |winner, k| if window[k] == max { k as u8 } else { winner });
+    if max > 0.0 { first_max } else { NO_GRADIENT }
 }
 
 /// `max_pool2x2(relu(conv(x, weight) + bias))` for a geometry [`ConvGeometry::cropped_for_pool`],
@@ -425,7 +422,8 @@ fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
     let mut sums = Vec::with_capacity(matrix.len() / columns);
     let mut blocks = matrix.chunks_exact(LANES * columns);
     for block in &mut blocks {
-        let mut lanes = [0.0f32; LANES];
+        // -0.0, the start of `Iterator::sum`, so that a row of -0.0 sums to -0.0 here too.
+        let mut lanes = [-0.0f32; LANES];
         for j in 0..columns {
             for (lane, sum) in lanes.iter_mut().enumerate() {
                 *sum += block[lane * columns + j];
@@ -531,8 +529,10 @@ mod tests {
 
     #[test]
     fn row_sums_add_each_row_front_to_back() {
-        let matrix: Vec<f32> = (0..11 * 13).map(|i| 1.0 / (i as f32 + 1.0)).collect();
+        let mut matrix: Vec<f32> = (0..11 * 13).map(|i| 1.0 / (i as f32 + 1.0)).collect();
+        matrix[13..26].fill(-0.0);
+        let bits = |sums: Vec<f32>| sums.into_iter().map(f32::to_bits).collect::<Vec<_>>();
         let expected: Vec<f32> = matrix.chunks(13).map(|row| row.iter().sum()).collect();
-        assert_eq!(row_sums(&matrix, 13), expected);
+        assert_eq!(bits(row_sums(&matrix, 13)), bits(expected));
     }
 }
