@@ -1,7 +1,9 @@
-//! Keras-'same' 2-D convolution followed by ReLU, on contiguous NCHW `f32` slices.
+//! Keras-'same' 2-D convolution followed by ReLU, and optionally by a 2x2 max pool, on
+//! contiguous NCHW `f32` slices.
 //!
-//! The batch is cut into work items of whole images, small enough for their im2col matrix to
-//! stay in cache; items run in parallel (rayon), each with single-threaded GEMMs (`gemm` crate).
+//! The batch is cut into work items of whole images, small enough for their im2col matrix and
+//! convolution output to stay in cache; items run in parallel (rayon), each with
+//! single-threaded GEMMs (`gemm` crate). A pooled convolution's output never leaves its item.
 //! The forward pass keeps the im2col matrices for the backward pass. The cut depends only on the
 //! shapes, so no sum's order depends on the number of threads: results are bit-for-bit repeatable.
 
@@ -279,8 +281,7 @@ const NO_GRADIENT: u8 = u8::MAX;
 /// The [`Winners`] entry of a pooling window of ReLU outputs whose maximum is `max`: the first
 /// maximum in row-major order, as TensorFlow picks among ties.
 fn window_winner(window: [f32; 4], max: f32) -> u8 {
-    // Selects from the last to the first rather than branches: which value wins is random, so
-    // branches on it mispredicted often.
+    // Selects from the last to the first, not branches: which value wins is random.
     let first_max = (0..3).rev().fold(3, |winner, k| if window[k] == max { k as u8 } else { winner });
     if max > 0.0 { first_max } else { NO_GRADIENT }
 }
