@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the Keras notebook (bench/keras_notebook.py) against
-# `pretext run --preset seed`, alternately, on this machine and the same MNIST files.
+# `pretext run --preset seed`, alternately, on this machine and the same MNIST files; then a
+# full-MNIST epoch, and SimCLR in Keras (bench/keras_simclr.py) and in pretext.
 #
 #   bench/run.sh [ROUNDS]        (default 3; MNIST from $PRETEXT_DATA_DIR, else ../shared/data)
 #
