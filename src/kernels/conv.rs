@@ -322,7 +322,8 @@ pub fn forward_pooled(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry,
     (pooled, winners, columns)
 }
 
-/// Gradients of [`forward`] with respect to its input (when asked for), weight and bias.
+/// Gradients of a convolution ([`forward`] or [`forward_pooled`]) with respect to its input
+/// (when asked for), weight and bias.
 pub struct ConvGradients {
     /// Gradient for the input batch, `[batch, in_channels, height, width]`.
     pub x: Option<Vec<f32>>,
@@ -385,30 +386,30 @@ fn backward_items<I: Send>(
     pre_activation_grad: impl Fn(I, &mut [f32]) + Sync + Send,
 ) -> ConvGradients {
     let offsets = g.tap_offsets();
+    // Each item adds its input gradient straight into its own images of the batch's.
+    let mut dx = input_grad.then(|| vec![0.0; g.batch * g.image_len()]);
+    let dx_items: Vec<Option<&mut [f32]>> = match dx.as_mut() {
+        Some(dx) => dx.chunks_mut(g.images_per_chunk() * g.image_len()).map(Some).collect(),
+        None => columns.iter().map(|_| None).collect(),
+    };
     let shares: Vec<ConvGradients> = columns
         .par_iter()
         .zip(items)
-        .map(|(cols, item)| {
+        .zip(dx_items)
+        .map(|((cols, item), dx)| {
             let mut dz = vec![0.0; cols.len() / g.patch() * g.out_channels];
             pre_activation_grad(item, &mut dz);
-            backward_item(cols, weight, &dz, g, &offsets, input_grad)
+            backward_item(cols, weight, &dz, g, &offsets, dx)
         })
         .collect();
     // Weight-gradient shares come as `[patch, out_channels]` (see `backward_item`).
-    let mut total = ConvGradients {
-        x: input_grad.then(|| Vec::with_capacity(g.batch * g.image_len())),
-        weight: vec![0.0; weight.len()],
-        bias: vec![0.0; g.out_channels],
-    };
+    let mut total = ConvGradients { x: None, weight: vec![0.0; weight.len()], bias: vec![0.0; g.out_channels] };
     for share in shares {
         total.weight.iter_mut().zip(&share.weight).for_each(|(t, s)| *t += s);
         total.bias.iter_mut().zip(&share.bias).for_each(|(t, s)| *t += s);
-        if let (Some(dx), Some(part)) = (total.x.as_mut(), share.x) {
-            dx.extend_from_slice(&part);
-        }
     }
     total.weight = transpose(&total.weight, g.patch(), g.out_channels);
-    total
+    ConvGradients { x: dx, ..total }
 }
 
 /// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix.
@@ -436,19 +437,19 @@ fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
     sums
 }
 
-/// The gradients of one work item from its pre-ReLU gradient `dz`; its weight gradient is
-/// transposed, `[patch, out_channels]`, the layout in which `gemm` need not copy the im2col matrix.
-fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, offsets: &[u32], input_grad: bool) -> ConvGradients {
+/// The weight and bias gradients of one work item from its pre-ReLU gradient `dz`, and its
+/// input gradient added into `dx` (the item's images, zeros) when asked for. The weight
+/// gradient is transposed, `[patch, out_channels]`, the layout in which `gemm` need not copy
+/// the im2col matrix.
+fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, offsets: &[u32], dx: Option<&mut [f32]>) -> ConvGradients {
     let columns = dz.len() / g.out_channels;
     let bias = row_sums(dz, columns);
     let weight_grad = matmul(View::rows(dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()], Layout::ColumnMajor);
-    let x = input_grad.then(|| {
+    if let Some(dx) = dx {
         let dcols = matmul(View::transposed(weight, g.patch()), View::rows(dz, columns), [g.patch(), g.out_channels, columns], Layout::RowMajor);
-        let mut dx = vec![0.0; columns / g.positions() * g.image_len()];
-        col2im(&dcols, g, offsets, &mut dx);
-        dx
-    });
-    ConvGradients { x, weight: weight_grad, bias }
+        col2im(&dcols, g, offsets, dx);
+    }
+    ConvGradients { x: None, weight: weight_grad, bias }
 }
 
 #[cfg(test)]
