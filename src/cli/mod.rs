@@ -91,10 +91,15 @@ pub enum Command {
 impl Cli {
     /// Parses the process's arguments; on a parse error prints it with the usage and exits 2.
     pub fn from_env() -> Self {
-        // `--version` also names the machine and the SIMD level each kernel runs at on it.
-        // clap keeps it for the whole process, which is what leaking one short string costs.
-        let version = format!("{} (commit {})\n{}", env!("CARGO_PKG_VERSION"), env!("PRETEXT_COMMIT"), crate::report::provenance::machine());
-        let matches = allow_negative_values(Cli::command().long_version(version.leak() as &str)).get_matches();
+        let mut command = allow_negative_values(Cli::command());
+        // `--version` also names the machine and the SIMD level each kernel runs at on it. Only
+        // then: finding those (and starting rayon's threads to count them) is no work for every
+        // command's start. clap keeps the text for the process, which leaking it costs.
+        if std::env::args_os().skip(1).any(|arg| arg == "--version") {
+            let version = format!("{} (commit {})\n{}", env!("CARGO_PKG_VERSION"), env!("PRETEXT_COMMIT"), crate::report::provenance::machine());
+            command = command.long_version(version.leak() as &str);
+        }
+        let matches = command.get_matches();
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
 

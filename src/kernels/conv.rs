@@ -392,7 +392,7 @@ fn backward_items<I: Send>(
         Some(dx) => dx.chunks_mut(g.images_per_chunk() * g.image_len()).map(Some).collect(),
         None => columns.iter().map(|_| None).collect(),
     };
-    let shares: Vec<ConvGradients> = columns
+    let shares: Vec<(Vec<f32>, Vec<f32>)> = columns
         .par_iter()
         .zip(items)
         .zip(dx_items)
@@ -403,13 +403,12 @@ fn backward_items<I: Send>(
         })
         .collect();
     // Weight-gradient shares come as `[patch, out_channels]` (see `backward_item`).
-    let mut total = ConvGradients { x: None, weight: vec![0.0; weight.len()], bias: vec![0.0; g.out_channels] };
-    for share in shares {
-        total.weight.iter_mut().zip(&share.weight).for_each(|(t, s)| *t += s);
-        total.bias.iter_mut().zip(&share.bias).for_each(|(t, s)| *t += s);
+    let (mut weight_grad, mut bias_grad) = (vec![0.0; weight.len()], vec![0.0; g.out_channels]);
+    for (weight_share, bias_share) in shares {
+        weight_grad.iter_mut().zip(&weight_share).for_each(|(t, s)| *t += s);
+        bias_grad.iter_mut().zip(&bias_share).for_each(|(t, s)| *t += s);
     }
-    total.weight = transpose(&total.weight, g.patch(), g.out_channels);
-    ConvGradients { x: dx, ..total }
+    ConvGradients { x: dx, weight: transpose(&weight_grad, g.patch(), g.out_channels), bias: bias_grad }
 }
 
 /// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix.
@@ -437,11 +436,11 @@ fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
     sums
 }
 
-/// The weight and bias gradients of one work item from its pre-ReLU gradient `dz`, and its
-/// input gradient added into `dx` (the item's images, zeros) when asked for. The weight
-/// gradient is transposed, `[patch, out_channels]`, the layout in which `gemm` need not copy
-/// the im2col matrix.
-fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, offsets: &[u32], dx: Option<&mut [f32]>) -> ConvGradients {
+/// One work item's shares of the weight and bias gradients from its pre-ReLU gradient `dz`,
+/// with its input gradient added into `dx` (the item's images, zeros) when asked for. The
+/// weight share is transposed, `[patch, out_channels]`, the layout in which `gemm` need not
+/// copy the im2col matrix.
+fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, offsets: &[u32], dx: Option<&mut [f32]>) -> (Vec<f32>, Vec<f32>) {
     let columns = dz.len() / g.out_channels;
     let bias = row_sums(dz, columns);
     let weight_grad = matmul(View::rows(dz, columns), View::transposed(cols, columns), [g.out_channels, columns, g.patch()], Layout::ColumnMajor);
@@ -449,7 +448,7 @@ fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, off
         let dcols = matmul(View::transposed(weight, g.patch()), View::rows(dz, columns), [g.patch(), g.out_channels, columns], Layout::RowMajor);
         col2im(&dcols, g, offsets, dx);
     }
-    ConvGradients { x: None, weight: weight_grad, bias }
+    (weight_grad, bias)
 }
 
 #[cfg(test)]
