@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod kernels;
 pub mod pipeline;
 

@@ -9,6 +9,7 @@ use crate::error::Result;
 pub mod args;
 mod data;
 mod eval;
+mod export;
 mod methods;
 mod predict;
 mod pretrain;
@@ -49,6 +50,8 @@ const EXAMPLES: &str = "Examples:
                                      evaluate again; results in runs/s1/eval-500
   pretext data fetch mnist           download MNIST (checksums verified)
   pretext predict --run runs/default-mnist-vicreg-seed0 digit.png
+  pretext export --run runs/default-mnist-vicreg-seed0 --format onnx
+                                     the classifier as model.onnx + model.json (also --format torch)
 
 Exit codes: 0 ok, 2 bad flags or config, 3 missing or malformed data, 4 download or
 checksum failure, 5 training diverged, 6 unusable weights, checkpoint or image, 7 I/O failure,
@@ -75,6 +78,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Classify PNG or JPEG images with a run folder's classifier
     Predict(predict::PredictArgs),
+    /// Write a run folder's classifier or encoder as ONNX, or as PyTorch weights and model.py
+    Export(export::ExportArgs),
     /// Download or inspect a data set
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -111,6 +116,7 @@ impl Cli {
             Command::Probe(args) => probe::execute(args),
             Command::Eval(args) => eval::execute(args),
             Command::Predict(args) => predict::execute(args),
+            Command::Export(args) => export::execute(args),
             Command::Data(command) => data::execute(command),
             Command::Summary(args) => summary::execute(args),
             Command::Config(args) => show_config::execute(args),

@@ -27,6 +27,10 @@ pub struct PredictArgs {
     /// learned light digits on a dark background as MNIST's are (default false)
     #[arg(long)]
     pub invert: bool,
+    /// Also print each image's logits (class scores before softmax, in class order): what an
+    /// exported model (`pretext export`) outputs for the same pixels (default false)
+    #[arg(long)]
+    pub logits: bool,
     #[command(flatten)]
     pub device: DeviceArg,
 }
@@ -62,8 +66,10 @@ pub fn execute(args: PredictArgs) -> Result<()> {
     if !read.is_empty() {
         let images = LabeledImages::new(pixels, vec![0; read.len()], dataset.shape);
         let predictions = pipeline::evaluate(&model, &images, classes.len(), config.data.pixel_map()?);
-        for (i, (path, class)) in read.iter().zip(predictions.predicted()).enumerate() {
-            println!("{}: {} (probability {:.3})", path.display(), classes[class], predictions.probability(i, class));
+        let logits = predictions.logits.chunks(classes.len());
+        for (i, ((path, class), logits)) in read.iter().zip(predictions.predicted()).zip(logits).enumerate() {
+            let logits = if args.logits { format!(" logits {}", logits.iter().map(f32::to_string).collect::<Vec<_>>().join(" ")) } else { String::new() };
+            println!("{}: {} (probability {:.3}){logits}", path.display(), classes[class], predictions.probability(i, class));
         }
     }
     match unreadable.first() {

@@ -59,6 +59,11 @@ pub struct PixelMap {
 }
 
 impl PixelMap {
+    /// Mean and std of channel `c`.
+    pub fn channel(&self, c: usize) -> (f32, f32) {
+        (self.mean[c], self.std[c])
+    }
+
     /// Appends the floats of a planar image to `out`.
     pub fn extend(&self, image: &[u8], plane: usize, out: &mut Vec<f32>) {
         for (c, bytes) in image.chunks(plane).enumerate() {

@@ -9,6 +9,8 @@ use crate::model::classifier::Logits;
 /// A model's class log-probabilities for every sample of a set, with the true targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
+    /// Row-major `[n, classes]` class scores before softmax, what exported models output.
+    pub logits: Vec<f32>,
     /// Row-major `[n, classes]` natural-log probabilities.
     pub log_probs: Vec<f32>,
     /// Number of classes.
@@ -64,22 +66,24 @@ pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Class log-probabilities of `model` for every sample of `source`, `batch_size` at a time.
+/// Class scores and log-probabilities of `model` for every sample of `source`, `batch_size` at a time.
 pub fn predict<M, B>(model: &M, source: &B, batch_size: usize, device: &Device) -> Predictions
 where
     B: BatchSource,
     M: Logits<B::Input>,
 {
     let all: Vec<usize> = (0..source.len()).collect();
+    let mut logits = Vec::with_capacity(source.len() * source.num_classes());
     let mut log_probs = Vec::with_capacity(source.len() * source.num_classes());
     let mut targets = Vec::with_capacity(source.len());
     for indices in all.chunks(batch_size.max(1)) {
         let batch = source.batch(indices, device);
-        let scores = log_softmax(model.logits(batch.input), 1);
-        log_probs.extend(scores.into_data().try_to_vec::<f32>().expect("f32 scores"));
+        let scores = model.logits(batch.input);
+        logits.extend(scores.clone().into_data().try_to_vec::<f32>().expect("f32 scores"));
+        log_probs.extend(log_softmax(scores, 1).into_data().try_to_vec::<f32>().expect("f32 scores"));
         targets.extend(batch.targets);
     }
-    Predictions { log_probs, classes: source.num_classes(), targets }
+    Predictions { logits, log_probs, classes: source.num_classes(), targets }
 }
 
 /// Loss and accuracy of `model` on `source`.

@@ -71,8 +71,8 @@ impl Mlp {
 /// linear head trains at the same pace on any of them, as solo-learn's linear evaluation does.
 #[derive(Module, Debug)]
 pub struct FeatureNorm {
-    mean: Param<Tensor<1>>,
-    scale: Param<Tensor<1>>,
+    pub(crate) mean: Param<Tensor<1>>,
+    pub(crate) scale: Param<Tensor<1>>,
 }
 
 /// Features whose spread over the training images is below this are constant there; they get

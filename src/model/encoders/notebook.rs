@@ -20,6 +20,13 @@ pub(crate) fn same_out(size: usize, stride: usize) -> usize {
     size.div_ceil(stride)
 }
 
+/// Zero rows (or columns) before and after an axis of `size` for a Keras 'same' convolution:
+/// TensorFlow puts the odd one of an uneven total after.
+pub(crate) fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let total = ((same_out(size, stride) - 1) * stride + kernel).saturating_sub(size);
+    (total / 2, total - total / 2)
+}
+
 /// Output side of a 2x2/2 max pool with 'valid' padding.
 pub(crate) fn pool_out(size: usize) -> usize {
     size / 2

@@ -103,18 +103,18 @@ fn statistics(norm: &BatchNorm) -> usize {
 /// changes), then ReLU.
 #[derive(Module, Debug)]
 pub struct BasicBlock {
-    conv1: Conv2d,
-    norm1: BatchNorm,
-    conv2: Conv2d,
-    norm2: BatchNorm,
-    shortcut: Option<Shortcut>,
+    pub(crate) conv1: Conv2d,
+    pub(crate) norm1: BatchNorm,
+    pub(crate) conv2: Conv2d,
+    pub(crate) norm2: BatchNorm,
+    pub(crate) shortcut: Option<Shortcut>,
 }
 
 /// The projection of a block's input when the block changes width or size.
 #[derive(Module, Debug)]
 pub struct Shortcut {
-    conv: Conv2d,
-    norm: BatchNorm,
+    pub(crate) conv: Conv2d,
+    pub(crate) norm: BatchNorm,
 }
 
 impl BasicBlock {
@@ -138,9 +138,9 @@ impl BasicBlock {
 /// Stem (Conv 3x3, BN, ReLU), the residual blocks, global average pooling.
 #[derive(Module, Debug)]
 pub struct ResNet {
-    stem: Conv2d,
-    stem_norm: BatchNorm,
-    blocks: Vec<BasicBlock>,
+    pub(crate) stem: Conv2d,
+    pub(crate) stem_norm: BatchNorm,
+    pub(crate) blocks: Vec<BasicBlock>,
 }
 
 impl ResNet {

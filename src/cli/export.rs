@@ -1,0 +1,40 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::export::{self, Format, Part};
+use crate::report::artifacts::RunFolder;
+
+/// Flags of `pretext export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run folder to export from (classifier.safetensors for the classifier, pretext.safetensors
+    /// for the encoder)
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// onnx: model.onnx (opset 17, batch norms folded), for onnxruntime and other ONNX tools;
+    /// torch: model.safetensors (a PyTorch state_dict) and model.py (the nn.Module that loads
+    /// it). Both come with model.json: input shape, pixel scaling, class names, layers
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// What to export: the classifier (images to class logits) or the self-supervised encoder
+    /// (images to features)
+    #[arg(long, value_enum, default_value = "classifier")]
+    pub what: Part,
+    /// Folder for the files (default: export-<format>-<what> in the run folder)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace the files of an earlier export in the --out folder
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn execute(args: ExportArgs) -> Result<()> {
+    let run = RunFolder::open(&args.run)?;
+    let out = args.out.unwrap_or_else(|| run.path(&format!("export-{}-{}", args.format.name(), args.what.name())));
+    for file in export::export(&run, args.format, args.what, &out, args.force)? {
+        println!("{}", file.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! `pretext export`: a run's classifier or pretrained encoder in a form other programs load,
+//! ONNX or PyTorch, with a JSON sidecar that says how to feed it (input shape, pixel scaling,
+//! class names) and lists its layers.
+
+pub mod network;
+pub mod onnx;
+pub mod torch;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use serde::Serialize;
+
+use crate::config::RunConfig;
+use crate::data::dataset::DatasetInfo;
+use crate::error::{Error, Result};
+use crate::model::weights::write_atomically;
+use crate::pipeline;
+use crate::report::artifacts::{PRETEXT_WEIGHTS, RunFolder};
+use crate::report::provenance;
+use network::{Layer, Network};
+
+/// The formats `--format` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// `model.onnx`: one ONNX graph with its weights (batch norms folded), for onnxruntime and
+    /// every ONNX consumer.
+    Onnx,
+    /// `model.safetensors` (a PyTorch `state_dict`) and `model.py` (the matching `nn.Module`).
+    Torch,
+}
+
+/// What `--what` exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    /// The downstream classifier (encoder, feature standardisation, dense head): images to
+    /// class logits.
+    Classifier,
+    /// The self-supervised encoder from pretext training: images to features, to build on.
+    Encoder,
+}
+
+impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Onnx => "onnx",
+            Format::Torch => "torch",
+        }
+    }
+}
+
+impl Part {
+    /// The name `--what` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Classifier => "classifier",
+            Part::Encoder => "encoder",
+        }
+    }
+
+    /// Name of the network's output.
+    fn output(self) -> &'static str {
+        match self {
+            Part::Classifier => "logits",
+            Part::Encoder => "features",
+        }
+    }
+}
+
+/// The JSON sidecar (`model.json`): what a program needs to feed the model and read its output.
+#[derive(Debug, Serialize)]
+pub struct Sidecar {
+    /// The export's format.
+    pub format: Format,
+    /// Classifier or encoder.
+    pub what: Part,
+    /// The model's input.
+    pub input: Input,
+    /// How 0..255 pixels become the input.
+    pub pixels: Pixels,
+    /// The model's output.
+    pub output: Output,
+    /// Class names, in the order of the logits.
+    pub classes: Vec<String>,
+    /// The ONNX operator set (ONNX only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opset: Option<i64>,
+    /// The layers in order, with their shapes, strides and paddings.
+    pub layers: Vec<Layer>,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// A model's input.
+#[derive(Debug, Serialize)]
+pub struct Input {
+    /// The ONNX graph's input name.
+    pub name: &'static str,
+    /// `[channels, height, width]` of one image; a batch adds a first dimension.
+    pub shape: [usize; 3],
+    /// Grey (1) or RGB (3).
+    pub channels: usize,
+    /// Memory layout and type.
+    pub layout: &'static str,
+}
+
+/// How pixels become the model's input.
+#[derive(Debug, Serialize)]
+pub struct Pixels {
+    /// The formula, in words.
+    pub formula: &'static str,
+    /// Per-channel mean subtracted from 0..255 pixel values.
+    pub mean: Vec<f32>,
+    /// Per-channel divisor after that.
+    pub std: Vec<f32>,
+}
+
+/// A model's output.
+#[derive(Debug, Serialize)]
+pub struct Output {
+    /// The ONNX graph's output name: `logits` or `features`.
+    pub name: &'static str,
+    /// Length of the output vector per image.
+    pub size: usize,
+    /// What the numbers are.
+    pub meaning: &'static str,
+}
+
+/// Where an export came from.
+#[derive(Debug, Serialize)]
+pub struct Source {
+    /// The run folder.
+    pub run: PathBuf,
+    /// The pretext build that exported it.
+    pub pretext: String,
+    /// The encoder architecture.
+    pub encoder: String,
+    /// The self-supervised method.
+    pub method: String,
+}
+
+/// Exports `what` of the run in `run` as `format` into the folder `out`; refuses to replace
+/// files there without `force`. Returns the files written.
+pub fn export(run: &RunFolder, format: Format, what: Part, out: &Path, force: bool) -> Result<Vec<PathBuf>> {
+    let config = run.read_config()?;
+    let dataset = run.read_dataset()?;
+    let network = network_of(run, &config, &dataset, what)?;
+    let sidecar = sidecar(run, &config, &dataset, &network, format, what)?;
+    let files: Vec<(PathBuf, Vec<u8>)> = match format {
+        Format::Onnx => {
+            let metadata = [("classes".to_string(), dataset.classes.join(",")), ("sidecar".to_string(), "model.json".to_string())];
+            vec![(out.join("model.onnx"), onnx::model_bytes(&network, what.output(), &metadata))]
+        }
+        Format::Torch => vec![
+            (out.join("model.safetensors"), torch::weights_bytes(&network)),
+            (out.join("model.py"), torch::model_py(&network, &docstring(&sidecar)).into_bytes()),
+        ],
+    };
+    let json = serde_json::to_vec_pretty(&sidecar).expect("the sidecar serialises");
+    let files: Vec<(PathBuf, Vec<u8>)> = files.into_iter().chain([(out.join("model.json"), json)]).collect();
+    if let Some((taken, _)) = files.iter().find(|(path, _)| path.exists() && !force) {
+        return Err(Error::Unwritable { path: taken.clone(), problem: "already exists; pass --force to replace it, or choose another --out".into() });
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    for (path, bytes) in &files {
+        write_atomically(path, bytes)?;
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// The run's classifier or pretrained encoder as a [`Network`], on the CPU.
+fn network_of(run: &RunFolder, config: &RunConfig, dataset: &DatasetInfo, what: Part) -> Result<Network> {
+    let device = Device::flex();
+    match what {
+        Part::Classifier => {
+            let weights = run.classifier_weights().map_err(|e| match e {
+                Error::Weights { path, problem } => Error::Weights { path, problem: format!("{problem}, or export the encoder with --what encoder") },
+                other => other,
+            })?;
+            let classifier = pipeline::load_classifier(config, dataset.shape, dataset.classes.len(), &weights, &device)?;
+            Ok(Network::classifier(&classifier, dataset.shape))
+        }
+        Part::Encoder => {
+            let pretext = pipeline::load_pretext(config, dataset.shape, &run.path(PRETEXT_WEIGHTS), &device)?;
+            Ok(Network::encoder(pretext.encoder(), dataset.shape))
+        }
+    }
+}
+
+fn sidecar(run: &RunFolder, config: &RunConfig, dataset: &DatasetInfo, network: &Network, format: Format, what: Part) -> Result<Sidecar> {
+    let pixels = config.data.pixel_map()?;
+    let (mean, std) = (0..dataset.shape.channels).map(|c| pixels.channel(c)).unzip();
+    let shape = dataset.shape;
+    Ok(Sidecar {
+        format,
+        what,
+        input: Input { name: onnx::INPUT, shape: [shape.channels, shape.height, shape.width], channels: shape.channels, layout: "NCHW float32" },
+        pixels: Pixels { formula: "input[c] = (pixel[c] - mean[c]) / std[c], pixels 0..255, channels R, G, B", mean, std },
+        output: Output {
+            name: what.output(),
+            size: network.outputs,
+            meaning: match what {
+                Part::Classifier => "unnormalised class scores in the order of `classes`; softmax gives probabilities",
+                Part::Encoder => "the encoder's features, what a head is trained on",
+            },
+        },
+        classes: dataset.classes.clone(),
+        opset: (format == Format::Onnx).then_some(onnx::OPSET),
+        layers: network.layers.clone(),
+        source: Source {
+            run: run.dir().to_path_buf(),
+            pretext: provenance::build(),
+            encoder: format!("{:?}", config.model.encoder).to_lowercase(),
+            method: config.method.name().to_string(),
+        },
+    })
+}
+
+/// The docstring of `model.py`: what it is, how to load it, how to make its input.
+fn docstring(sidecar: &Sidecar) -> String {
+    let what = sidecar.what.name();
+    let [c, h, w] = sidecar.input.shape;
+    format!(
+        "A pretext {what} ({} encoder, {} pretraining) as a PyTorch module, written by `pretext export`
+({}) from {}.
+
+    from safetensors.torch import load_file
+    from model import Network
+
+    model = Network()
+    model.load_state_dict(load_file(\"model.safetensors\"))
+    model.eval()
+
+Input: float32 images [batch, {c}, {h}, {w}], each channel c of 0..255 pixels mapped as
+(pixel - mean[c]) / std[c] with mean {:?} and std {:?} (also in model.json).
+Output: {} [batch, {}], {}.
+",
+        sidecar.source.encoder,
+        sidecar.source.method,
+        sidecar.source.pretext,
+        sidecar.source.run.display(),
+        sidecar.pixels.mean,
+        sidecar.pixels.std,
+        sidecar.output.name,
+        sidecar.output.size,
+        sidecar.output.meaning,
+    )
+}
