@@ -14,8 +14,12 @@ use pretext::data::catalog::MNIST;
 
 const IMAGES: usize = 1000;
 
-/// The Python with NumPy and onnxruntime (tests/python/venv.sh makes it when missing).
+/// The Python with NumPy and onnxruntime: `$PRETEXT_EXPORT_PYTHON` (one that also has PyTorch
+/// runs model.py too), else tests/python/venv.sh's, which it makes when missing.
 fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("PRETEXT_EXPORT_PYTHON") {
+        return python.into();
+    }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/venv.sh");
     let output = Command::new(&script).output().expect("bash runs tests/python/venv.sh");
     assert!(output.status.success(), "tests/python/venv.sh failed (python3 with venv and pip, and PyPI, are needed):\n{}", stderr(&output));

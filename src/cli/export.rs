@@ -13,9 +13,8 @@ pub struct ExportArgs {
     /// for the encoder)
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// onnx: model.onnx (opset 17, batch norms folded), for onnxruntime and other ONNX tools;
-    /// torch: model.safetensors (a PyTorch state_dict) and model.py (the nn.Module that loads
-    /// it). Both come with model.json: input shape, pixel scaling, class names, layers
+    /// The files to write; both come with model.json (input shape, pixel scaling, class names,
+    /// layers)
     #[arg(long, value_enum)]
     pub format: Format,
     /// What to export: the classifier (images to class logits) or the self-supervised encoder

@@ -299,3 +299,57 @@ fn fold_batch_norms(layers: &[Layer]) -> Vec<Layer> {
     }
     folded
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::encoders::ModelConfig;
+    use burn::tensor::Device;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha12Rng;
+
+    #[test]
+    fn the_notebook_classifier_has_keras_paddings_and_pytorch_layouts() {
+        let (device, mnist, config) = (Device::flex(), ImageShape::square(1, 28), ModelConfig::default());
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        let classifier = Classifier { encoder: config.encoder(mnist, &mut rng, &device), norm: None, head: config.head(mnist, 10, &mut rng, &device) };
+        let network = Network::classifier(&classifier, mnist);
+        let convs: Vec<(&str, [usize; 4])> = network.layers.iter().filter_map(|l| if let Layer::Conv { name, pads, .. } = l { Some((name.as_str(), *pads)) } else { None }).collect();
+        // 28 -> 14 with stride 2 pads one row and column after, none before; 7 -> 7 pads one each side.
+        assert_eq!(convs, [("encoder.conv1", [0, 0, 1, 1]), ("encoder.conv2", [1, 1, 1, 1])]);
+        let Some(Layer::Dense { name, features, weight, .. }) = network.layers.last() else { panic!("the head comes last") };
+        let burn = classifier.head.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!((name.as_str(), *features, weight.shape.as_slice()), ("head", [288, 10], [10, 288].as_slice()));
+        assert_eq!(weight.values[3 * 288 + 5], burn[5 * 10 + 3], "PyTorch's [out, in] is Burn's [in, out] transposed");
+        assert_eq!(network.outputs, 10);
+    }
+
+    #[test]
+    fn a_batch_norm_folds_into_the_convolution_before_it() {
+        let array = |values: &[f32]| Array { shape: vec![values.len()], values: values.to_vec() };
+        let conv = Layer::Conv {
+            name: "conv".into(),
+            channels: [1, 2],
+            kernel: [1, 1],
+            stride: [1, 1],
+            pads: [0; 4],
+            weight: Array { shape: vec![2, 1, 1, 1], values: vec![3.0, 5.0] },
+            bias: None,
+        };
+        // Channel 0: s = 2 / sqrt(3 + 1) = 1; channel 1: s = 6 / sqrt(8 + 1) = 2.
+        let norm = Layer::BatchNorm {
+            name: "norm".into(),
+            channels: 2,
+            epsilon: 1.0,
+            scale: array(&[2.0, 6.0]),
+            shift: array(&[0.5, -1.0]),
+            mean: array(&[1.0, 2.0]),
+            variance: array(&[3.0, 8.0]),
+        };
+        let folded = fold_batch_norms(&[conv, norm, Layer::Relu]);
+        let [Layer::Conv { weight, bias: Some(bias), .. }, Layer::Relu] = folded.as_slice() else { panic!("{folded:?}") };
+        assert_eq!(weight.values, [3.0, 10.0]);
+        // (0 - mean) * s + shift.
+        assert_eq!(bias.values, [-0.5, -5.0]);
+    }
+}

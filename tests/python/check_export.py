@@ -9,13 +9,16 @@ TORCH_DIR: the two exports of the same classifier.
 - ONNX: onnxruntime runs model.onnx on the pixels mapped as model.json says.
 - torch: NumPy computes what model.py's `Network` computes (PyTorch's conventions: weights
   `[out, in, ...]`, padding as model.json lists it, eval-mode batch norm) from every tensor in
-  model.safetensors, read by name.
+  model.safetensors, read by name. Where PyTorch is installed (not in the test virtualenv),
+  model.py itself also runs, its `Network` loading model.safetensors with a strict
+  `load_state_dict`.
 
 Each must give pretext's class for every image (where pretext's top two logits are not within
 1e-4 of each other) and logits within 1e-4. Prints one line per export; exits 1 naming the
 first disagreement.
 """
 
+import importlib.util
 import json
 import struct
 import sys
@@ -23,6 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
+
+try:
+    import torch
+except ImportError:
+    torch = None
 
 TOLERANCE = 1e-4
 
@@ -139,10 +147,26 @@ def main(pixels, predictions, onnx_dir, torch_dir):
 
     torch_sidecar = json.loads((Path(torch_dir) / "model.json").read_text())
     weights = StateDict(read_safetensors(Path(torch_dir) / "model.safetensors"))
-    logits = forward(torch_sidecar["layers"], model_input(pixels, torch_sidecar, len(expected)), weights)
+    x = model_input(pixels, torch_sidecar, len(expected))
+    logits = forward(torch_sidecar["layers"], x, weights)
     if weights.unread:
         sys.exit(f"model.safetensors: tensors no layer reads: {sorted(weights.unread)}")
     compare("torch (NumPy)", logits.astype(np.float32), expected)
+    if torch is not None:
+        compare(f"torch (model.py, PyTorch {torch.__version__})", run_model_py(torch_dir, x), expected)
+
+
+def run_model_py(torch_dir, x):
+    """model.py's `Network` with model.safetensors loaded strictly, in eval mode, on `x`."""
+    spec = importlib.util.spec_from_file_location("exported_model", Path(torch_dir) / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.Network()
+    state = {name: torch.from_numpy(value.copy()) for name, value in read_safetensors(Path(torch_dir) / "model.safetensors").items()}
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
 
 
 if __name__ == "__main__":
