@@ -10,6 +10,8 @@
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
+use super::simd::Level;
+
 /// Sizes of one convolution: input `[batch, in_channels, height, width]`, weight
 /// `[out_channels, in_channels, kernel, kernel]`, output `[batch, out_channels, out_height, out_width]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub struct ConvGeometry {
     pub pad_top: usize,
     /// Columns of zeros left of the image.
     pub pad_left: usize,
+    /// The SIMD level the loops run at: the CPU's widest (a test picks each in turn).
+    pub simd: Level,
 }
 
 /// TensorFlow's 'same' rule along one axis: output size and padding before the first pixel.
@@ -44,7 +48,7 @@ impl ConvGeometry {
         assert!(weight_in == in_channels && kernel == kernel_w, "weight {weight:?} does not fit input {input:?}");
         let (out_height, pad_top) = same_axis(height, kernel, stride);
         let (out_width, pad_left) = same_axis(width, kernel, stride);
-        Self { batch, in_channels, height, width, out_channels, kernel, stride, out_height, out_width, pad_top, pad_left }
+        Self { batch, in_channels, height, width, out_channels, kernel, stride, out_height, out_width, pad_top, pad_left, simd: Level::detected() }
     }
 
     /// The same convolution computing only the outputs a following 2x2/2 max pool reads: the
@@ -136,6 +140,7 @@ const PADDING: u32 = u32::MAX;
 /// The im2col matrix `[patch, images * positions]` of a run of whole images: row `(c, ky, kx)`,
 /// column `(n, oy, ox)`, 0 where the tap reads padding; `offsets` are the geometry's
 /// [`ConvGeometry::tap_offsets`].
+#[inline(always)]
 fn im2col(x: &[f32], g: &ConvGeometry, offsets: &[u32]) -> Vec<f32> {
     let (taps, columns) = (g.kernel * g.kernel, g.columns(x.len() / g.image_len()));
     let len = g.patch() * columns;
@@ -155,6 +160,7 @@ fn im2col(x: &[f32], g: &ConvGeometry, offsets: &[u32]) -> Vec<f32> {
 }
 
 /// Adds every im2col entry back onto the input pixel it came from, for the images of `x`.
+#[inline(always)]
 fn col2im(cols: &[f32], g: &ConvGeometry, offsets: &[u32], x: &mut [f32]) {
     let taps = g.kernel * g.kernel;
     for (row, image_columns) in cols.chunks(g.columns(x.len() / g.image_len())).enumerate() {
@@ -241,11 +247,13 @@ fn convolve<O: Send>(
     let columns: Vec<Option<Vec<f32>>> = outputs
         .zip(x.par_chunks(g.images_per_chunk() * g.image_len()))
         .map(|(output, x)| {
-            let columns = g.columns(x.len() / g.image_len());
-            let cols = im2col(x, g, &offsets);
-            let product = matmul(View::rows(weight, g.patch()), View::rows(&cols, columns), [g.out_channels, g.patch(), columns], Layout::RowMajor);
-            epilogue(&product, output);
-            keep_columns.then_some(cols)
+            g.simd.run(#[inline(always)] || {
+                let columns = g.columns(x.len() / g.image_len());
+                let cols = im2col(x, g, &offsets);
+                let product = matmul(View::rows(weight, g.patch()), View::rows(&cols, columns), [g.out_channels, g.patch(), columns], Layout::RowMajor);
+                epilogue(&product, output);
+                keep_columns.then_some(cols)
+            })
         })
         .collect();
     keep_columns.then(|| columns.into_iter().flatten().collect())
@@ -257,7 +265,7 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_c
     let len = g.batch * g.output_len();
     let mut y = Vec::with_capacity(len);
     let items = y.spare_capacity_mut()[..len].par_chunks_mut(g.images_per_chunk() * g.output_len());
-    let columns = convolve(x, weight, g, items, keep_columns, |product, y| {
+    let columns = convolve(x, weight, g, items, keep_columns, #[inline(always)] |product, y| {
         for (plane_index, plane) in y.chunks_mut(g.positions()).enumerate() {
             let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
             for (out, &value) in plane.iter_mut().zip(&product[g.plane_range(product.len(), n, c)]) {
@@ -280,6 +288,7 @@ const NO_GRADIENT: u8 = u8::MAX;
 
 /// The [`Winners`] entry of a pooling window of ReLU outputs whose maximum is `max`: the first
 /// maximum in row-major order, as TensorFlow picks among ties.
+#[inline(always)]
 fn window_winner(window: [f32; 4], max: f32) -> u8 {
     // Selects from the last to the first, not branches: which value wins is random.
     let first_max = (0..3).rev().fold(3, |winner, k| if window[k] == max { k as u8 } else { winner });
@@ -296,7 +305,7 @@ pub fn forward_pooled(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry,
     let item_len = g.images_per_chunk() * g.out_channels * g.pooled_positions();
     let (mut pooled, mut winners) = (Vec::with_capacity(len), Vec::with_capacity(len));
     let items = pooled.spare_capacity_mut()[..len].par_chunks_mut(item_len).zip(winners.spare_capacity_mut()[..len].par_chunks_mut(item_len));
-    let columns = convolve(x, weight, g, items, keep_columns, |product, (pooled, winners)| {
+    let columns = convolve(x, weight, g, items, keep_columns, #[inline(always)] |product, (pooled, winners)| {
         let planes = pooled.chunks_mut(g.pooled_positions()).zip(winners.chunks_mut(g.pooled_positions()));
         for (plane_index, (pooled, winners)) in planes.enumerate() {
             let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
@@ -338,7 +347,7 @@ pub struct ConvGradients {
 pub fn backward(columns: &Columns, weight: &[f32], y: &[f32], dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
     let item_len = g.images_per_chunk() * g.output_len();
     let items = y.par_chunks(item_len).zip(dy.par_chunks(item_len));
-    backward_items(columns, weight, g, input_grad, items, |(y, dy), dz| {
+    backward_items(columns, weight, g, input_grad, items, #[inline(always)] |(y, dy), dz| {
         for (plane_index, (dy, y)) in dy.chunks(g.positions()).zip(y.chunks(g.positions())).enumerate() {
             let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
             let range = g.plane_range(dz.len(), n, c);
@@ -354,7 +363,7 @@ pub fn backward(columns: &Columns, weight: &[f32], y: &[f32], dy: &[f32], g: &Co
 pub fn backward_pooled(columns: &Columns, weight: &[f32], winners: &[u8], dpooled: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
     let item_len = g.images_per_chunk() * g.out_channels * g.pooled_positions();
     let items = winners.par_chunks(item_len).zip(dpooled.par_chunks(item_len));
-    backward_items(columns, weight, g, input_grad, items, |(winners, dpooled), dz| {
+    backward_items(columns, weight, g, input_grad, items, #[inline(always)] |(winners, dpooled), dz| {
         let planes = winners.chunks(g.pooled_positions()).zip(dpooled.chunks(g.pooled_positions()));
         for (plane_index, (winners, dpooled)) in planes.enumerate() {
             let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
@@ -397,9 +406,11 @@ fn backward_items<I: Send>(
         .zip(items)
         .zip(dx_items)
         .map(|((cols, item), dx)| {
-            let mut dz = vec![0.0; cols.len() / g.patch() * g.out_channels];
-            pre_activation_grad(item, &mut dz);
-            backward_item(cols, weight, &dz, g, &offsets, dx)
+            g.simd.run(#[inline(always)] || {
+                let mut dz = vec![0.0; cols.len() / g.patch() * g.out_channels];
+                pre_activation_grad(item, &mut dz);
+                backward_item(cols, weight, &dz, g, &offsets, dx)
+            })
         })
         .collect();
     // Weight-gradient shares come as `[patch, out_channels]` (see `backward_item`).
@@ -418,6 +429,7 @@ fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// The sum of each `columns`-long row of `matrix`, each added front to back. Eight rows are
 /// summed side by side: one row alone waits on each addition's latency.
+#[inline(always)]
 fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
     const LANES: usize = 8;
     let mut sums = Vec::with_capacity(matrix.len() / columns);
@@ -440,6 +452,7 @@ fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
 /// with its input gradient added into `dx` (the item's images, zeros) when asked for. The
 /// weight share is transposed, `[patch, out_channels]`, the layout in which `gemm` need not
 /// copy the im2col matrix.
+#[inline(always)]
 fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, offsets: &[u32], dx: Option<&mut [f32]>) -> (Vec<f32>, Vec<f32>) {
     let columns = dz.len() / g.out_channels;
     let bias = row_sums(dz, columns);
@@ -526,6 +539,32 @@ mod tests {
         let fused = backward_pooled(&columns.unwrap(), &w, &winners, &dpooled, &g, true);
         let layered = backward(&layer_columns.unwrap(), &w, &y, &pool::backward(&y, &pool::forward(&y, &pool), &dpooled, &pool), &g, true);
         assert_eq!((fused.x, fused.weight, fused.bias), (layered.x, layered.weight, layered.bias));
+    }
+
+    /// Every SIMD level this machine has (AVX2 here; AVX-512 where the CPU has it) gives the
+    /// baseline's bits, forward and backward, pooled or not.
+    #[test]
+    fn every_simd_level_gives_the_same_bits() {
+        let grid = |i: usize, modulus: usize| (i * 7919 % modulus) as f32 * 0.37 - 1.0;
+        let x: Vec<f32> = (0..6 * 3 * 10 * 10).map(|i| grid(i, 23)).collect();
+        let w: Vec<f32> = (0..5 * 3 * 9).map(|i| grid(i, 13) * 0.3).collect();
+        let b = [0.1, -0.2, 0.0, 0.3, -0.1];
+        let run = |simd: Level| {
+            let g = ConvGeometry { simd, ..ConvGeometry::same([6, 3, 10, 10], [5, 3, 3, 3], 1).cropped_for_pool() };
+            let (y, columns) = forward(&x, &w, &b, &g, true);
+            let dy: Vec<f32> = (0..y.len()).map(|i| grid(i, 17)).collect();
+            let plain = backward(&columns.unwrap(), &w, &y, &dy, &g, true);
+            let (pooled, winners, columns) = forward_pooled(&x, &w, &b, &g, true);
+            let fused = backward_pooled(&columns.unwrap(), &w, &winners, &dy[..pooled.len()], &g, true);
+            let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+            (bits(y), bits(pooled), winners, [plain.x.unwrap(), plain.weight, plain.bias, fused.x.unwrap(), fused.weight, fused.bias].map(bits))
+        };
+        let baseline = run(Level::Baseline);
+        let levels = Level::available();
+        assert!(levels.len() > 1 || !cfg!(target_arch = "x86_64"), "an x86-64 CPU of this decade has AVX2: {levels:?}");
+        for level in levels {
+            assert!(run(level) == baseline, "{level:?} differs from the baseline");
+        }
     }
 
     #[test]

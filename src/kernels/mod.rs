@@ -10,6 +10,7 @@
 mod autodiff;
 mod conv;
 mod pool;
+mod simd;
 
 use conv::ConvGeometry;
 use pool::PoolGeometry;
@@ -34,6 +35,11 @@ pub trait KernelOps: Backend {
     /// `max_pool2x2(conv2d_relu(x, weight, bias, stride))`, computing only the convolution
     /// outputs the pool reads.
     fn conv2d_relu_pool(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self>;
+}
+
+/// The SIMD level our kernels run at on this CPU (chosen at run time), as `--version` names it.
+pub fn simd_level() -> &'static str {
+    simd::Level::detected().name()
 }
 
 /// Stride and bias of a convolution of the kind our kernels compute: 'same' padding, square

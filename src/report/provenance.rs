@@ -19,11 +19,10 @@ pub fn machine() -> String {
 }
 
 /// What each kind of hot kernel dispatched to: the `gemm` crate picks its micro-kernels at run
-/// time (AVX-512, else AVX2 with FMA), as does Burn flex's element-wise code (macerator); our
-/// conv/pool kernels are vectorised by the compiler for the build's target, so they run at its
-/// level whatever the CPU has.
+/// time (AVX-512, else AVX2 with FMA), as do Burn flex's element-wise code (macerator) and our
+/// conv/pool kernels (`kernels::simd`).
 fn simd_dispatch() -> String {
-    format!("SIMD: GEMM {}, element-wise {}, conv/pool {}", gemm_level(), elementwise_level(), compiled_level())
+    format!("SIMD: GEMM {}, element-wise {}, conv/pool {}", gemm_level(), elementwise_level(), crate::kernels::simd_level())
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -53,15 +52,6 @@ fn gemm_level() -> &'static str {
         }
     }
     "scalar"
-}
-
-fn compiled_level() -> &'static str {
-    match () {
-        _ if cfg!(target_feature = "avx512f") => "AVX-512 (build target)",
-        _ if cfg!(target_feature = "avx2") => "AVX2 (build target)",
-        _ if cfg!(target_arch = "x86_64") => "SSE2 (build target x86-64)",
-        _ => "the build target's",
-    }
 }
 
 /// The time now, as `YYYY-MM-DD HH:MM UTC`.
