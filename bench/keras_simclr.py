@@ -2,7 +2,11 @@
 `pretext pretrain --method simclr`.
 
 The same work per step as pretext's defaults: the notebook encoder (Conv 64 3x3 stride 2 ReLU,
-MaxPool, Conv 32 3x3 ReLU, MaxPool, flatten), the projector Dense 512, batch norm, ReLU,
+MaxPool, Conv 32 3x3 ReLU, MaxPool, flatten), or with `--resnet WIDTH,BLOCKS...` pretext's
+CIFAR-style ResNet (`--encoder resnet --resnet-width WIDTH --resnet-blocks BLOCKS`: a 3x3
+stem without bias, batch norm, ReLU; basic blocks whose first halves the size and doubles the
+width from the second stage on, with a 1x1 projection shortcut where the shape changes; global
+average pooling), the projector Dense 512, batch norm, ReLU,
 Dense 128, NT-Xent at temperature 0.2, AdamW (learning rate 0.002, weight decay 1e-4),
 batches of 256, and two views of each image through the same augmentation families with
 pretext's ranges: a zoomed crop of 0.5..1 of the area, rotation and shear up to 10 degrees,
@@ -14,7 +18,7 @@ where pretext's apply with probability 0.8.
 Prints one JSON line: the seconds of each epoch (the first includes tracing) and the images
 per second of the last.
 
-    python bench/keras_simclr.py MNIST_DIR [--epochs 2] [--images 60000]
+    python bench/keras_simclr.py MNIST_DIR [--epochs 2] [--images 60000] [--resnet 16,1,1]
 """
 
 import argparse
@@ -54,19 +58,36 @@ def augmenter():
     ])
 
 
-def encoder_and_projector():
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Flatten(),
-        layers.Dense(512),
-        layers.BatchNormalization(),
-        layers.ReLU(),
-        layers.Dense(128),
-    ])
+def notebook_encoder(x):
+    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    return layers.Flatten()(x)
+
+
+def conv_bn(x, width, kernel, stride):
+    x = layers.Conv2D(width, kernel, strides=stride, padding="same", use_bias=False)(x)
+    return layers.BatchNormalization(epsilon=1e-5, momentum=0.9)(x)
+
+
+def resnet_encoder(x, width, blocks):
+    x = layers.ReLU()(conv_bn(x, width, 3, 1))
+    for stage, count in enumerate(blocks):
+        channels = width << stage
+        for b in range(count):
+            stride = 2 if stage > 0 and b == 0 else 1
+            shortcut = conv_bn(x, channels, 1, stride) if stride != 1 or x.shape[-1] != channels else x
+            y = layers.ReLU()(conv_bn(x, channels, 3, stride))
+            x = layers.ReLU()(layers.Add()([conv_bn(y, channels, 3, 1), shortcut]))
+    return layers.GlobalAveragePooling2D()(x)
+
+
+def encoder_and_projector(resnet):
+    images = keras.Input((28, 28, 1))
+    features = resnet_encoder(images, resnet[0], resnet[1:]) if resnet else notebook_encoder(images)
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Dense(512)(features)))
+    return keras.Model(images, layers.Dense(128)(x))
 
 
 def nt_xent(z1, z2):
@@ -78,10 +99,10 @@ def nt_xent(z1, z2):
 
 
 class SimClr(keras.Model):
-    def __init__(self):
+    def __init__(self, resnet):
         super().__init__()
         self.augment = augmenter()
-        self.network = encoder_and_projector()
+        self.network = encoder_and_projector(resnet)
 
     def train_step(self, images):
         views = [self.augment(images, training=True) for _ in range(2)]
@@ -109,10 +130,12 @@ def main():
     parser.add_argument("mnist_dir")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--images", type=int, default=60_000)
+    parser.add_argument("--resnet", help="WIDTH,BLOCKS...: pretext's ResNet instead of the notebook encoder")
     args = parser.parse_args()
+    resnet = [int(v) for v in args.resnet.split(",")] if args.resnet else None
     images = load_images(args.mnist_dir, args.images).astype("float32")
     data = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(BATCH, drop_remainder=True).prefetch(2)
-    model = SimClr()
+    model = SimClr(resnet)
     model.compile(optimizer=keras.optimizers.AdamW(learning_rate=0.002, weight_decay=1e-4))
     times = EpochTimes()
     model.fit(data, epochs=args.epochs, verbose=0, callbacks=[times])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the Keras notebook (bench/keras_notebook.py) against
 # `pretext run --preset seed`, alternately, on this machine and the same MNIST files; then a
-# full-MNIST epoch, and SimCLR in Keras (bench/keras_simclr.py) and in pretext.
+# full-MNIST epoch, and SimCLR in Keras (bench/keras_simclr.py) and in pretext, with the
+# default encoder and with a small ResNet.
 #
 #   bench/run.sh [ROUNDS]        (default 3; MNIST from $PRETEXT_DATA_DIR, else ../shared/data)
 #

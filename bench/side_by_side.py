@@ -5,10 +5,10 @@ and downstream training phases, and peak RSS. Keras times its phases around `fit
 downstream one also around the notebook's `predict`); pretext's come from the run folder's
 timings.json (`pretext_s`: model set-up and training; `downstream_s`: computing the frozen
 features and training the head). Then one full-MNIST pretext epoch (`--unlabeled all`,
-240,000 rotated samples) for throughput and peak RSS, and SimCLR with the default encoder on
-the MNIST training images in both (`bench/keras_simclr.py`, the same model, batch, loss,
-optimizer and augmentation ranges): the second epoch's seconds (the first includes Keras'
-tracing), images per second (two views each) and peak RSS.
+240,000 rotated samples) for throughput and peak RSS, and SimCLR on MNIST training images in
+both (`bench/keras_simclr.py`, the same model, batch, loss, optimizer and augmentation
+ranges), with the default encoder and with a ResNet: the second epoch's seconds (the first
+includes Keras' tracing), images per second (two views each) and peak RSS.
 """
 
 import argparse
@@ -61,18 +61,21 @@ def full_mnist(args, out_dir):
     return {"epoch_s": seconds, "samples_per_s": 240_000 / seconds, "rss": rss, "whole": wall}
 
 
-def simclr_keras(args):
-    _, rss, out = timed([HERE / ".venv/bin/python", HERE / "keras_simclr.py", args.data_dir, "--epochs", "2", "--images", str(args.simclr_images)])
+def simclr_keras(args, images, resnet):
+    encoder = ["--resnet", resnet] if resnet else []
+    _, rss, out = timed([HERE / ".venv/bin/python", HERE / "keras_simclr.py", args.data_dir, "--epochs", "2", "--images", str(images), *encoder])
     seconds = json.loads(out.strip().splitlines()[-1])["epoch_s"][-1]
-    return {"epoch_s": seconds, "images_per_s": args.simclr_images // 256 * 256 / seconds, "rss": rss}
+    return {"epoch_s": seconds, "images_per_s": images // 256 * 256 / seconds, "rss": rss}
 
 
-def simclr_pretext(args, out_dir):
-    _, rss, _ = timed([args.pretext, "pretrain", "--method", "simclr", "--unlabeled", str(args.simclr_images), "--pretext-epochs", "2", "--monitor-every", "0",
+def simclr_pretext(args, out_dir, images, resnet):
+    width, *blocks = resnet.split(",") if resnet else [None]
+    encoder = ["--encoder", "resnet", "--resnet-width", width, "--resnet-blocks", ",".join(blocks)] if resnet else []
+    _, rss, _ = timed([args.pretext, "pretrain", "--method", "simclr", "--unlabeled", str(images), "--pretext-epochs", "2", "--monitor-every", "0", *encoder,
                        "--data-dir", args.data_dir, "--out", out_dir, "--force", "--quiet"])
     with open(Path(out_dir) / "history_pretext.csv") as f:
         seconds = float(list(csv.DictReader(f))[-1]["seconds"])
-    return {"epoch_s": seconds, "images_per_s": args.simclr_images / seconds, "rss": rss}
+    return {"epoch_s": seconds, "images_per_s": images / seconds, "rss": rss}
 
 
 def machine():
@@ -97,6 +100,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pretext", required=True, help="the pretext binary")
     parser.add_argument("--simclr-images", type=int, default=60_000, help="training images of the SimCLR rows (0 = skip them)")
+    parser.add_argument("--resnet", default="16,1,1", help="WIDTH,BLOCKS... of the SimCLR ResNet rows")
+    parser.add_argument("--resnet-images", type=int, default=10_000, help="training images of the SimCLR ResNet rows (0 = skip them)")
     args = parser.parse_args()
     runs = {"keras": [], "pretext": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,8 +110,10 @@ def main():
             runs["pretext"].append(pretext(args, f"{tmp}/run"))
             print(f"round {round_}: keras {runs['keras'][-1]}, pretext {runs['pretext'][-1]}", flush=True)
         full = full_mnist(args, f"{tmp}/full")
-        if args.simclr_images:
-            simclr = {"Keras": simclr_keras(args), "pretext": simclr_pretext(args, f"{tmp}/simclr")}
+        simclr = {}
+        for name, images, resnet in [("default encoder", args.simclr_images, None), (f"ResNet {args.resnet}", args.resnet_images, args.resnet)]:
+            if images:
+                simclr[f"{name}, {images:,} MNIST images"] = {"Keras": simclr_keras(args, images, resnet), "pretext": simclr_pretext(args, f"{tmp}/simclr", images, resnet)}
 
     median = {side: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for side, rs in runs.items()}
     version = subprocess.run([args.pretext, "--version"], capture_output=True, text=True).stdout.strip().replace("\n", "; ")
@@ -118,11 +125,11 @@ def main():
     print(f"{'peak RSS (MiB)':<28}{median['keras']['rss']:>12.0f}{median['pretext']['rss']:>14.0f}")
     print(f"\nfull MNIST, one pretext epoch (240,000 rotated samples): {full['epoch_s']:.1f} s, "
           f"{full['samples_per_s']:.0f} samples/s, peak RSS {full['rss']:.0f} MiB")
-    if args.simclr_images:
-        print(f"\nSimCLR, {args.simclr_images:,} MNIST images, second epoch:")
-        for side, r in simclr.items():
+    for workload, sides in simclr.items():
+        print(f"\nSimCLR, {workload}, second epoch:")
+        for side, r in sides.items():
             print(f"{side:<10}{r['epoch_s']:>8.1f} s{r['images_per_s']:>10.0f} images/s (two views each){r['rss']:>8.0f} MiB peak RSS")
-        print(f"speed-up {simclr['Keras']['epoch_s'] / simclr['pretext']['epoch_s']:.2f}x")
+        print(f"speed-up {sides['Keras']['epoch_s'] / sides['pretext']['epoch_s']:.2f}x")
 
 
 if __name__ == "__main__":
