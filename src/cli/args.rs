@@ -152,9 +152,9 @@ pub struct ConfigArgs {
     /// third convolution) (default 64,32,16: the notebook's)
     #[arg(long, value_name = "A,B,C", value_delimiter = ',', help_heading = "Model")]
     pub filters: Vec<usize>,
-    /// Who computes the notebook encoder's conv + ReLU + pool layers: own (our fused kernels
-    /// where the device has them, the CPU; Burn's standard ops elsewhere) or burn (Burn's
-    /// standard conv2d, relu and max_pool2d everywhere) (default own)
+    /// Who computes the encoders' convolutions (and the notebook's ReLU and pool layers): own
+    /// (our kernels where the device has them, the CPU; Burn's standard ops elsewhere) or burn
+    /// (Burn's standard conv2d, relu and max_pool2d everywhere) (default own)
     #[arg(long, value_enum, help_heading = "Model")]
     pub kernels: Option<Kernels>,
     /// Method settings.

@@ -11,7 +11,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 
-use super::conv::{self, Columns, ConvGeometry, ConvGradients, Winners};
+use super::conv::{self, Columns, ConvGeometry, ConvGradients, Im2col, Winners};
 use super::{KernelOps, flex_tensor, pool, pool_geometry, shape4, values};
 
 /// What the backward pass of `conv2d_relu` needs: the geometry, weight, (post-ReLU) output and
@@ -34,7 +34,31 @@ impl Backward<Flex, 3> for ConvReluBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let ConvReluState { geometry, weight, y, columns } = &ops.state;
         let nodes = ops.parents.map(|node| node.map(|n| n.id));
-        let computed = conv::backward(columns, &values(weight), &values(y), &values(&dy), geometry, nodes[0].is_some());
+        let computed = conv::backward(Im2col::Kept(columns), &values(weight), Some(&values(y)), &values(&dy), geometry, nodes[0].is_some());
+        register_conv_grads(geometry, computed, nodes, grads);
+    }
+}
+
+/// What the backward pass of `conv2d` needs: the geometry, input and weight (it rebuilds the
+/// im2col matrices from the input).
+#[derive(Debug, Clone)]
+struct ConvState {
+    geometry: ConvGeometry,
+    x: FlexTensor,
+    weight: FlexTensor,
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = ConvState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let ConvState { geometry, x, weight } = &ops.state;
+        let nodes = ops.parents.map(|node| node.map(|n| n.id));
+        let computed = conv::backward(Im2col::Rebuilt(&values(x)), &values(weight), None, &values(&dy), geometry, nodes[0].is_some());
         register_conv_grads(geometry, computed, nodes, grads);
     }
 }
@@ -96,7 +120,7 @@ impl Backward<Flex, 3> for ConvReluPoolBackward {
         let dpooled = grads.consume::<Flex>(&ops.node);
         let ConvReluPoolState { geometry, weight, winners, columns } = &ops.state;
         let nodes = ops.parents.map(|node| node.map(|n| n.id));
-        let computed = conv::backward_pooled(columns, &values(weight), winners, &values(&dpooled), geometry, nodes[0].is_some());
+        let computed = conv::backward_pooled(Im2col::Kept(columns), &values(weight), winners, &values(&dpooled), geometry, nodes[0].is_some());
         register_conv_grads(geometry, computed, nodes, grads);
     }
 }
@@ -108,12 +132,26 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         match prep {
             OpsKind::Tracked(prep) => {
                 let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride);
-                let (y, columns) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, true);
+                let (y, columns) = conv::forward::<true>(&values(&x), &values(&weight), &values(&bias), &geometry, true);
                 let y = flex_tensor(y, geometry.output_shape());
                 let state = ConvReluState { geometry, weight, y: y.clone(), columns: Arc::new(columns.expect("columns were asked for")) };
                 prep.finish(state, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu(x, weight, bias, stride)),
+        }
+    }
+
+    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize, padding: usize) -> FloatTensor<Self> {
+        let prep = ConvBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful();
+        let (x, weight, bias) = (x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let geometry = ConvGeometry::padded(shape4(&x), shape4(&weight), stride, padding);
+                let (y, _) = conv::forward::<false>(&values(&x), &values(&weight), &values(&bias), &geometry, false);
+                let state = ConvState { geometry, x, weight };
+                prep.finish(state, flex_tensor(y, geometry.output_shape()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d(x, weight, bias, stride, padding)),
         }
     }
 

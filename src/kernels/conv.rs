@@ -1,5 +1,5 @@
-//! Keras-'same' 2-D convolution followed by ReLU, and optionally by a 2x2 max pool, on
-//! contiguous NCHW `f32` slices.
+//! 2-D convolution (Keras-'same' or symmetric zero padding), optionally followed by ReLU, and
+//! then optionally by a 2x2 max pool, on contiguous NCHW `f32` slices.
 //!
 //! The batch is cut into work items of whole images, small enough for their im2col matrix and
 //! convolution output to stay in cache; items run in parallel (rayon), each with
@@ -41,13 +41,28 @@ fn same_axis(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
 }
 
 impl ConvGeometry {
-    /// Geometry of an input of `input` shape convolved by a weight of `weight` shape.
+    /// Geometry of an input of `input` shape convolved by a weight of `weight` shape with
+    /// Keras' 'same' padding.
     pub fn same(input: [usize; 4], weight: [usize; 4], stride: usize) -> Self {
+        Self::with_padding(input, weight, stride, |size, kernel| same_axis(size, kernel, stride))
+    }
+
+    /// Geometry of an input of `input` shape convolved by a weight of `weight` shape over
+    /// `padding` rows and columns of zeros on every side (PyTorch's `padding=`).
+    pub fn padded(input: [usize; 4], weight: [usize; 4], stride: usize, padding: usize) -> Self {
+        Self::with_padding(input, weight, stride, |size, kernel| {
+            assert!(size + 2 * padding >= kernel, "a {kernel}x{kernel} kernel does not fit input {input:?} padded by {padding}");
+            ((size + 2 * padding - kernel) / stride + 1, padding)
+        })
+    }
+
+    /// `axis(size, kernel)` gives an axis' output size and its padding before the first pixel.
+    fn with_padding(input: [usize; 4], weight: [usize; 4], stride: usize, axis: impl Fn(usize, usize) -> (usize, usize)) -> Self {
         let [batch, in_channels, height, width] = input;
         let [out_channels, weight_in, kernel, kernel_w] = weight;
         assert!(weight_in == in_channels && kernel == kernel_w, "weight {weight:?} does not fit input {input:?}");
-        let (out_height, pad_top) = same_axis(height, kernel, stride);
-        let (out_width, pad_left) = same_axis(width, kernel, stride);
+        let (out_height, pad_top) = axis(height, kernel);
+        let (out_width, pad_left) = axis(width, kernel);
         Self { batch, in_channels, height, width, out_channels, kernel, stride, out_height, out_width, pad_top, pad_left, simd: Level::detected() }
     }
 
@@ -231,6 +246,17 @@ fn matmul(lhs: View, rhs: View, [m, k, n]: [usize; 3], layout: Layout) -> Vec<f3
 /// The im2col matrices of a batch's work items, kept by the forward passes for the backward ones.
 pub type Columns = Vec<Vec<f32>>;
 
+/// Where a backward pass gets each work item's im2col matrix: kept by the forward pass (the
+/// notebook's small layers, where that is fastest), or rebuilt from the forward pass's input
+/// (the ResNet's, whose matrices are many times the input and would not fit in memory).
+#[derive(Clone, Copy)]
+pub enum Im2col<'a> {
+    /// The forward pass's matrices.
+    Kept(&'a Columns),
+    /// The forward pass's input batch.
+    Rebuilt(&'a [f32]),
+}
+
 /// Runs each work item's convolution in parallel: im2col, then one GEMM into the item's
 /// channel-major `[out_channels, images * positions]` product, which `epilogue` turns into the
 /// item's share of the output (`outputs` yields one share per item). Returns the im2col
@@ -259,9 +285,10 @@ fn convolve<O: Send>(
     keep_columns.then(|| columns.into_iter().flatten().collect())
 }
 
-/// `relu(conv(x, weight) + bias)` as an NCHW batch; work items of whole images run in parallel.
-/// With `keep_columns` it also returns the im2col matrices, which [`backward`] reuses.
-pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_columns: bool) -> (Vec<f32>, Option<Columns>) {
+/// `relu(conv(x, weight) + bias)` (`RELU`), or `conv(x, weight) + bias`, as an NCHW batch;
+/// work items of whole images run in parallel. With `keep_columns` it also returns the im2col
+/// matrices, which [`backward`] reuses.
+pub fn forward<const RELU: bool>(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_columns: bool) -> (Vec<f32>, Option<Columns>) {
     let len = g.batch * g.output_len();
     let mut y = Vec::with_capacity(len);
     let items = y.spare_capacity_mut()[..len].par_chunks_mut(g.images_per_chunk() * g.output_len());
@@ -269,7 +296,8 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, keep_c
         for (plane_index, plane) in y.chunks_mut(g.positions()).enumerate() {
             let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
             for (out, &value) in plane.iter_mut().zip(&product[g.plane_range(product.len(), n, c)]) {
-                out.write((value + bias[c]).max(0.0));
+                let value = value + bias[c];
+                out.write(if RELU { value.max(0.0) } else { value });
             }
         }
     });
@@ -342,25 +370,35 @@ pub struct ConvGradients {
     pub bias: Vec<f32>,
 }
 
-/// Back-propagates `dy`, the loss gradient for [`forward`]'s output `y`, through ReLU and the
-/// convolution, given the im2col matrices `columns` that [`forward`] kept.
-pub fn backward(columns: &Columns, weight: &[f32], y: &[f32], dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
+/// Back-propagates `dy`, the loss gradient for [`forward`]'s output, through the ReLU (given
+/// its output `relu_output`; `None` without ReLU) and the convolution, given the im2col
+/// matrices [`forward`] kept or its input.
+pub fn backward(columns: Im2col, weight: &[f32], relu_output: Option<&[f32]>, dy: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
     let item_len = g.images_per_chunk() * g.output_len();
-    let items = y.par_chunks(item_len).zip(dy.par_chunks(item_len));
-    backward_items(columns, weight, g, input_grad, items, #[inline(always)] |(y, dy), dz| {
-        for (plane_index, (dy, y)) in dy.chunks(g.positions()).zip(y.chunks(g.positions())).enumerate() {
+    let items = dy.par_chunks(item_len).enumerate();
+    backward_items(columns, weight, g, input_grad, items, #[inline(always)] |(item, dy), dz| {
+        let y = relu_output.map(|y| &y[item * item_len..][..dy.len()]);
+        for (plane_index, dy) in dy.chunks(g.positions()).enumerate() {
             let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
             let range = g.plane_range(dz.len(), n, c);
-            for ((out, &grad), &value) in dz[range].iter_mut().zip(dy).zip(y) {
-                *out = if value > 0.0 { grad } else { 0.0 };
+            let dz = &mut dz[range];
+            match y {
+                Some(y) => {
+                    let y = &y[plane_index * g.positions()..][..g.positions()];
+                    for ((out, &grad), &value) in dz.iter_mut().zip(dy).zip(y) {
+                        *out = if value > 0.0 { grad } else { 0.0 };
+                    }
+                }
+                None => dz.copy_from_slice(dy),
             }
         }
     })
 }
 
 /// Back-propagates `dpooled`, the loss gradient for [`forward_pooled`]'s output, through the
-/// pool, ReLU and convolution, given the `winners` and im2col `columns` it returned.
-pub fn backward_pooled(columns: &Columns, weight: &[f32], winners: &[u8], dpooled: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
+/// pool, ReLU and convolution, given the `winners` and the im2col `columns` it returned (or
+/// its input).
+pub fn backward_pooled(columns: Im2col, weight: &[f32], winners: &[u8], dpooled: &[f32], g: &ConvGeometry, input_grad: bool) -> ConvGradients {
     let item_len = g.images_per_chunk() * g.out_channels * g.pooled_positions();
     let items = winners.par_chunks(item_len).zip(dpooled.par_chunks(item_len));
     backward_items(columns, weight, g, input_grad, items, #[inline(always)] |(winners, dpooled), dz| {
@@ -387,7 +425,7 @@ pub fn backward_pooled(columns: &Columns, weight: &[f32], winners: &[u8], dpoole
 /// GEMMs, into zeros; the item then returns its share of the weight and bias gradients. The
 /// shares are summed in work-item order, so the result does not depend on the thread count.
 fn backward_items<I: Send>(
-    columns: &Columns,
+    columns: Im2col,
     weight: &[f32],
     g: &ConvGeometry,
     input_grad: bool,
@@ -397,16 +435,25 @@ fn backward_items<I: Send>(
     let offsets = g.tap_offsets();
     // Each item adds its input gradient straight into its own images of the batch's.
     let mut dx = input_grad.then(|| vec![0.0; g.batch * g.image_len()]);
+    let images_per_item = g.images_per_chunk();
     let dx_items: Vec<Option<&mut [f32]>> = match dx.as_mut() {
-        Some(dx) => dx.chunks_mut(g.images_per_chunk() * g.image_len()).map(Some).collect(),
-        None => columns.iter().map(|_| None).collect(),
+        Some(dx) => dx.chunks_mut(images_per_item * g.image_len()).map(Some).collect(),
+        None => (0..g.batch.div_ceil(images_per_item)).map(|_| None).collect(),
     };
-    let shares: Vec<(Vec<f32>, Vec<f32>)> = columns
-        .par_iter()
-        .zip(items)
+    let shares: Vec<(Vec<f32>, Vec<f32>)> = items
+        .enumerate()
         .zip(dx_items)
-        .map(|((cols, item), dx)| {
+        .map(|((i, item), dx)| {
             g.simd.run(#[inline(always)] || {
+                let rebuilt;
+                let cols = match columns {
+                    Im2col::Kept(columns) => &columns[i],
+                    Im2col::Rebuilt(x) => {
+                        let images = &x[i * images_per_item * g.image_len()..];
+                        rebuilt = im2col(&images[..images.len().min(images_per_item * g.image_len())], g, &offsets);
+                        &rebuilt
+                    }
+                };
                 let mut dz = vec![0.0; cols.len() / g.patch() * g.out_channels];
                 pre_activation_grad(item, &mut dz);
                 backward_item(cols, weight, &dz, g, &offsets, dx)
@@ -468,8 +515,9 @@ fn backward_item(cols: &[f32], weight: &[f32], dz: &[f32], g: &ConvGeometry, off
 mod tests {
     use super::*;
 
-    /// Direct definition: `y[n][o][i][j] = relu(b[o] + sum w[o][c][u][v] * x[n][c][i*s+u-pad][j*s+v-pad])`.
-    fn reference(x: &[f32], w: &[f32], b: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    /// Direct definition: `y[n][o][i][j] = relu(b[o] + sum w[o][c][u][v] * x[n][c][i*s+u-pad][j*s+v-pad])`
+    /// (without the ReLU unless `relu`).
+    fn reference(x: &[f32], w: &[f32], b: &[f32], g: &ConvGeometry, relu: bool) -> Vec<f32> {
         let mut y = Vec::new();
         for n in 0..g.batch {
             for o in 0..g.out_channels {
@@ -487,7 +535,7 @@ mod tests {
                                 }
                             }
                         }
-                        y.push(sum.max(0.0));
+                        y.push(if relu { sum.max(0.0) } else { sum });
                     }
                 }
             }
@@ -502,14 +550,16 @@ mod tests {
         assert_eq!((g.out_height, g.pad_top), (14, 0));
         let g = ConvGeometry::same([1, 1, 3, 3], [1, 1, 3, 3], 2);
         assert_eq!((g.out_height, g.pad_top), (2, 1));
-        for (input, weight, stride) in [([2, 2, 1, 1], [3, 2, 5, 5], 1), ([1, 1, 2, 3], [2, 1, 5, 5], 2), ([2, 3, 6, 5], [4, 3, 3, 3], 1)] {
-            let g = ConvGeometry::same(input, weight, stride);
-            let x: Vec<f32> = (0..input.iter().product::<usize>()).map(|i| (i % 7) as f32 - 3.0).collect();
-            let w: Vec<f32> = (0..weight.iter().product::<usize>()).map(|i| (i % 5) as f32 * 0.25 - 0.4).collect();
-            let b: Vec<f32> = (0..weight[0]).map(|i| i as f32 * 0.1).collect();
-            let (ours, _) = forward(&x, &w, &b, &g, false);
-            let expected = reference(&x, &w, &b, &g);
-            assert!(ours.iter().zip(&expected).all(|(a, e)| (a - e).abs() < 1e-4), "{input:?} {weight:?}: {ours:?} vs {expected:?}");
+        // Keras 'same' with ReLU (the notebook's), then PyTorch's symmetric padding without (the ResNet's).
+        let same = [([2, 2, 1, 1], [3, 2, 5, 5], 1), ([1, 1, 2, 3], [2, 1, 5, 5], 2), ([2, 3, 6, 5], [4, 3, 3, 3], 1)].map(|(i, w, s)| (ConvGeometry::same(i, w, s), true));
+        let padded = [([2, 2, 6, 6], [3, 2, 3, 3], 2, 1), ([1, 3, 5, 5], [2, 3, 1, 1], 2, 0), ([2, 2, 5, 4], [3, 2, 3, 3], 1, 1)].map(|(i, w, s, p)| (ConvGeometry::padded(i, w, s, p), false));
+        for (g, relu) in same.into_iter().chain(padded) {
+            let x: Vec<f32> = (0..g.batch * g.image_len()).map(|i| (i % 7) as f32 - 3.0).collect();
+            let w: Vec<f32> = (0..g.out_channels * g.patch()).map(|i| (i % 5) as f32 * 0.25 - 0.4).collect();
+            let b: Vec<f32> = (0..g.out_channels).map(|i| i as f32 * 0.1).collect();
+            let (ours, _) = if relu { forward::<true>(&x, &w, &b, &g, false) } else { forward::<false>(&x, &w, &b, &g, false) };
+            let expected = reference(&x, &w, &b, &g, relu);
+            assert!(ours.len() == expected.len() && ours.iter().zip(&expected).all(|(a, e)| (a - e).abs() < 1e-4), "{g:?}: {ours:?} vs {expected:?}");
         }
     }
 
@@ -525,7 +575,7 @@ mod tests {
         let w: Vec<f32> = (0..4 * 3 * 9).map(|i| grid(i, 3) + 1.0).collect();
         let b = [0.0, 0.5, -0.5, 1.0];
         let (pooled, winners, columns) = forward_pooled(&x, &w, &b, &g, true);
-        let (y, layer_columns) = forward(&x, &w, &b, &g, true);
+        let (y, layer_columns) = forward::<true>(&x, &w, &b, &g, true);
         let pool = PoolGeometry { batch: 5, channels: 4, height: g.out_height, width: g.out_width };
         assert_eq!(pooled, pool::forward(&y, &pool));
         let rows: Vec<&[f32]> = y.chunks(g.out_width).collect();
@@ -536,8 +586,8 @@ mod tests {
         });
         assert!(winners.contains(&NO_GRADIENT) && positive_ties.count() > 10);
         let dpooled: Vec<f32> = (0..pooled.len()).map(|i| grid(i, 11)).collect();
-        let fused = backward_pooled(&columns.unwrap(), &w, &winners, &dpooled, &g, true);
-        let layered = backward(&layer_columns.unwrap(), &w, &y, &pool::backward(&y, &pool::forward(&y, &pool), &dpooled, &pool), &g, true);
+        let fused = backward_pooled(Im2col::Kept(&columns.unwrap()), &w, &winners, &dpooled, &g, true);
+        let layered = backward(Im2col::Kept(&layer_columns.unwrap()), &w, Some(&y), &pool::backward(&y, &pool::forward(&y, &pool), &dpooled, &pool), &g, true);
         assert_eq!((fused.x, fused.weight, fused.bias), (layered.x, layered.weight, layered.bias));
     }
 
@@ -551,11 +601,11 @@ mod tests {
         let b = [0.1, -0.2, 0.0, 0.3, -0.1];
         let run = |simd: Level| {
             let g = ConvGeometry { simd, ..ConvGeometry::same([6, 3, 10, 10], [5, 3, 3, 3], 1).cropped_for_pool() };
-            let (y, columns) = forward(&x, &w, &b, &g, true);
+            let (y, columns) = forward::<true>(&x, &w, &b, &g, true);
             let dy: Vec<f32> = (0..y.len()).map(|i| grid(i, 17)).collect();
-            let plain = backward(&columns.unwrap(), &w, &y, &dy, &g, true);
+            let plain = backward(Im2col::Kept(&columns.unwrap()), &w, Some(&y), &dy, &g, true);
             let (pooled, winners, columns) = forward_pooled(&x, &w, &b, &g, true);
-            let fused = backward_pooled(&columns.unwrap(), &w, &winners, &dy[..pooled.len()], &g, true);
+            let fused = backward_pooled(Im2col::Kept(&columns.unwrap()), &w, &winners, &dy[..pooled.len()], &g, true);
             let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
             (bits(y), bits(pooled), winners, [plain.x.unwrap(), plain.weight, plain.bias, fused.x.unwrap(), fused.weight, fused.bias].map(bits))
         };

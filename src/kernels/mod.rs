@@ -1,7 +1,7 @@
 //! CPU kernels for the layers that dominate training, plugged into Burn as a backend extension:
 //! the model keeps Burn's modules, parameters, optimizers and autodiff, and its forward pass
-//! calls [`conv2d_relu`], [`max_pool2x2`] and [`conv2d_relu_pool`] instead of the layers'
-//! own `forward`.
+//! calls [`conv2d_relu`], [`max_pool2x2`], [`conv2d_relu_pool`] (the notebook ConvNet) and
+//! [`conv2d`] (the ResNet) instead of the layers' own `forward`.
 //!
 //! Burn flex's generic convolution spends most of a training step on layout copies for these
 //! small shapes; ours runs GEMMs on cache-sized im2col blocks (`conv.rs`). The extension is
@@ -35,6 +35,9 @@ pub trait KernelOps: Backend {
     /// `max_pool2x2(conv2d_relu(x, weight, bias, stride))`, computing only the convolution
     /// outputs the pool reads.
     fn conv2d_relu_pool(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self>;
+
+    /// `conv2d(x, weight) + bias` over `padding` zero rows and columns on every side.
+    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize, padding: usize) -> FloatTensor<Self>;
 }
 
 /// The SIMD level our kernels run at on this CPU (chosen at run time), as `--version` names it.
@@ -73,6 +76,27 @@ pub fn max_pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as KernelOps>::max_pool2x2(x.into_dispatch()))
 }
 
+/// Whether [`conv2d`] computes `conv`: square kernel and stride, the same zero padding on every
+/// side, no dilation or groups (the ResNet's convolutions are all built so).
+pub fn computes(conv: &Conv2d) -> bool {
+    let symmetric = matches!(conv.padding, PaddingConfig2d::Explicit(top, left, bottom, right) if top == left && left == bottom && bottom == right);
+    symmetric && conv.stride[0] == conv.stride[1] && conv.kernel_size[0] == conv.kernel_size[1] && conv.dilation == [1, 1] && conv.groups == 1
+}
+
+/// `conv(x)` for a `conv` that [`computes`] accepts, through our kernels; without a bias, it
+/// adds zeros.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    assert!(computes(conv), "our conv2d kernel computes square, symmetrically padded, undilated, ungrouped convolutions");
+    let PaddingConfig2d::Explicit(padding, ..) = conv.padding else { unreachable!("checked above") };
+    let weight = conv.weight.val();
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([weight.dims()[0]], &weight.device()),
+    };
+    let (x, weight, bias) = (x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch());
+    Tensor::from_dispatch(<Dispatch as KernelOps>::conv2d(x, weight, bias, conv.stride[0], padding))
+}
+
 /// `pool(relu(conv(x)))` in one kernel, which skips the convolution outputs the pool drops.
 pub fn conv2d_relu_pool(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     assert_pool2x2(pool);
@@ -101,7 +125,13 @@ fn flex_tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 impl KernelOps for Flex {
     fn conv2d_relu(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: usize) -> FlexTensor {
         let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride);
-        let (y, _) = conv::forward(&values(&x), &values(&weight), &values(&bias), &geometry, false);
+        let (y, _) = conv::forward::<true>(&values(&x), &values(&weight), &values(&bias), &geometry, false);
+        flex_tensor(y, geometry.output_shape())
+    }
+
+    fn conv2d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: usize, padding: usize) -> FlexTensor {
+        let geometry = ConvGeometry::padded(shape4(&x), shape4(&weight), stride, padding);
+        let (y, _) = conv::forward::<false>(&values(&x), &values(&weight), &values(&bias), &geometry, false);
         flex_tensor(y, geometry.output_shape())
     }
 
@@ -147,21 +177,24 @@ mod tests {
     }
 
     /// Builds a 3x3 'same' convolution with a random bias and a random input, and checks that
-    /// `ours` and `reference` give the same values and the same gradients for input, weight
-    /// and bias.
+    /// A 3x3 'same' convolution of `channels` with `stride`, as the notebook's.
+    fn same(channels: [usize; 2], stride: usize) -> Conv2dConfig {
+        Conv2dConfig::new(channels, [3, 3]).with_stride([stride; 2]).with_padding(PaddingConfig2d::Same)
+    }
+
+    /// For a convolution made from `config` (random bias, if it has one), `ours` and
+    /// `reference` give the same values and the same gradients for input, weight and bias.
     fn check_conv_op(
         batch_shape: [usize; 4],
-        [out_channels, stride]: [usize; 2],
+        config: Conv2dConfig,
         rng: &mut ChaCha12Rng,
         ours: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
         reference: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
     ) {
         let device = Device::flex().autodiff();
-        let mut conv = Conv2dConfig::new([batch_shape[1], out_channels], [3, 3])
-            .with_stride([stride; 2])
-            .with_padding(PaddingConfig2d::Same)
-            .init(&device);
-        conv.bias = Some(Param::from_tensor(random([out_channels], rng, &device)));
+        let mut conv = config.init(&device);
+        let stride = conv.stride[0];
+        conv.bias = conv.bias.map(|_| Param::from_tensor(random([config.channels[1]], rng, &device)));
         let x = random(batch_shape, rng, &device).require_grad();
         let (ours, reference) = (ours(&conv, x.clone()), reference(&conv, x.clone()));
         let upstream = random(reference.dims(), rng, &device);
@@ -172,8 +205,9 @@ mod tests {
         assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
         let weight = &conv.weight;
         assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
-        let bias = conv.bias.as_ref().unwrap();
-        assert_close(bias.grad(&ours_grads).unwrap(), bias.grad(&reference_grads).unwrap(), &format!("{label} bias grad"));
+        if let Some(bias) = &conv.bias {
+            assert_close(bias.grad(&ours_grads).unwrap(), bias.grad(&reference_grads).unwrap(), &format!("{label} bias grad"));
+        }
     }
 
     /// Our kernel against Burn's own conv + ReLU for the encoder's three shapes (stride 2 on
@@ -182,7 +216,7 @@ mod tests {
     fn conv2d_relu_matches_burns_convolution_and_gradients() {
         let mut rng = ChaCha12Rng::seed_from_u64(7);
         for (batch_shape, out_channels, stride) in [([3, 1, 28, 28], 64, 2), ([3, 64, 7, 7], 32, 1), ([3, 32, 3, 3], 16, 2)] {
-            check_conv_op(batch_shape, [out_channels, stride], &mut rng, conv2d_relu, |conv, x| relu(conv.forward(x)));
+            check_conv_op(batch_shape, same([batch_shape[1], out_channels], stride), &mut rng, conv2d_relu, |conv, x| relu(conv.forward(x)));
         }
     }
 
@@ -195,11 +229,27 @@ mod tests {
         for (batch_shape, out_channels, stride) in [([3, 1, 28, 28], 8, 2), ([3, 16, 7, 7], 8, 1)] {
             check_conv_op(
                 batch_shape,
-                [out_channels, stride],
+                same([batch_shape[1], out_channels], stride),
                 &mut rng,
                 |conv, x| conv2d_relu_pool(conv, &pool, x),
                 |conv, x| pool.forward(relu(conv.forward(x))),
             );
+        }
+    }
+
+    /// The ResNet's convolutions (bias-free, padded by half the kernel on every side): 3x3 at
+    /// stride 1 and 2 on even and odd sizes, the 1x1 stride-2 shortcut; and one with a bias.
+    #[test]
+    fn conv2d_matches_burns_convolution_and_gradients() {
+        let mut rng = ChaCha12Rng::seed_from_u64(10);
+        let cases = [([3, 4, 12, 12], 8, 3, 1, false), ([3, 8, 12, 12], 16, 3, 2, false), ([3, 8, 7, 7], 16, 3, 2, false), ([3, 8, 12, 12], 16, 1, 2, false), ([2, 3, 9, 9], 5, 3, 1, true)];
+        for (batch_shape, out_channels, kernel, stride, bias) in cases {
+            let pad = kernel / 2;
+            let config = Conv2dConfig::new([batch_shape[1], out_channels], [kernel; 2])
+                .with_stride([stride; 2])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .with_bias(bias);
+            check_conv_op(batch_shape, config, &mut rng, conv2d, |conv, x| conv.forward(x));
         }
     }
 

@@ -1,7 +1,8 @@
-//! The notebook ConvNet's conv + ReLU (+ 2x2 max pool) layers, and the one place that chooses
-//! who computes them (`--kernels`, and the device): our fused CPU kernels ([`crate::kernels`],
-//! which exist for Burn flex only) or Burn's standard ops, which run on any Burn device. The
-//! encoders call these functions and never name either.
+//! The encoders' convolution layers (the notebook ConvNet's conv + ReLU (+ 2x2 max pool), the
+//! ResNet's plain convolutions), and the one place that chooses who computes them
+//! (`--kernels`, and the device): our CPU kernels ([`crate::kernels`], which exist for Burn
+//! flex only) or Burn's standard ops, which run on any Burn device. The encoders call these
+//! functions and never name either.
 
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernels;
 
-/// Who computes the notebook encoder's convolution and pooling layers.
+/// Who computes the encoders' convolution and pooling layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kernels {
@@ -47,6 +48,14 @@ pub fn max_pool2x2(kernels: Kernels, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4
     }
 }
 
+/// `conv(x)` of a symmetrically padded `conv` (the ResNet's).
+pub fn conv2d(kernels: Kernels, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    match kernels.fused(&x) && kernels::computes(conv) {
+        true => kernels::conv2d(conv, x),
+        false => conv.forward(x),
+    }
+}
+
 /// `pool(relu(conv(x)))`.
 pub fn conv2d_relu_pool(kernels: Kernels, conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     match kernels.fused(&x) {
@@ -63,6 +72,7 @@ mod tests {
 
     use super::*;
     use crate::model::encoders::ModelConfig;
+    use crate::model::encoders::resnet::ResNetConfig;
     use crate::model::summary::Tracer;
 
     /// The whole notebook encoder, built from one seed, on either path: the same features and
@@ -84,7 +94,33 @@ mod tests {
         };
         let (own, burn) = (run(Kernels::Own), run(Kernels::Burn));
         assert!(Kernels::Own.fused(&x) && !Kernels::Burn.fused(&x), "own is ours on the CPU, burn is Burn's");
-        for (what, (own, burn)) in ["features", "conv1 weight grad", "conv2 weight grad", "input grad"].iter().zip(own.iter().zip(&burn)) {
+        assert_same(&own, &burn, ["features", "conv1 weight grad", "conv2 weight grad", "input grad"]);
+    }
+
+    /// The same for the ResNet (every convolution ours or Burn's), in training mode: batch
+    /// statistics, shortcuts and all.
+    #[test]
+    fn both_paths_give_the_same_resnet_features_and_gradients() {
+        let device = Device::flex().autodiff();
+        let mut rng = ChaCha12Rng::seed_from_u64(4);
+        let values: Vec<f32> = (0..4 * 3 * 12 * 12).map(|_| rng.random_range(0.0..1.0)).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 12, 12]), &device).require_grad();
+        let run = |kernels| {
+            let config = ResNetConfig { width: 4, blocks: vec![1, 1] };
+            let net = config.init(3, kernels, &mut ChaCha12Rng::seed_from_u64(12), &device);
+            let features = net.forward(x.clone(), &mut Tracer::off(), true);
+            let weights = Tensor::<2>::from_data(TensorData::new((0..features.dims().iter().product()).map(|i| (i % 5) as f32 - 2.0).collect(), features.dims()), &device);
+            let grads = (features.clone() * weights).sum().backward();
+            let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+            let features = features.into_data().try_to_vec::<f32>().unwrap();
+            [features, values(net.stem.weight.grad(&grads).unwrap()), values(net.blocks[1].conv1.weight.grad(&grads).unwrap()), values(x.grad(&grads).unwrap())]
+        };
+        assert_same(&run(Kernels::Own), &run(Kernels::Burn), ["features", "stem weight grad", "block 2 conv1 weight grad", "input grad"]);
+    }
+
+    /// Each pair of value lists agrees to 1e-4 (relative beyond 1).
+    fn assert_same(own: &[Vec<f32>; 4], burn: &[Vec<f32>; 4], what: [&str; 4]) {
+        for (what, (own, burn)) in what.iter().zip(own.iter().zip(burn)) {
             assert_eq!(own.len(), burn.len(), "{what}");
             for (i, (a, b)) in own.iter().zip(burn).enumerate() {
                 assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}[{i}]: own {a}, burn {b}");

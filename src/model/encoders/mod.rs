@@ -46,8 +46,8 @@ pub struct ModelConfig {
     /// The ResNet's width and depth (with `encoder = "resnet"`).
     #[serde(default)]
     pub resnet: ResNetConfig,
-    /// Who computes the notebook encoder's conv + ReLU + pool layers: our CPU kernels or
-    /// Burn's standard ops.
+    /// Who computes the encoders' convolutions (and the notebook's ReLU and pool layers): our
+    /// CPU kernels or Burn's standard ops.
     #[serde(default)]
     pub kernels: Kernels,
 }
@@ -70,7 +70,7 @@ impl ModelConfig {
     pub fn encoder(&self, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Encoder {
         match self.encoder {
             EncoderName::Notebook => Encoder::Notebook(self.notebook(shape.channels, rng, device)),
-            EncoderName::Resnet => Encoder::Resnet(self.resnet.init(shape.channels, rng, device)),
+            EncoderName::Resnet => Encoder::Resnet(self.resnet.init(shape.channels, self.kernels, rng, device)),
         }
     }
 

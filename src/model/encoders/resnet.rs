@@ -13,6 +13,7 @@ use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
+use crate::model::ops::{Kernels, conv2d};
 use crate::model::summary::Tracer;
 
 /// Shape of the ResNet.
@@ -50,8 +51,8 @@ impl ResNetConfig {
 
     /// A freshly initialised ResNet for `channels`-channel images: convolutions drawn
     /// Kaiming-normal (fan-out, as torchvision's ResNet) from our generator, batch norms at
-    /// scale 1 and shift 0.
-    pub fn init(&self, channels: usize, rng: &mut ChaCha12Rng, device: &Device) -> ResNet {
+    /// scale 1 and shift 0; `kernels` computes the convolutions.
+    pub fn init(&self, channels: usize, kernels: Kernels, rng: &mut ChaCha12Rng, device: &Device) -> ResNet {
         let mut conv = |c_in, c_out, kernel, stride| conv(c_in, c_out, kernel, stride, rng, device);
         let stem = conv(channels, self.width, 3, 1);
         let mut blocks = Vec::new();
@@ -71,7 +72,7 @@ impl ResNetConfig {
                 c_in = c_out;
             }
         }
-        ResNet { stem, stem_norm: norm(self.width, device), blocks }
+        ResNet { stem, stem_norm: norm(self.width, device), blocks, kernels }
     }
 }
 
@@ -124,13 +125,13 @@ impl BasicBlock {
         statistics(&self.norm1) + statistics(&self.norm2) + shortcut
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
         let identity = match &self.shortcut {
-            Some(s) => s.norm.forward(s.conv.forward(x.clone())),
+            Some(s) => s.norm.forward(conv2d(kernels, &s.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.norm1.forward(self.conv1.forward(x)));
-        let y = self.norm2.forward(self.conv2.forward(y));
+        let y = relu(self.norm1.forward(conv2d(kernels, &self.conv1, x)));
+        let y = self.norm2.forward(conv2d(kernels, &self.conv2, y));
         relu(y + identity)
     }
 }
@@ -141,18 +142,21 @@ pub struct ResNet {
     pub(crate) stem: Conv2d,
     pub(crate) stem_norm: BatchNorm,
     pub(crate) blocks: Vec<BasicBlock>,
+    /// Who computes the convolutions (a setting, not a weight).
+    #[module(skip)]
+    kernels: Kernels,
 }
 
 impl ResNet {
     /// Pooled features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch.
     pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<2> {
-        let x = self.stem.forward(x);
+        let x = conv2d(self.kernels, &self.stem, x);
         trace.record("conv2d", "Conv2D", &x, self.stem.num_params(), trainable);
         let mut x = relu(self.stem_norm.forward(x));
         let norm = (self.stem_norm.num_params(), statistics(&self.stem_norm));
         trace.record_with_statistics("batch_normalization", "BatchNormalization", &x, norm, trainable);
         for block in &self.blocks {
-            x = block.forward(x);
+            x = block.forward(x, self.kernels);
             trace.record_with_statistics("residual_block", "ResidualBlock", &x, (block.num_params(), block.statistics()), trainable);
         }
         let [n, c, _, _] = x.dims();
@@ -168,7 +172,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn resnet(config: &ResNetConfig, channels: usize) -> ResNet {
-        config.init(channels, &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
+        config.init(channels, Kernels::default(), &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
     }
 
     #[test]
