@@ -6,7 +6,7 @@ use burn::tensor::activation::log_softmax;
 use crate::data::batch::BatchSource;
 use crate::model::classifier::Logits;
 
-/// A model's class log-probabilities for every sample of a set, with the true targets.
+/// A model's class scores and log-probabilities for every sample of a set, with the true targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
     /// Row-major `[n, classes]` class scores before softmax, what exported models output.
