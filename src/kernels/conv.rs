@@ -4,7 +4,8 @@
 //! The batch is cut into work items of whole images, small enough for their im2col matrix and
 //! convolution output to stay in cache; items run in parallel (rayon), each with
 //! single-threaded GEMMs (`gemm` crate). A pooled convolution's output never leaves its item.
-//! The forward pass keeps the im2col matrices for the backward pass. The cut depends only on the
+//! The backward pass reuses the im2col matrices the forward pass kept, or rebuilds them from the
+//! input where keeping them would cost too much memory ([`Im2col`]). The cut depends only on the
 //! shapes, so no sum's order depends on the number of threads: results are bit-for-bit repeatable.
 
 use gemm::{Parallelism, gemm};

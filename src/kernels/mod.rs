@@ -45,18 +45,19 @@ pub fn simd_level() -> &'static str {
     simd::Level::detected().name()
 }
 
+/// Whether `conv` has the shape every kernel of ours takes: square kernel and stride, no
+/// dilation or groups.
+fn square_and_plain(conv: &Conv2d) -> bool {
+    conv.stride[0] == conv.stride[1] && conv.kernel_size[0] == conv.kernel_size[1] && conv.dilation == [1, 1] && conv.groups == 1
+}
+
 /// Stride and bias of a convolution of the kind our kernels compute: 'same' padding, square
 /// kernel and stride, no dilation or groups, a bias (the ConvNet's are all built so).
 fn stride_and_bias(conv: &Conv2d) -> (usize, Tensor<1>) {
-    let [stride, stride_w] = conv.stride;
-    let supported = stride == stride_w
-        && conv.kernel_size[0] == conv.kernel_size[1]
-        && conv.dilation == [1, 1]
-        && conv.groups == 1
-        && matches!(conv.padding, PaddingConfig2d::Same);
+    let supported = square_and_plain(conv) && matches!(conv.padding, PaddingConfig2d::Same);
     assert!(supported, "our conv kernel computes square, 'same'-padded, undilated, ungrouped convolutions");
     let bias = conv.bias.as_ref().expect("the ConvNet's convolutions carry a bias").val();
-    (stride, bias)
+    (conv.stride[0], bias)
 }
 
 fn assert_pool2x2(pool: &MaxPool2d) {
@@ -80,7 +81,7 @@ pub fn max_pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 /// side, no dilation or groups (the ResNet's convolutions are all built so).
 pub fn computes(conv: &Conv2d) -> bool {
     let symmetric = matches!(conv.padding, PaddingConfig2d::Explicit(top, left, bottom, right) if top == left && left == bottom && bottom == right);
-    symmetric && conv.stride[0] == conv.stride[1] && conv.kernel_size[0] == conv.kernel_size[1] && conv.dilation == [1, 1] && conv.groups == 1
+    symmetric && square_and_plain(conv)
 }
 
 /// `conv(x)` for a `conv` that [`computes`] accepts, through our kernels; without a bias, it
