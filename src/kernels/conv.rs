@@ -8,6 +8,8 @@
 //! input where keeping them would cost too much memory ([`Im2col`]). The cut depends only on the
 //! shapes, so no sum's order depends on the number of threads: results are bit-for-bit repeatable.
 
+use std::mem::MaybeUninit;
+
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
@@ -315,13 +317,17 @@ pub type Winners = Vec<u8>;
 /// The [`Winners`] entry of a window whose ReLU outputs are all 0.
 const NO_GRADIENT: u8 = u8::MAX;
 
-/// The [`Winners`] entry of a pooling window of ReLU outputs whose maximum is `max`: the first
-/// maximum in row-major order, as TensorFlow picks among ties.
+/// The [`Winners`] entry of a pooling window of ReLU outputs from its `left` and `right`
+/// column maxima and whether each came from the lower row: the first maximum in row-major
+/// order, as TensorFlow picks among ties.
 #[inline(always)]
-fn window_winner(window: [f32; 4], max: f32) -> u8 {
-    // Selects from the last to the first, not branches: which value wins is random.
-    let first_max = (0..3).rev().fold(3, |winner, k| if window[k] == max { k as u8 } else { winner });
-    if max > 0.0 { first_max } else { NO_GRADIENT }
+fn window_winner(left: f32, right: f32, lower_won: [bool; 2]) -> u8 {
+    // Row-major indices: the left column's are 0 and 2, the right one's 1 and 3.
+    let (left_index, right_index) = (2 * u8::from(lower_won[0]), 2 * u8::from(lower_won[1]) + 1);
+    // Selects, not branches: which value wins is random.
+    let tie = left_index.min(right_index);
+    let first_max = if left > right { left_index } else if right > left { right_index } else { tie };
+    if left.max(right) > 0.0 { first_max } else { NO_GRADIENT }
 }
 
 /// `max_pool2x2(relu(conv(x, weight) + bias))` for a geometry [`ConvGeometry::cropped_for_pool`],
@@ -335,20 +341,28 @@ pub fn forward_pooled(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry,
     let (mut pooled, mut winners) = (Vec::with_capacity(len), Vec::with_capacity(len));
     let items = pooled.spare_capacity_mut()[..len].par_chunks_mut(item_len).zip(winners.spare_capacity_mut()[..len].par_chunks_mut(item_len));
     let columns = convolve(x, weight, g, items, keep_columns, #[inline(always)] |product, (pooled, winners)| {
+        // Per plane, first each row pair's column maxima (along contiguous rows, a loop that
+        // vectorises), then the maxima of neighbouring columns.
+        let mut column_max = vec![0.0; g.positions() / 2];
+        let mut lower_won = vec![false; g.positions() / 2];
         let planes = pooled.chunks_mut(g.pooled_positions()).zip(winners.chunks_mut(g.pooled_positions()));
         for (plane_index, (pooled, winners)) in planes.enumerate() {
             let (n, c) = (plane_index / g.out_channels, plane_index % g.out_channels);
             let plane = &product[g.plane_range(product.len(), n, c)];
-            let rows = pooled.chunks_mut(g.out_width / 2).zip(winners.chunks_mut(g.out_width / 2)).zip(plane.chunks(2 * g.out_width));
-            for ((pooled, winners), pair) in rows {
+            let pairs = plane.chunks_exact(2 * g.out_width).zip(column_max.chunks_exact_mut(g.out_width).zip(lower_won.chunks_exact_mut(g.out_width)));
+            for (pair, (column_max, lower_won)) in pairs {
                 let (upper, lower) = pair.split_at(g.out_width);
-                let windows = upper.chunks_exact(2).zip(lower.chunks_exact(2));
-                for ((pooled, winner), (upper, lower)) in pooled.iter_mut().zip(winners.iter_mut()).zip(windows) {
-                    let window = [upper[0], upper[1], lower[0], lower[1]].map(|v| (v + bias[c]).max(0.0));
-                    let max = window.into_iter().fold(f32::NEG_INFINITY, f32::max);
-                    pooled.write(max);
-                    winner.write(window_winner(window, max));
+                for (((&upper, &lower), max), lower_won) in upper.iter().zip(lower).zip(column_max.iter_mut()).zip(lower_won.iter_mut()) {
+                    let (upper, lower) = ((upper + bias[c]).max(0.0), (lower + bias[c]).max(0.0));
+                    *lower_won = lower > upper;
+                    *max = if *lower_won { lower } else { upper };
                 }
+            }
+            let windows = column_max.chunks_exact(2).zip(lower_won.chunks_exact(2));
+            for ((pooled, winner), (max, lower_won)) in pooled.iter_mut().zip(winners.iter_mut()).zip(windows) {
+                let (left, right) = (max[0], max[1]);
+                pooled.write(if right > left { right } else { left });
+                winner.write(window_winner(left, right, [lower_won[0], lower_won[1]]));
             }
         }
     });
@@ -387,10 +401,12 @@ pub fn backward(columns: Im2col, weight: &[f32], relu_output: Option<&[f32]>, dy
                 Some(y) => {
                     let y = &y[plane_index * g.positions()..][..g.positions()];
                     for ((out, &grad), &value) in dz.iter_mut().zip(dy).zip(y) {
-                        *out = if value > 0.0 { grad } else { 0.0 };
+                        out.write(if value > 0.0 { grad } else { 0.0 });
                     }
                 }
-                None => dz.copy_from_slice(dy),
+                None => {
+                    dz.write_copy_of_slice(dy);
+                }
             }
         }
     })
@@ -409,29 +425,34 @@ pub fn backward_pooled(columns: Im2col, weight: &[f32], winners: &[u8], dpooled:
             let range = g.plane_range(dz.len(), n, c);
             let rows = winners.chunks(g.out_width / 2).zip(dpooled.chunks(g.out_width / 2)).zip(dz[range].chunks_mut(2 * g.out_width));
             for ((winners, dpooled), pair) in rows {
-                for (px, (&winner, &grad)) in winners.iter().zip(dpooled).enumerate() {
-                    if winner != NO_GRADIENT {
-                        let (row, col) = (usize::from(winner) / 2, usize::from(winner) % 2);
-                        // `+ 0.0` turns a -0.0 gradient into the +0.0 that adding it to 0 gave.
-                        pair[row * g.out_width + 2 * px + col] = grad + 0.0;
-                    }
+                let (upper, lower) = pair.split_at_mut(g.out_width);
+                let windows = upper.chunks_exact_mut(2).zip(lower.chunks_exact_mut(2));
+                for ((&winner, &grad), (upper, lower)) in winners.iter().zip(dpooled).zip(windows) {
+                    // Every value is written, zeros too. `+ 0.0` turns a -0.0 gradient into the
+                    // +0.0 that adding it to 0 gives, as the layered ReLU and pool backward do.
+                    let share = |k: u8| if winner == k { grad + 0.0 } else { 0.0 };
+                    upper[0].write(share(0));
+                    upper[1].write(share(1));
+                    lower[0].write(share(2));
+                    lower[1].write(share(3));
                 }
             }
         }
     })
 }
 
-/// The backward pass of each work item in parallel: `pre_activation_grad` writes the item's
-/// loss gradient before the ReLU, channel-major `[out_channels, images * positions]` like the
-/// GEMMs, into zeros; the item then returns its share of the weight and bias gradients. The
-/// shares are summed in work-item order, so the result does not depend on the thread count.
+/// The backward pass of each work item in parallel: `pre_activation_grad` writes every value
+/// of the item's loss gradient before the ReLU, channel-major `[out_channels, images *
+/// positions]` like the GEMMs, into a buffer that is not zero-filled first; the item then
+/// returns its share of the weight and bias gradients. The shares are summed in work-item
+/// order, so the result does not depend on the thread count.
 fn backward_items<I: Send>(
     columns: Im2col,
     weight: &[f32],
     g: &ConvGeometry,
     input_grad: bool,
     items: impl IndexedParallelIterator<Item = I>,
-    pre_activation_grad: impl Fn(I, &mut [f32]) + Sync + Send,
+    pre_activation_grad: impl Fn(I, &mut [MaybeUninit<f32>]) + Sync + Send,
 ) -> ConvGradients {
     let offsets = g.tap_offsets();
     // Each item adds its input gradient straight into its own images of the batch's.
@@ -455,8 +476,11 @@ fn backward_items<I: Send>(
                         &rebuilt
                     }
                 };
-                let mut dz = vec![0.0; cols.len() / g.patch() * g.out_channels];
-                pre_activation_grad(item, &mut dz);
+                let len = cols.len() / g.patch() * g.out_channels;
+                let mut dz = Vec::with_capacity(len);
+                pre_activation_grad(item, &mut dz.spare_capacity_mut()[..len]);
+                // SAFETY: `pre_activation_grad` writes every element.
+                unsafe { dz.set_len(len) };
                 backward_item(cols, weight, &dz, g, &offsets, dx)
             })
         })
