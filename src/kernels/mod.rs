@@ -177,7 +177,6 @@ mod tests {
         }
     }
 
-    /// Builds a 3x3 'same' convolution with a random bias and a random input, and checks that
     /// A 3x3 'same' convolution of `channels` with `stride`, as the notebook's.
     fn same(channels: [usize; 2], stride: usize) -> Conv2dConfig {
         Conv2dConfig::new(channels, [3, 3]).with_stride([stride; 2]).with_padding(PaddingConfig2d::Same)
