@@ -3,7 +3,9 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
+use rayon::prelude::*;
 
 use crate::data::dataset::ChannelStats;
 use crate::data::images::LabeledImages;
@@ -66,9 +68,16 @@ impl PixelMap {
 
     /// Appends the floats of a planar image to `out`.
     pub fn extend(&self, image: &[u8], plane: usize, out: &mut Vec<f32>) {
-        for (c, bytes) in image.chunks(plane).enumerate() {
+        let start = out.len();
+        out.resize(start + image.len(), 0.0);
+        self.write(image, plane, &mut out[start..]);
+    }
+
+    /// Writes the floats of a planar image into `out` (as long as the image).
+    pub fn write(&self, image: &[u8], plane: usize, out: &mut [f32]) {
+        for (c, (bytes, out)) in image.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
             let (mean, std) = (self.mean[c], self.std[c]);
-            out.extend(bytes.iter().map(|&b| (b as f32 - mean) / std));
+            out.iter_mut().zip(bytes).for_each(|(o, &b)| *o = (b as f32 - mean) / std);
         }
     }
 }
@@ -187,21 +196,38 @@ impl<'a> ViewBatches<'a> {
     }
 
     /// The views of the images at `indices`; without a generator every view is the image.
-    fn views(&self, indices: &[usize], device: &Device, mut rng: Option<&mut ChaCha12Rng>) -> Batch<Vec<Tensor<4>>> {
-        let shape = self.images.shape();
-        let mut per_view = vec![Vec::with_capacity(indices.len() * shape.len()); self.views.len()];
-        let mut view = vec![0u8; shape.len()];
-        for &i in indices {
+    ///
+    /// The samples are drawn in parallel: the batch takes one seed from `rng`, and the sample at
+    /// position `k` draws its views from that seed's stream `k`, so the views do not depend on
+    /// the number of threads, and `rng` advances by one draw per batch (which checkpoints keep).
+    fn views(&self, indices: &[usize], device: &Device, rng: Option<&mut ChaCha12Rng>) -> Batch<Vec<Tensor<4>>> {
+        let (shape, count) = (self.images.shape(), self.views.len());
+        let batch_seed = rng.map(|rng| rng.random::<u64>());
+        // Every view's bytes, sample-major: [sample, view, pixels].
+        let mut bytes = vec![0u8; indices.len() * count * shape.len()];
+        bytes.par_chunks_mut(count * shape.len()).zip(indices).enumerate().for_each(|(k, (views, &i))| {
             let image = self.images.image(i);
-            for (v, values) in per_view.iter_mut().enumerate() {
-                match rng.as_deref_mut() {
-                    Some(rng) => self.views.view(v, image, shape.dims(), rng, &mut view),
+            let mut rng = batch_seed.map(|seed| {
+                let mut rng = ChaCha12Rng::seed_from_u64(seed);
+                rng.set_stream(k as u64);
+                rng
+            });
+            for (v, view) in views.chunks_mut(shape.len()).enumerate() {
+                match rng.as_mut() {
+                    Some(rng) => self.views.view(v, image, shape.dims(), rng, view),
                     None => view.copy_from_slice(image),
                 }
-                self.pixels.extend(&view, shape.plane(), values);
             }
-        }
-        let input = per_view.into_iter().map(|values| image_tensor(values, shape.batch(indices.len()), device)).collect();
+        });
+        let input = (0..count)
+            .map(|v| {
+                let mut values = vec![0.0; indices.len() * shape.len()];
+                values.par_chunks_mut(shape.len()).zip(bytes.par_chunks(count * shape.len())).for_each(|(out, views)| {
+                    self.pixels.write(&views[v * shape.len()..][..shape.len()], shape.plane(), out);
+                });
+                image_tensor(values, shape.batch(indices.len()), device)
+            })
+            .collect();
         Batch { input, targets: Vec::new() }
     }
 }
