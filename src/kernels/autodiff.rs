@@ -5,14 +5,15 @@ use std::sync::Arc;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
+use burn::backend::{Autodiff, AutodiffBackend, Flex};
 
 use super::conv::{self, Columns, ConvGeometry, ConvGradients, Im2col, Winners};
-use super::{KernelOps, flex_tensor, pool, pool_geometry, shape4, values};
+use super::norm::{self, NormGeometry, Statistics};
+use super::{KernelOps, NormOutput, flex_tensor, pool, pool_geometry, shape, shape4, values};
 
 /// What the backward pass of `conv2d_relu` needs: the geometry, weight, (post-ReLU) output and
 /// the forward pass's im2col matrices (shared, not copied, if the state is cloned).
@@ -125,6 +126,42 @@ impl Backward<Flex, 3> for ConvReluPoolBackward {
     }
 }
 
+/// What the backward pass of `batch_norm_train` needs: the input, the output (whose sign is
+/// the ReLU's gradient) when there was a ReLU, gamma, the batch statistics, and whether a
+/// residual was added.
+#[derive(Debug, Clone)]
+struct NormState {
+    geometry: NormGeometry,
+    x: FlexTensor,
+    relu_output: Option<FlexTensor>,
+    gamma: FlexTensor,
+    statistics: Arc<Statistics>,
+    epsilon: f64,
+}
+
+#[derive(Debug)]
+struct NormBackward;
+
+/// Parents: input, gamma, beta, and the residual when one was added (`N` is 3 or 4).
+impl<const N: usize> Backward<Flex, N> for NormBackward {
+    type State = NormState;
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let NormState { geometry, x, relu_output, gamma, statistics, epsilon } = &ops.state;
+        let nodes = ops.parents.map(|node| node.map(|n| n.id));
+        let (x_node, gamma_node, beta_node, residual_node) = (nodes[0], nodes[1], nodes[2], nodes.get(3).copied().flatten());
+        let relu_output = relu_output.as_ref().map(values);
+        let computed = norm::backward(&values(x), relu_output.as_deref(), &values(&dy), &values(gamma), statistics, *epsilon, residual_node.is_some(), geometry);
+        let channels = [geometry.channels];
+        for (node, grad, shape) in [(x_node, Some(computed.x), shape(x)), (gamma_node, Some(computed.gamma), channels.to_vec()), (beta_node, Some(computed.beta), channels.to_vec()), (residual_node, computed.residual, shape(x))] {
+            if let (Some(node), Some(grad)) = (node, grad) {
+                grads.register::<Flex>(node, flex_tensor(grad, shape));
+            }
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
     fn conv2d_relu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
         let prep = ConvReluBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful();
@@ -181,4 +218,30 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu_pool(x, weight, bias, stride)),
         }
     }
+
+    fn batch_norm_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64, relu: bool) -> NormOutput<Self> {
+        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) = (x.into_parts(), gamma.into_parts(), beta.into_parts());
+        let (y, statistics) = super::batch_norm_forward(&x, &gamma, &beta, None, epsilon, relu);
+        let state = NormState { geometry: NormGeometry::of(&shape(&x)), x, relu_output: relu.then(|| y.clone()), gamma, statistics: Arc::new(statistics), epsilon };
+        finish_norm::<C, 3>([x_node, gamma_node, beta_node], state, y)
+    }
+
+    fn batch_norm_add_relu_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, residual: FloatTensor<Self>, epsilon: f64) -> NormOutput<Self> {
+        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) = (x.into_parts(), gamma.into_parts(), beta.into_parts());
+        let (residual, residual_node) = residual.into_parts();
+        let (y, statistics) = super::batch_norm_forward(&x, &gamma, &beta, Some(&residual), epsilon, true);
+        let state = NormState { geometry: NormGeometry::of(&shape(&x)), x, relu_output: Some(y.clone()), gamma, statistics: Arc::new(statistics), epsilon };
+        finish_norm::<C, 4>([x_node, gamma_node, beta_node, residual_node], state, y)
+    }
+}
+
+/// Records a batch norm's output `y` with its backward `state` when a parent is tracked; the
+/// batch statistics come back untracked.
+fn finish_norm<C: CheckpointStrategy, const N: usize>(nodes: [NodeGuard; N], state: NormState, y: FlexTensor) -> NormOutput<Autodiff<Flex, C>> {
+    let (mean, variance) = (state.statistics.mean_tensor(), state.statistics.variance_tensor());
+    let output = match NormBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(state, y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    (output, Autodiff::<Flex, C>::from_inner(mean), Autodiff::<Flex, C>::from_inner(variance))
 }

@@ -4,6 +4,7 @@
 //! flex only) or Burn's standard ops, which run on any Burn device. The encoders call these
 //! functions and never name either.
 
+use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::activation::relu;
@@ -27,7 +28,7 @@ pub enum Kernels {
 impl Kernels {
     /// Whether our fused kernels compute `x`: asked of each tensor, so that a model moved to
     /// another device follows it.
-    fn fused(self, x: &Tensor<4>) -> bool {
+    fn fused<const D: usize>(self, x: &Tensor<D>) -> bool {
         self == Kernels::Own && x.device() == Device::flex()
     }
 }
@@ -54,6 +55,23 @@ pub fn conv2d(kernels: Kernels, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         true => kernels::conv2d(conv, x),
         false => conv.forward(x),
     }
+}
+
+/// `relu(norm(x) + residual)`, the add and the ReLU when asked for. Our kernel computes a
+/// batch norm in training mode (the batch's statistics) in one pass with them; Burn's layers
+/// compute the rest.
+pub fn batch_norm<const D: usize>(kernels: Kernels, norm: &BatchNorm, x: Tensor<D>, residual: Option<Tensor<D>>, with_relu: bool) -> Tensor<D> {
+    // Burn's BatchNorm::forward's own test for training mode.
+    let training = x.device().is_autodiff() && norm.training.is_enabled();
+    if kernels.fused(&x) && training {
+        return kernels::batch_norm_train(norm, x, residual, with_relu);
+    }
+    let y = norm.forward(x);
+    let y = match residual {
+        Some(residual) => y + residual,
+        None => y,
+    };
+    if with_relu { relu(y) } else { y }
 }
 
 /// `pool(relu(conv(x)))`.

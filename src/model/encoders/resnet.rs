@@ -7,13 +7,12 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use crate::model::ops::{Kernels, conv2d};
+use crate::model::ops::{Kernels, batch_norm, conv2d};
 use crate::model::summary::Tracer;
 
 /// Shape of the ResNet.
@@ -127,12 +126,11 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
         let identity = match &self.shortcut {
-            Some(s) => s.norm.forward(conv2d(kernels, &s.conv, x.clone())),
+            Some(s) => batch_norm(kernels, &s.norm, conv2d(kernels, &s.conv, x.clone()), None, false),
             None => x.clone(),
         };
-        let y = relu(self.norm1.forward(conv2d(kernels, &self.conv1, x)));
-        let y = self.norm2.forward(conv2d(kernels, &self.conv2, y));
-        relu(y + identity)
+        let y = batch_norm(kernels, &self.norm1, conv2d(kernels, &self.conv1, x), None, true);
+        batch_norm(kernels, &self.norm2, conv2d(kernels, &self.conv2, y), Some(identity), true)
     }
 }
 
@@ -152,7 +150,7 @@ impl ResNet {
     pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<2> {
         let x = conv2d(self.kernels, &self.stem, x);
         trace.record("conv2d", "Conv2D", &x, self.stem.num_params(), trainable);
-        let mut x = relu(self.stem_norm.forward(x));
+        let mut x = batch_norm(self.kernels, &self.stem_norm, x, None, true);
         let norm = (self.stem_norm.num_params(), statistics(&self.stem_norm));
         trace.record_with_statistics("batch_normalization", "BatchNormalization", &x, norm, trainable);
         for block in &self.blocks {
