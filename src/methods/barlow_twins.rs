@@ -39,7 +39,7 @@ impl BarlowTwinsConfig {
     /// encoder is drawn first, as every method's is).
     pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> BarlowTwins {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
-        BarlowTwins { encoder, projector: self.projector.init(features, rng, device), lambda: self.lambda }
+        BarlowTwins { encoder, projector: self.projector.init(features, model.kernels, rng, device), lambda: self.lambda }
     }
 }
 

@@ -53,8 +53,8 @@ impl ByolConfig {
     /// encoder and projector and never receives gradients.
     pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Byol {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
-        let projector = self.projector.init(features, rng, device);
-        let predictor = self.predictor().init(self.projector.output, rng, device);
+        let projector = self.projector.init(features, model.kernels, rng, device);
+        let predictor = self.predictor().init(self.projector.output, model.kernels, rng, device);
         Byol {
             target_encoder: encoder.clone().no_grad(),
             target_projector: projector.clone().no_grad(),

@@ -39,7 +39,7 @@ impl SimClrConfig {
     /// encoder is drawn first, as every method's is).
     pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> SimClr {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
-        SimClr { encoder, projector: self.projector.init(features, rng, device), temperature: self.temperature }
+        SimClr { encoder, projector: self.projector.init(features, model.kernels, rng, device), temperature: self.temperature }
     }
 }
 

@@ -51,7 +51,7 @@ impl VicRegConfig {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
         VicReg {
             encoder,
-            projector: self.projector.init(features, rng, device),
+            projector: self.projector.init(features, model.kernels, rng, device),
             weights: [self.invariance_weight, self.variance_weight, self.covariance_weight],
         }
     }

@@ -9,6 +9,7 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::model::init::init_linear_uniform;
+use crate::model::ops::{Kernels, batch_norm};
 
 /// Shape of a two-layer MLP head.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -23,8 +24,8 @@ pub struct MlpConfig {
 }
 
 impl MlpConfig {
-    /// A freshly initialised head taking `inputs` features.
-    pub fn init(&self, inputs: usize, rng: &mut ChaCha12Rng, device: &Device) -> Mlp {
+    /// A freshly initialised head taking `inputs` features; `kernels` computes its batch norm.
+    pub fn init(&self, inputs: usize, kernels: Kernels, rng: &mut ChaCha12Rng, device: &Device) -> Mlp {
         let mut dense = |i, o| {
             let mut linear = LinearConfig::new(i, o).init(device);
             init_linear_uniform(&mut linear, rng, device);
@@ -32,7 +33,7 @@ impl MlpConfig {
         };
         let hidden = dense(inputs, self.hidden);
         let output = dense(self.hidden, self.output);
-        Mlp { hidden, norm: self.batch_norm.then(|| BatchNormConfig::new(self.hidden).init(device)), relu: Relu::new(), output }
+        Mlp { hidden, norm: self.batch_norm.then(|| BatchNormConfig::new(self.hidden).init(device)), relu: Relu::new(), output, kernels }
     }
 
     /// Names the first size that cannot work (`flag` is the flag prefix for messages).
@@ -51,6 +52,9 @@ pub struct Mlp {
     norm: Option<BatchNorm>,
     relu: Relu,
     output: Linear,
+    /// Who computes the batch norm and the ReLU after it (a setting, not a weight).
+    #[module(skip)]
+    kernels: Kernels,
 }
 
 impl Mlp {
@@ -58,10 +62,10 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let x = self.hidden.forward(x);
         let x = match &self.norm {
-            Some(norm) => norm.forward(x),
-            None => x,
+            Some(norm) => batch_norm(self.kernels, norm, x, None, true),
+            None => self.relu.forward(x),
         };
-        self.output.forward(self.relu.forward(x))
+        self.output.forward(x)
     }
 }
 
@@ -111,10 +115,10 @@ mod tests {
     fn parameter_count_and_output_shape() {
         let device = Device::flex();
         let mut rng = ChaCha12Rng::seed_from_u64(0);
-        let with_norm = MlpConfig { hidden: 8, output: 3, batch_norm: true }.init(5, &mut rng, &device);
+        let with_norm = MlpConfig { hidden: 8, output: 3, batch_norm: true }.init(5, Kernels::default(), &mut rng, &device);
         // (5*8 + 8) + (8 gamma, beta, running mean and variance, counted as Keras does) + (8*3 + 3)
         assert_eq!(with_norm.num_params(), 48 + 32 + 27);
-        let without = MlpConfig { hidden: 8, output: 3, batch_norm: false }.init(5, &mut rng, &device);
+        let without = MlpConfig { hidden: 8, output: 3, batch_norm: false }.init(5, Kernels::default(), &mut rng, &device);
         assert_eq!(without.num_params(), 48 + 27);
         assert_eq!(without.forward(Tensor::zeros([4, 5], &device)).dims(), [4, 3]);
     }
