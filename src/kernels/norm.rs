@@ -8,6 +8,8 @@
 //! backward pass two. Work is cut into blocks of whole images that depend only on the shapes;
 //! per-block sums are added in block order, in f64, so no result depends on the thread count.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::simd::Level;
@@ -135,12 +137,13 @@ fn channel_sums<const K: usize>(g: &NormGeometry, run: impl Fn(usize, usize) -> 
     total
 }
 
-/// Writes `value(offset, channel)` for every value of `out` (`[batch, channels, positions]`):
-/// `value` gets the offset of a channel's run in one image and writes the run. Blocks run in
-/// parallel.
-fn for_each_run(g: &NormGeometry, out: &mut [f32], write: impl Fn(usize, usize, &mut [f32]) + Sync) {
-    let block_len = g.block_len();
-    out.par_chunks_mut(block_len).enumerate().for_each(|(block, out)| {
+/// A new `[batch, channels, positions]` vector whose every run of one image's channel is written
+/// by `write(offset, channel, run)`, `offset` being the run's start. Blocks run in parallel,
+/// each writing its own fresh pages (the vector is not zero-filled first).
+fn map_runs(g: &NormGeometry, write: impl Fn(usize, usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+    let (len, block_len) = (g.batch * g.image_len(), g.block_len());
+    let mut out = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len].par_chunks_mut(block_len).enumerate().for_each(|(block, out)| {
         g.simd.run(#[inline(always)] || {
             for (i, run) in out.chunks_mut(g.positions).enumerate() {
                 let offset = block * block_len + i * g.positions;
@@ -148,6 +151,9 @@ fn for_each_run(g: &NormGeometry, out: &mut [f32], write: impl Fn(usize, usize, 
             }
         })
     });
+    // SAFETY: the blocks tile the vector, and `write` writes every value of every run.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// `relu(batch_norm(x) + residual)` (each step when asked for) with the batch's statistics,
@@ -164,8 +170,7 @@ pub fn forward(x: &[f32], gamma: &[f32], beta: &[f32], residual: Option<&[f32]>,
     let variance = squares.iter().map(|[sum]| (sum / g.count()) as f32).collect();
     let statistics = Statistics { mean, variance };
     let channels = statistics.channels(gamma, beta, epsilon);
-    let mut y = vec![0.0; x.len()];
-    for_each_run(g, &mut y, #[inline(always)] |offset, c, out| {
+    let y = map_runs(g, #[inline(always)] |offset, c, out| {
         let Channel { scale, shift, .. } = channels[c];
         let x = &x[offset..][..out.len()];
         match residual {
@@ -173,13 +178,13 @@ pub fn forward(x: &[f32], gamma: &[f32], beta: &[f32], residual: Option<&[f32]>,
                 let residual = &residual[offset..][..out.len()];
                 for ((o, &x), &r) in out.iter_mut().zip(x).zip(residual) {
                     let v = x * scale + shift + r;
-                    *o = if relu { v.max(0.0) } else { v };
+                    o.write(if relu { v.max(0.0) } else { v });
                 }
             }
             None => {
                 for (o, &x) in out.iter_mut().zip(x) {
                     let v = x * scale + shift;
-                    *o = if relu { v.max(0.0) } else { v };
+                    o.write(if relu { v.max(0.0) } else { v });
                 }
             }
         }
@@ -214,15 +219,11 @@ pub fn backward(
 ) -> NormGradients {
     // The gradient before the ReLU: the residual's, and what the normalisation receives.
     let masked = relu_output.map(|y| {
-        let mut dz = vec![0.0; dy.len()];
-        dz.par_chunks_mut(g.block_len()).zip(dy.par_chunks(g.block_len()).zip(y.par_chunks(g.block_len()))).for_each(|(dz, (dy, y))| {
-            g.simd.run(#[inline(always)] || {
-                for ((dz, &dy), &y) in dz.iter_mut().zip(dy).zip(y) {
-                    *dz = if y > 0.0 { dy } else { 0.0 };
-                }
-            })
-        });
-        dz
+        map_runs(g, #[inline(always)] |offset, _, dz| {
+            for ((dz, &dy), &y) in dz.iter_mut().zip(&dy[offset..]).zip(&y[offset..]) {
+                dz.write(if y > 0.0 { dy } else { 0.0 });
+            }
+        })
     });
     let dz = masked.as_deref().unwrap_or(dy);
     let channels = statistics.channels(gamma, &vec![0.0; gamma.len()], epsilon);
@@ -241,12 +242,11 @@ pub fn backward(
             [scale as f32, (-scale * inv_std * inv_std * sum_dz_centred / count) as f32, (-scale * sum_dz / count) as f32]
         })
         .collect();
-    let mut dx = vec![0.0; x.len()];
-    for_each_run(g, &mut dx, #[inline(always)] |offset, c, out| {
+    let dx = map_runs(g, #[inline(always)] |offset, c, out| {
         let ([a, b, constant], mean) = (coefficients[c], channels[c].mean);
         let (dz, x) = (&dz[offset..][..out.len()], &x[offset..][..out.len()]);
         for ((o, &dz), &x) in out.iter_mut().zip(dz).zip(x) {
-            *o = a * dz + b * (x - mean) + constant;
+            o.write(a * dz + b * (x - mean) + constant);
         }
     });
     let gamma_grad = sums.iter().zip(&channels).map(|(&[_, sum_dz_centred], channel)| (sum_dz_centred * f64::from(channel.inv_std)) as f32).collect();
