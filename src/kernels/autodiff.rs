@@ -59,7 +59,7 @@ impl Backward<Flex, 3> for ConvBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let ConvState { geometry, x, weight } = &ops.state;
         let nodes = ops.parents.map(|node| node.map(|n| n.id));
-        let computed = conv::backward(Im2col::Rebuilt(&values(x)), &values(weight), None, &values(&dy), geometry, nodes[0].is_some());
+        let computed = super::plain_conv_backward(x, weight, &dy, geometry, nodes[0].is_some());
         register_conv_grads(geometry, computed, nodes, grads);
     }
 }
@@ -184,7 +184,7 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         match prep {
             OpsKind::Tracked(prep) => {
                 let geometry = ConvGeometry::padded(shape4(&x), shape4(&weight), stride, padding);
-                let (y, _) = conv::forward::<false>(&values(&x), &values(&weight), &values(&bias), &geometry, false);
+                let y = super::plain_conv_forward(&x, &weight, &bias, &geometry);
                 let state = ConvState { geometry, x, weight };
                 prep.finish(state, flex_tensor(y, geometry.output_shape()))
             }

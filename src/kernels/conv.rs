@@ -495,14 +495,14 @@ fn backward_items<I: Send>(
 }
 
 /// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix.
-fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub(super) fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..cols).flat_map(|c| (0..rows).map(move |r| matrix[r * cols + c])).collect()
 }
 
 /// The sum of each `columns`-long row of `matrix`, each added front to back. Eight rows are
 /// summed side by side: one row alone waits on each addition's latency.
 #[inline(always)]
-fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
+pub(super) fn row_sums(matrix: &[f32], columns: usize) -> Vec<f32> {
     const LANES: usize = 8;
     let mut sums = Vec::with_capacity(matrix.len() / columns);
     let mut blocks = matrix.chunks_exact(LANES * columns);

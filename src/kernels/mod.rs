@@ -11,6 +11,7 @@ mod autodiff;
 mod conv;
 mod norm;
 mod pool;
+mod shifted;
 mod simd;
 
 use conv::ConvGeometry;
@@ -177,8 +178,7 @@ impl KernelOps for Flex {
 
     fn conv2d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: usize, padding: usize) -> FlexTensor {
         let geometry = ConvGeometry::padded(shape4(&x), shape4(&weight), stride, padding);
-        let (y, _) = conv::forward::<false>(&values(&x), &values(&weight), &values(&bias), &geometry, false);
-        flex_tensor(y, geometry.output_shape())
+        flex_tensor(plain_conv_forward(&x, &weight, &bias, &geometry), geometry.output_shape())
     }
 
     fn max_pool2x2(x: FlexTensor) -> FlexTensor {
@@ -200,6 +200,25 @@ impl KernelOps for Flex {
     fn batch_norm_add_relu_train(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, residual: FlexTensor, epsilon: f64) -> NormOutput<Self> {
         let (y, statistics) = batch_norm_forward(&x, &gamma, &beta, Some(&residual), epsilon, true);
         (y, statistics.mean_tensor(), statistics.variance_tensor())
+    }
+}
+
+/// `conv(x, weight) + bias` (the ResNet's convolutions): by shifted GEMMs where they suit the
+/// shape, else through im2col.
+fn plain_conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, geometry: &ConvGeometry) -> Vec<f32> {
+    let (x, weight, bias) = (values(x), values(weight), values(bias));
+    match shifted::suits(geometry) {
+        true => shifted::forward(&x, &weight, &bias, geometry),
+        false => conv::forward::<false>(&x, &weight, &bias, geometry, false).0,
+    }
+}
+
+/// The gradients of [`plain_conv_forward`], from its input `x` and the output gradient `dy`.
+fn plain_conv_backward(x: &FlexTensor, weight: &FlexTensor, dy: &FlexTensor, geometry: &ConvGeometry, input_grad: bool) -> conv::ConvGradients {
+    let (x, weight, dy) = (values(x), values(weight), values(dy));
+    match shifted::suits(geometry) {
+        true => shifted::backward(&x, &weight, &dy, geometry, input_grad),
+        false => conv::backward(conv::Im2col::Rebuilt(&x), &weight, None, &dy, geometry, input_grad),
     }
 }
 
