@@ -494,9 +494,26 @@ fn backward_items<I: Send>(
     ConvGradients { x: dx, weight: transpose(&weight_grad, g.patch(), g.out_channels), bias: bias_grad }
 }
 
-/// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix.
+/// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix. It walks blocks of eight
+/// rows, so that each output row is written eight contiguous values at a time from eight
+/// sequential input streams.
+#[inline(always)]
 pub(super) fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    (0..cols).flat_map(|c| (0..rows).map(move |r| matrix[r * cols + c])).collect()
+    const BLOCK: usize = 8;
+    let mut out = Vec::with_capacity(rows * cols);
+    let spare = &mut out.spare_capacity_mut()[..rows * cols];
+    for (block_index, block) in matrix.chunks(BLOCK * cols).enumerate() {
+        let first_row = block_index * BLOCK;
+        let block_rows = block.len() / cols;
+        for (c, out_row) in spare.chunks_mut(rows).enumerate() {
+            for (r, out) in out_row[first_row..][..block_rows].iter_mut().enumerate() {
+                out.write(block[r * cols + c]);
+            }
+        }
+    }
+    // SAFETY: every block of rows writes its slot of every output row.
+    unsafe { out.set_len(rows * cols) };
+    out
 }
 
 /// The sum of each `columns`-long row of `matrix`, each added front to back. Eight rows are
@@ -640,6 +657,13 @@ mod tests {
         for level in levels {
             assert!(run(level) == baseline, "{level:?} differs from the baseline");
         }
+    }
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        let matrix: Vec<f32> = (0..11 * 3).map(|i| i as f32).collect();
+        let expected: Vec<f32> = (0..3).flat_map(|c| (0..11).map(move |r| (r * 3 + c) as f32)).collect();
+        assert_eq!(transpose(&matrix, 11, 3), expected);
     }
 
     #[test]
