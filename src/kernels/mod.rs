@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn conv2d_matches_burns_convolution_and_gradients() {
         let mut rng = ChaCha12Rng::seed_from_u64(10);
-        let cases = [([3, 4, 12, 12], 8, 3, 1, false), ([3, 8, 12, 12], 16, 3, 2, false), ([3, 8, 7, 7], 16, 3, 2, false), ([3, 8, 12, 12], 16, 1, 2, false), ([2, 3, 9, 9], 5, 3, 1, true)];
+        let cases = [([3, 8, 12, 12], 8, 3, 1, false), ([3, 8, 12, 12], 16, 3, 2, false), ([3, 8, 7, 7], 16, 3, 2, false), ([3, 8, 12, 12], 16, 1, 2, false), ([2, 3, 9, 9], 5, 3, 1, true)];
         for (batch_shape, out_channels, kernel, stride, bias) in cases {
             let pad = kernel / 2;
             let config = Conv2dConfig::new([batch_shape[1], out_channels], [kernel; 2])

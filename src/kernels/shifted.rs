@@ -21,11 +21,13 @@ use rayon::prelude::*;
 
 use super::conv::{ConvGeometry, ConvGradients, row_sums, transpose};
 
-/// Whether [`forward`] and [`backward`] compute `g`: stride 1, and an output computed on the
-/// padded grid at most 1.5 times its size.
+/// Whether [`forward`] and [`backward`] compute `g`: stride 1, an output computed on the
+/// padded grid at most 1.5 times its size, and at least 8 input channels (with fewer, each
+/// tap's GEMM is a few multiply-adds per product value it reads and writes back: a stem
+/// on grey or RGB images is faster through its short im2col columns).
 pub fn suits(g: &ConvGeometry) -> bool {
     let grid = Grid::of(g);
-    g.stride == 1 && 2 * grid.plane <= 3 * g.out_height * g.out_width
+    g.stride == 1 && 2 * grid.plane <= 3 * g.out_height * g.out_width && g.in_channels >= 8
 }
 
 /// Where values sit in a work item's padded buffers.
@@ -258,11 +260,11 @@ mod tests {
     #[test]
     fn shifted_gemms_equal_the_im2col_convolution() {
         let geometries = [
-            ConvGeometry::padded([3, 4, 12, 12], [8, 4, 3, 3], 1, 1),
-            ConvGeometry::padded([5, 2, 28, 28], [3, 2, 3, 3], 1, 1),
-            ConvGeometry::padded([2, 3, 20, 18], [4, 3, 5, 5], 1, 2),
-            ConvGeometry::same([4, 3, 10, 10], [2, 3, 3, 3], 1).cropped_for_pool(),
-            ConvGeometry::padded([2, 2, 15, 15], [3, 2, 3, 3], 1, 0).cropped_for_pool(),
+            ConvGeometry::padded([3, 8, 12, 12], [8, 8, 3, 3], 1, 1),
+            ConvGeometry::padded([5, 8, 28, 28], [3, 8, 3, 3], 1, 1),
+            ConvGeometry::padded([2, 8, 20, 18], [4, 8, 5, 5], 1, 2),
+            ConvGeometry::same([4, 9, 10, 10], [2, 9, 3, 3], 1).cropped_for_pool(),
+            ConvGeometry::padded([2, 8, 15, 15], [3, 8, 3, 3], 1, 0).cropped_for_pool(),
         ];
         for g in geometries {
             assert!(suits(&g), "{g:?}");
@@ -289,12 +291,13 @@ mod tests {
         }
     }
 
-    /// Small planes, where the padded grid would be mostly waste, and strided convolutions
-    /// stay on im2col.
+    /// Small planes, where the padded grid would be mostly waste, strided convolutions and
+    /// stems on grey or RGB images stay on im2col.
     #[test]
-    fn small_planes_and_strides_are_left_to_im2col() {
+    fn small_planes_strides_and_stems_are_left_to_im2col() {
         assert!(!suits(&ConvGeometry::same([1, 64, 7, 7], [32, 64, 3, 3], 1).cropped_for_pool()));
         assert!(!suits(&ConvGeometry::padded([1, 16, 28, 28], [32, 16, 3, 3], 2, 1)));
+        assert!(!suits(&ConvGeometry::padded([1, 3, 32, 32], [16, 3, 3, 3], 1, 1)));
         assert!(suits(&ConvGeometry::padded([1, 32, 14, 14], [32, 32, 3, 3], 1, 1)));
     }
 }

@@ -124,7 +124,7 @@ mod tests {
         let values: Vec<f32> = (0..4 * 3 * 12 * 12).map(|_| rng.random_range(0.0..1.0)).collect();
         let x = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 12, 12]), &device).require_grad();
         let run = |kernels| {
-            let config = ResNetConfig { width: 4, blocks: vec![1, 1] };
+            let config = ResNetConfig { width: 8, blocks: vec![1, 1] };
             let net = config.init(3, kernels, &mut ChaCha12Rng::seed_from_u64(12), &device);
             let features = net.forward(x.clone(), &mut Tracer::off(), true);
             let weights = Tensor::<2>::from_data(TensorData::new((0..features.dims().iter().product()).map(|i| (i % 5) as f32 - 2.0).collect(), features.dims()), &device);
