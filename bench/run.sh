@@ -6,13 +6,14 @@
 #
 #   bench/run.sh [ROUNDS]        (default 3; MNIST from $PRETEXT_DATA_DIR, else ../shared/data)
 #
-# The first run installs TensorFlow (CPU) from PyPI into bench/.venv.
+# The first run installs TensorFlow (CPU), PyTorch and torchvision from PyPI into bench/.venv
+# (never into CI's environment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data_dir="${PRETEXT_DATA_DIR:-$(cd .. && pwd)/shared/data}"
-if [ ! -x bench/.venv/bin/python ]; then
-    python3 -m venv bench/.venv
-    bench/.venv/bin/pip install --quiet "tensorflow-cpu==2.21.*"
+if ! bench/.venv/bin/python -c "import tensorflow, torch, torchvision" 2> /dev/null; then
+    [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
+    bench/.venv/bin/pip install --quiet "tensorflow-cpu==2.21.*" "torch==2.15.0" "torchvision==0.29.2"
 fi
 cargo build --release --quiet
 exec bench/.venv/bin/python bench/side_by_side.py --data-dir "$data_dir/mnist" --rounds "${1:-3}" --pretext target/release/pretext

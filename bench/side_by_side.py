@@ -6,9 +6,11 @@ downstream one also around the notebook's `predict`); pretext's come from the ru
 timings.json (`pretext_s`: model set-up and training; `downstream_s`: computing the frozen
 features and training the head). Then one full-MNIST pretext epoch (`--unlabeled all`,
 240,000 rotated samples) for throughput and peak RSS, and SimCLR on MNIST training images in
-both (`bench/keras_simclr.py`, the same model, batch, loss, optimizer and augmentation
-ranges), with the default encoder and with a ResNet: the second epoch's seconds (the first
-includes Keras' tracing), images per second (two views each) and peak RSS.
+Keras (`bench/keras_simclr.py`), PyTorch eager and under `torch.compile`
+(`bench/torch_simclr.py`, when the virtualenv has PyTorch) and pretext, with the same model,
+batch, loss, optimizer and augmentation ranges, with the default encoder and with a ResNet:
+per round each side in turn, the medians of the second epoch's seconds (the first includes
+Keras' tracing and PyTorch's compiling), images per second (two views each) and peak RSS.
 """
 
 import argparse
@@ -68,6 +70,18 @@ def simclr_keras(args, images, resnet):
     return {"epoch_s": seconds, "images_per_s": images // 256 * 256 / seconds, "rss": rss}
 
 
+def simclr_torch(args, images, resnet, compiled):
+    encoder = ["--resnet", resnet] if resnet else []
+    _, rss, out = timed([HERE / ".venv/bin/python", HERE / "torch_simclr.py", args.data_dir, "--epochs", "2", "--images", str(images), *encoder,
+                         *(["--compile"] if compiled else [])])
+    seconds = json.loads(out.strip().splitlines()[-1])["epoch_s"][-1]
+    return {"epoch_s": seconds, "images_per_s": images // 256 * 256 / seconds, "rss": rss}
+
+
+def has_torch():
+    return subprocess.run([HERE / ".venv/bin/python", "-c", "import torch, torchvision"], capture_output=True).returncode == 0
+
+
 def simclr_pretext(args, out_dir, images, resnet):
     width, *blocks = resnet.split(",") if resnet else [None]
     encoder = ["--encoder", "resnet", "--resnet-width", width, "--resnet-blocks", ",".join(blocks)] if resnet else []
@@ -110,10 +124,20 @@ def main():
             runs["pretext"].append(pretext(args, f"{tmp}/run"))
             print(f"round {round_}: keras {runs['keras'][-1]}, pretext {runs['pretext'][-1]}", flush=True)
         full = full_mnist(args, f"{tmp}/full")
+        sides = {"Keras": lambda images, resnet: simclr_keras(args, images, resnet)}
+        if has_torch():
+            sides["PyTorch"] = lambda images, resnet: simclr_torch(args, images, resnet, compiled=False)
+            sides["PyTorch compiled"] = lambda images, resnet: simclr_torch(args, images, resnet, compiled=True)
+        sides["pretext"] = lambda images, resnet: simclr_pretext(args, f"{tmp}/simclr", images, resnet)
         simclr = {}
         for name, images, resnet in [("default encoder", args.simclr_images, None), (f"ResNet {args.resnet}", args.resnet_images, args.resnet)]:
             if images:
-                simclr[f"{name}, {images:,} MNIST images"] = {"Keras": simclr_keras(args, images, resnet), "pretext": simclr_pretext(args, f"{tmp}/simclr", images, resnet)}
+                rounds = {side: [] for side in sides}
+                for round_ in range(1, args.rounds + 1):
+                    for side, run in sides.items():
+                        rounds[side].append(run(images, resnet))
+                    print(f"SimCLR {name} round {round_}: " + ", ".join(f"{side} {r[-1]['epoch_s']:.1f} s" for side, r in rounds.items()), flush=True)
+                simclr[f"{name}, {images:,} MNIST images"] = {side: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for side, rs in rounds.items()}
 
     median = {side: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for side, rs in runs.items()}
     version = subprocess.run([args.pretext, "--version"], capture_output=True, text=True).stdout.strip().replace("\n", "; ")
@@ -126,10 +150,11 @@ def main():
     print(f"\nfull MNIST, one pretext epoch (240,000 rotated samples): {full['epoch_s']:.1f} s, "
           f"{full['samples_per_s']:.0f} samples/s, peak RSS {full['rss']:.0f} MiB")
     for workload, sides in simclr.items():
-        print(f"\nSimCLR, {workload}, second epoch:")
+        print(f"\nSimCLR, {workload}, second epoch (medians of {args.rounds} rounds):")
         for side, r in sides.items():
-            print(f"{side:<10}{r['epoch_s']:>8.1f} s{r['images_per_s']:>10.0f} images/s (two views each){r['rss']:>8.0f} MiB peak RSS")
-        print(f"speed-up {sides['Keras']['epoch_s'] / sides['pretext']['epoch_s']:.2f}x")
+            print(f"{side:<18}{r['epoch_s']:>8.1f} s{r['images_per_s']:>10.0f} images/s (two views each){r['rss']:>8.0f} MiB peak RSS")
+        ours = sides["pretext"]["epoch_s"]
+        print("pretext's speed-up: " + ", ".join(f"{sides[side]['epoch_s'] / ours:.2f}x {side}" for side in sides if side != "pretext"))
 
 
 if __name__ == "__main__":
