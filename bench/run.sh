@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data_dir="${PRETEXT_DATA_DIR:-$(cd .. && pwd)/shared/data}"
-if ! bench/.venv/bin/python -c "import tensorflow, torch, torchvision" 2> /dev/null; then
+# TensorFlow and PyTorch are never imported by one process (together they abort at import).
+if ! { bench/.venv/bin/python -c "import tensorflow" && bench/.venv/bin/python -c "import torch, torchvision"; } 2> /dev/null; then
     [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
     bench/.venv/bin/pip install --quiet "tensorflow-cpu==2.21.*" "torch==2.15.0" "torchvision==0.29.2"
 fi

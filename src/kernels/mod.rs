@@ -1,11 +1,15 @@
 //! CPU kernels for the layers that dominate training, plugged into Burn as a backend extension:
 //! the model keeps Burn's modules, parameters, optimizers and autodiff, and its forward pass
-//! calls [`conv2d_relu`], [`max_pool2x2`], [`conv2d_relu_pool`] (the notebook ConvNet) and
-//! [`conv2d`] (the ResNet) instead of the layers' own `forward`.
+//! calls [`conv2d_relu`], [`max_pool2x2`], [`conv2d_relu_pool`] (the notebook ConvNet),
+//! [`conv2d`] (the ResNet) and [`batch_norm_train`] (the ResNet and the projectors) instead of
+//! the layers' own `forward`.
 //!
-//! Burn flex's generic convolution spends most of a training step on layout copies for these
-//! small shapes; ours runs GEMMs on cache-sized im2col blocks (`conv.rs`). The extension is
-//! implemented for Flex and Autodiff over Flex, the backends this crate builds.
+//! Burn flex's generic convolution and batch norm spend most of a training step on layout
+//! copies and element-wise passes for these small shapes; ours run GEMMs on cache-sized
+//! im2col blocks (`conv.rs`), or one GEMM per kernel tap over a padded copy of the input where
+//! planes are big (`shifted.rs`), and a batch norm in a few passes that also adds the
+//! residual and applies the ReLU (`norm.rs`). The extension is implemented for Flex and
+//! Autodiff over Flex, the backends this crate builds.
 
 mod autodiff;
 mod conv;
@@ -356,12 +360,16 @@ mod tests {
             };
             let (ours_norm, reference_norm) = (norm(&mut ChaCha12Rng::seed_from_u64(3)), norm(&mut ChaCha12Rng::seed_from_u64(3)));
             let values: Vec<f32> = (0..shape.iter().product()).map(|_| rng.random_range(-2.0..3.0)).collect();
-            let x = Tensor::<4>::from_data(TensorData::new(values.clone(), shape.iter().copied().chain([1; 4]).take(4).collect::<Vec<_>>()), &device).require_grad();
+            // A feature matrix [n, c] as [n, c, 1, 1]: one position per channel.
+            let x = Tensor::<4>::from_data(TensorData::new(values, shape.iter().copied().chain([1; 4]).take(4).collect::<Vec<_>>()), &device).require_grad();
             let residual = with_residual.then(|| random(x.dims(), &mut rng, &device).require_grad());
             let ours = batch_norm_train(&ours_norm, x.clone(), residual.clone(), with_relu);
             let reference = {
                 let y = reference_norm.forward(x.clone());
-                let y = residual.clone().map_or(y.clone(), |r| y + r);
+                let y = match &residual {
+                    Some(residual) => y + residual.clone(),
+                    None => y,
+                };
                 if with_relu { relu(y) } else { y }
             };
             let upstream = random(reference.dims(), &mut rng, &device);

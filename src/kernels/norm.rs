@@ -47,13 +47,12 @@ impl NormGeometry {
     }
 }
 
-/// The statistics of one channel over the batch, and the affine map that normalises with them.
+/// The statistics of one channel over the batch, and gamma over the standard deviation.
 #[derive(Debug, Clone, Copy)]
 struct Channel {
     mean: f32,
     inv_std: f32,
     scale: f32,
-    shift: f32,
 }
 
 /// Per-channel batch statistics, as the forward pass computed them.
@@ -77,13 +76,12 @@ impl Statistics {
         super::flex_tensor(self.variance.clone(), [self.variance.len()])
     }
 
-    fn channels(&self, gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<Channel> {
-        let per_channel = self.mean.iter().zip(&self.variance).zip(gamma.iter().zip(beta));
+    fn channels(&self, gamma: &[f32], epsilon: f64) -> Vec<Channel> {
+        let per_channel = self.mean.iter().zip(&self.variance).zip(gamma);
         per_channel
-            .map(|((&mean, &variance), (&gamma, &beta))| {
+            .map(|((&mean, &variance), &gamma)| {
                 let inv_std = (1.0 / (f64::from(variance) + epsilon).sqrt()) as f32;
-                let scale = gamma * inv_std;
-                Channel { mean, inv_std, scale, shift: beta - mean * scale }
+                Channel { mean, inv_std, scale: gamma * inv_std }
             })
             .collect()
     }
@@ -169,9 +167,10 @@ pub fn forward(x: &[f32], gamma: &[f32], beta: &[f32], residual: Option<&[f32]>,
     });
     let variance = squares.iter().map(|[sum]| (sum / g.count()) as f32).collect();
     let statistics = Statistics { mean, variance };
-    let channels = statistics.channels(gamma, beta, epsilon);
+    let channels = statistics.channels(gamma, epsilon);
     let y = map_runs(g, #[inline(always)] |offset, c, out| {
-        let Channel { scale, shift, .. } = channels[c];
+        let Channel { mean, scale, .. } = channels[c];
+        let shift = beta[c] - mean * scale;
         let x = &x[offset..][..out.len()];
         match residual {
             Some(residual) => {
@@ -226,7 +225,7 @@ pub fn backward(
         })
     });
     let dz = masked.as_deref().unwrap_or(dy);
-    let channels = statistics.channels(gamma, &vec![0.0; gamma.len()], epsilon);
+    let channels = statistics.channels(gamma, epsilon);
     let n = g.positions;
     let sums = channel_sums(g, #[inline(always)] |offset, c| {
         let (m, dz, x) = (channels[c].mean, &dz[offset..][..n], &x[offset..][..n]);
