@@ -21,7 +21,6 @@ per second of the last.
     python bench/keras_simclr.py MNIST_DIR [--epochs 2] [--images 60000] [--resnet 16,1,1]
 """
 
-import argparse
 import gzip
 import json
 import os
@@ -33,6 +32,8 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
+
+import simclr_cli  # noqa: E402
 
 BATCH = 256
 TEMPERATURE = 0.2
@@ -126,13 +127,9 @@ class EpochTimes(keras.callbacks.Callback):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mnist_dir")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--images", type=int, default=60_000)
-    parser.add_argument("--resnet", help="WIDTH,BLOCKS...: pretext's ResNet instead of the notebook encoder")
+    parser = simclr_cli.parser(__doc__)
     args = parser.parse_args()
-    resnet = [int(v) for v in args.resnet.split(",")] if args.resnet else None
+    resnet = simclr_cli.resnet_shape(args)
     images = load_images(args.mnist_dir, args.images).astype("float32")
     data = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(BATCH, drop_remainder=True).prefetch(2)
     model = SimClr(resnet)

@@ -20,7 +20,6 @@ and the images per second of the last.
     python bench/torch_simclr.py MNIST_DIR [--epochs 2] [--images 60000] [--resnet 16,1,1] [--compile]
 """
 
-import argparse
 import gzip
 import json
 import os
@@ -32,6 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
+
+import simclr_cli
 
 BATCH = 256
 TEMPERATURE = 0.2
@@ -130,15 +131,11 @@ def nt_xent(z1, z2):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mnist_dir")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--images", type=int, default=60_000)
-    parser.add_argument("--resnet", help="WIDTH,BLOCKS...: pretext's ResNet instead of the notebook encoder")
+    parser = simclr_cli.parser(__doc__)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader processes drawing the views")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network and loss")
     args = parser.parse_args()
-    resnet = [int(v) for v in args.resnet.split(",")] if args.resnet else None
+    resnet = simclr_cli.resnet_shape(args)
     torch.manual_seed(0)
     loader = DataLoader(TwoViews(load_images(args.mnist_dir, args.images)), batch_size=BATCH, shuffle=True, drop_last=True,
                         num_workers=args.workers, persistent_workers=args.workers > 0, prefetch_factor=2 if args.workers else None)
