@@ -5,7 +5,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 
-use super::Transform;
+use super::{Transform, to_byte};
 
 /// Random resized crop, then rotation, shear and translation about the centre, then an
 /// optional left-right mirror. Pixels mapped from outside the image become 0.
@@ -115,14 +115,21 @@ fn resample(src: &[u8], (height, width): (usize, usize), map: &Affine, dst: &mut
     for y in 0..height {
         for x in 0..width {
             let (sx, sy) = map.apply(x as f64, y as f64);
-            let (x0, y0) = (sx.floor(), sy.floor());
-            let (fx, fy) = (sx - x0, sy - y0);
-            let (x0, y0) = (x0 as isize, y0 as isize);
+            let (x0, y0) = (floor(sx), floor(sy));
+            let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
             let top = pixel(x0, y0) * (1.0 - fx) + pixel(x0 + 1, y0) * fx;
             let bottom = pixel(x0, y0 + 1) * (1.0 - fx) + pixel(x0 + 1, y0 + 1) * fx;
-            dst[y * width + x] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+            dst[y * width + x] = to_byte(top * (1.0 - fy) + bottom * fy);
         }
     }
+}
+
+/// `value.floor()` for a coordinate, without the libm call `floor` is on a CPU baseline
+/// without SSE4.1 (truncation toward zero, one down for negatives with a fraction).
+#[inline]
+fn floor(value: f64) -> isize {
+    let whole = value as isize;
+    whole - isize::from((whole as f64) > value)
 }
 
 #[cfg(test)]
@@ -134,6 +141,13 @@ mod tests {
 
     fn ramp() -> Vec<u8> {
         (0..16).map(|i| i as u8 * 10).collect()
+    }
+
+    #[test]
+    fn floor_matches_f64_floor_on_coordinates() {
+        for value in [-2.5, -1.0, -0.75, -0.0, 0.0, 0.25, 1.0, 27.999, 28.0, -1e-12] {
+            assert_eq!(floor(value), value.floor() as isize, "{value}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, Normal};
 
-use super::Transform;
+use super::{Transform, to_byte};
 
 /// With `probability`: brightness times `1 ± brightness`, then contrast `1 ± contrast` about
 /// the image's mean (torchvision's `ColorJitter` for brightness and contrast).
@@ -29,7 +29,7 @@ impl Transform for ColorJitter {
         let mean = image.iter().map(|&p| p as f64).sum::<f64>() / image.len().max(1) as f64 * brightness;
         for p in image.iter_mut() {
             let bright = *p as f64 * brightness;
-            *p = ((bright - mean) * contrast + mean).round().clamp(0.0, 255.0) as u8;
+            *p = to_byte((bright - mean) * contrast + mean);
         }
     }
 }
@@ -81,7 +81,7 @@ impl Transform for GaussianBlur {
             let values: Vec<f64> = plane.iter().map(|&p| p as f64).collect();
             let blurred = convolve(&convolve(&values, dims, &kernel, true), dims, &kernel, false);
             for (p, v) in plane.iter_mut().zip(blurred) {
-                *p = v.round().clamp(0.0, 255.0) as u8;
+                *p = to_byte(v);
             }
         }
     }
@@ -98,7 +98,7 @@ impl Transform for GaussianNoise {
     fn apply(&self, image: &mut [u8], _dims: (usize, usize), rng: &mut ChaCha12Rng) {
         let normal = Normal::new(0.0, self.std).expect("noise std checked finite and positive");
         for p in image.iter_mut() {
-            *p = (*p as f64 + normal.sample(rng)).round().clamp(0.0, 255.0) as u8;
+            *p = to_byte(*p as f64 + normal.sample(rng));
         }
     }
 }

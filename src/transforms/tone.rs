@@ -5,7 +5,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 
-use super::Transform;
+use super::{Transform, to_byte};
 
 /// Stretches each plane's darkest..brightest grey levels to 0..255 (`ImageOps.autocontrast`).
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ impl Transform for Sharpness {
                     let neighbours: f64 = (0..3).flat_map(|dy| (0..3).map(move |dx| (dy, dx))).map(|(dy, dx)| at(dy, dx)).sum();
                     let smooth = (neighbours + 4.0 * at(1, 1)) / 13.0;
                     let value = smooth + factor * (at(1, 1) - smooth);
-                    plane[y * width + x] = value.round().clamp(0.0, 255.0) as u8;
+                    plane[y * width + x] = to_byte(value);
                 }
             }
         }
