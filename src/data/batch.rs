@@ -320,6 +320,32 @@ mod tests {
         assert_eq!(floats(Pixels::Signed.map(None).unwrap(), &image, 3), [-1.0, -0.6, 1.0]);
     }
 
+    /// A batch's views are the same whether one thread draws them or several, and the next
+    /// batch's differ (the generator moved on by the batch's one draw).
+    #[test]
+    fn views_do_not_depend_on_the_thread_count() {
+        use crate::data::images::ImageShape;
+        use crate::transforms::{AugmentConfig, MultiView};
+        let shape = ImageShape::square(1, 12);
+        let pixels: Vec<u8> = (0..40 * shape.len()).map(|i| (i * 37 % 251) as u8).collect();
+        let images = LabeledImages::new(pixels, vec![0; 40], shape);
+        let batches = ViewBatches::new(&images, Pixels::Unit.map(None).unwrap(), MultiView::symmetric(&AugmentConfig::default(), 2));
+        let device = Device::flex();
+        let indices: Vec<usize> = (0..40).rev().collect();
+        let draw = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut rng = ChaCha12Rng::seed_from_u64(5);
+            pool.install(|| {
+                let [first, second] = [(); 2].map(|_| batches.training_batch(&indices, &device, &mut rng).input);
+                [first, second].map(|views| views.into_iter().map(|v| v.into_data().try_to_vec::<f32>().unwrap()).collect::<Vec<_>>())
+            })
+        };
+        let [first, second] = draw(1);
+        assert_eq!([first.clone(), second.clone()], draw(3));
+        assert_ne!(first, second);
+        assert_ne!(first[0], first[1], "two views of a batch differ");
+    }
+
     #[test]
     fn standardize_uses_each_channels_statistics_and_needs_them() {
         let stats = ChannelStats { mean: vec![10.0, 100.0, 0.0], std: vec![2.0, 50.0, 0.0] };

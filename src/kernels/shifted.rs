@@ -92,7 +92,6 @@ fn pad_input(x: &[f32], g: &ConvGeometry, grid: &Grid, images: usize) -> Vec<f32
 
 /// `dst [m, n] (+)= lhs [m, k] * rhs [k, n]`, each matrix given as a slice and its row and
 /// column strides, on the calling thread; `accumulate` adds to what `dst` holds.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn gemm_strided(dst: (&mut [f32], [usize; 2]), lhs: (&[f32], [usize; 2]), rhs: (&[f32], [usize; 2]), [m, k, n]: [usize; 3], accumulate: bool) {
     let reach = |[rs, cs]: [usize; 2], rows: usize, cols: usize| (rows - 1) * rs + (cols - 1) * cs + 1;
