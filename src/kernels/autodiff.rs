@@ -221,24 +221,29 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
 
     fn batch_norm_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64, relu: bool) -> NormOutput<Self> {
         let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) = (x.into_parts(), gamma.into_parts(), beta.into_parts());
-        let (y, statistics) = super::batch_norm_forward(&x, &gamma, &beta, None, epsilon, relu);
-        let state = NormState { geometry: NormGeometry::of(&shape(&x)), x, relu_output: relu.then(|| y.clone()), gamma, statistics: Arc::new(statistics), epsilon };
-        finish_norm::<C, 3>([x_node, gamma_node, beta_node], state, y)
+        record_norm::<C, 3>([x_node, gamma_node, beta_node], [x, gamma, beta], None, epsilon, relu)
     }
 
     fn batch_norm_add_relu_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, residual: FloatTensor<Self>, epsilon: f64) -> NormOutput<Self> {
         let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) = (x.into_parts(), gamma.into_parts(), beta.into_parts());
         let (residual, residual_node) = residual.into_parts();
-        let (y, statistics) = super::batch_norm_forward(&x, &gamma, &beta, Some(&residual), epsilon, true);
-        let state = NormState { geometry: NormGeometry::of(&shape(&x)), x, relu_output: Some(y.clone()), gamma, statistics: Arc::new(statistics), epsilon };
-        finish_norm::<C, 4>([x_node, gamma_node, beta_node, residual_node], state, y)
+        record_norm::<C, 4>([x_node, gamma_node, beta_node, residual_node], [x, gamma, beta], Some(&residual), epsilon, true)
     }
 }
 
-/// Records a batch norm's output `y` with its backward `state` when a parent is tracked; the
-/// batch statistics come back untracked.
-fn finish_norm<C: CheckpointStrategy, const N: usize>(nodes: [NodeGuard; N], state: NormState, y: FlexTensor) -> NormOutput<Autodiff<Flex, C>> {
-    let (mean, variance) = (state.statistics.mean_tensor(), state.statistics.variance_tensor());
+/// Computes a batch norm (with `residual` added before the ReLU when given) and records its
+/// output with the backward state when a parent in `nodes` is tracked; the batch statistics
+/// come back untracked.
+fn record_norm<C: CheckpointStrategy, const N: usize>(
+    nodes: [NodeGuard; N],
+    [x, gamma, beta]: [FlexTensor; 3],
+    residual: Option<&FlexTensor>,
+    epsilon: f64,
+    relu: bool,
+) -> NormOutput<Autodiff<Flex, C>> {
+    let (y, statistics) = super::batch_norm_forward(&x, &gamma, &beta, residual, epsilon, relu);
+    let (mean, variance) = (statistics.mean_tensor(), statistics.variance_tensor());
+    let state = NormState { geometry: NormGeometry::of(&shape(&x)), x, relu_output: relu.then(|| y.clone()), gamma, statistics: Arc::new(statistics), epsilon };
     let output = match NormBackward.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => prep.finish(state, y),
         OpsKind::UnTracked(prep) => prep.finish(y),

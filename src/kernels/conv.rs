@@ -486,12 +486,19 @@ fn backward_items<I: Send>(
         })
         .collect();
     // Weight-gradient shares come as `[patch, out_channels]` (see `backward_item`).
-    let (mut weight_grad, mut bias_grad) = (vec![0.0; weight.len()], vec![0.0; g.out_channels]);
+    let (weight_grad, bias_grad) = sum_shares(shares, weight.len(), g.out_channels);
+    ConvGradients { x: dx, weight: transpose(&weight_grad, g.patch(), g.out_channels), bias: bias_grad }
+}
+
+/// The sums of the work items' weight and bias gradient shares, added in item order, so that
+/// the result does not depend on the thread count.
+pub(super) fn sum_shares(shares: Vec<(Vec<f32>, Vec<f32>)>, weight_len: usize, out_channels: usize) -> (Vec<f32>, Vec<f32>) {
+    let (mut weight_grad, mut bias_grad) = (vec![0.0; weight_len], vec![0.0; out_channels]);
     for (weight_share, bias_share) in shares {
         weight_grad.iter_mut().zip(&weight_share).for_each(|(t, s)| *t += s);
         bias_grad.iter_mut().zip(&bias_share).for_each(|(t, s)| *t += s);
     }
-    ConvGradients { x: dx, weight: transpose(&weight_grad, g.patch(), g.out_channels), bias: bias_grad }
+    (weight_grad, bias_grad)
 }
 
 /// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix. It walks blocks of eight

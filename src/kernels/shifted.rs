@@ -19,7 +19,7 @@ use std::mem::MaybeUninit;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use super::conv::{ConvGeometry, ConvGradients, row_sums, transpose};
+use super::conv::{ConvGeometry, ConvGradients, row_sums, sum_shares, transpose};
 
 /// Whether [`forward`] and [`backward`] compute `g`: stride 1, an output computed on the
 /// padded grid at most 1.5 times its size, and at least 8 input channels (with fewer, each
@@ -171,15 +171,11 @@ pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], g: &ConvGeometry, input_g
     let items = x.par_chunks(per_item * image_len).zip(dy.par_chunks(per_item * output_len)).zip(dx_items);
     let shares: Vec<(Vec<f32>, Vec<f32>)> = items.map(|((x, dy), dx)| g.simd.run(#[inline(always)] || backward_item(x, weight, dy, g, &grid, dx))).collect();
     let taps = g.kernel * g.kernel;
-    // Weight-gradient shares come as `[tap, in_channels, out_channels]` (see `backward_item`).
-    let (mut weight_grad, mut bias_grad) = (vec![0.0; weight.len()], vec![0.0; g.out_channels]);
-    for (weight_share, bias_share) in shares {
-        weight_grad.iter_mut().zip(&weight_share).for_each(|(t, s)| *t += s);
-        bias_grad.iter_mut().zip(&bias_share).for_each(|(t, s)| *t += s);
-    }
-    let weight_grad = transpose(&weight_grad, taps, g.in_channels * g.out_channels);
-    // Now `[in_channels * out_channels, tap]`, rows `(c, o)`; the weight's rows are `(o, c)`.
-    let weight_grad = (0..g.out_channels).flat_map(|o| (0..g.in_channels).flat_map(move |c| (0..taps).map(move |t| (c * g.out_channels + o) * taps + t))).map(|i| weight_grad[i]).collect();
+    let (by_tap, bias_grad) = sum_shares(shares, weight.len(), g.out_channels);
+    // The shares come as `[tap, in_channels, out_channels]` (see `backward_item`); the weight
+    // is `[out_channels, in_channels, tap]`.
+    let (ins, outs) = (g.in_channels, g.out_channels);
+    let weight_grad = (0..outs).flat_map(|o| (0..ins).flat_map(move |c| (0..taps).map(move |t| (t * ins + c) * outs + o))).map(|i| by_tap[i]).collect();
     // SAFETY: when asked for, every item wrote each value of its share of `dx`.
     if let Some(dx) = dx.as_mut() {
         unsafe { dx.set_len(g.batch * image_len) };
@@ -236,10 +232,14 @@ fn write_input_grad(padded: &[f32], g: &ConvGeometry, grid: &Grid, images: usize
     for (plane_index, dx) in dx.chunks_mut(g.height * g.width).enumerate() {
         let (n, c) = (plane_index / g.in_channels, plane_index % g.in_channels);
         for (iy, dx) in dx.chunks_mut(g.width).enumerate() {
-            let (inside, outside) = dx.split_at_mut(if grid.row_start(g, iy).is_some() { row_len } else { 0 });
-            if let Some(start) = grid.row_start(g, iy) {
-                inside.write_copy_of_slice(&padded[c * span + n * grid.plane + start..][..row_len]);
-            }
+            let outside = match grid.row_start(g, iy) {
+                Some(start) => {
+                    let (inside, outside) = dx.split_at_mut(row_len);
+                    inside.write_copy_of_slice(&padded[c * span + n * grid.plane + start..][..row_len]);
+                    outside
+                }
+                None => dx,
+            };
             outside.iter_mut().for_each(|v| {
                 v.write(0.0);
             });
