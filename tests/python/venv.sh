@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The Python that tests/export.rs checks pretext's exports with: NumPy and onnxruntime in a
 # virtualenv at target/python-export (ignored by git), made from requirements.txt when it is
-# missing. Prints that Python's path on stdout.
+# missing. Prints that Python's path on stdout. cargo runs test binaries in parallel, and two of
+# them may ask at once: the first takes the lock and makes the virtualenv, the others wait for
+# it and find it made.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=target/python-export
+mkdir -p target
+exec 9> target/python-export.lock
+flock 9
 if ! "$venv/bin/python" -c "import numpy, onnxruntime" 2>/dev/null; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt >&2
