@@ -139,6 +139,14 @@ fn corrupt_folders_are_named_never_a_panic() {
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("ten: is a class folder without any .png or .jpg image"), "{}", stderr(&output));
 
+    // One class: nothing to classify.
+    let single = dir.path().join("single");
+    std::fs::create_dir_all(&single).unwrap();
+    std::fs::rename(root.join("three"), single.join("three")).unwrap();
+    let output = pretext(&["data", "info", &format!("folder:{}", single.display()), "--image-size", "20"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("holds one class folder (three); a classifier needs two or more"), "{}", stderr(&output));
+
     // Folder settings on a named data set are refused by flag, before a run folder is made.
     let output = pretext(&["data", "info", "mnist", "--image-size", "20"]);
     assert_eq!(output.status.code(), Some(2));

@@ -120,6 +120,10 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
             "holds no class sub-folders; put labelled images in PATH/<class>/ (unlabeled ones may sit in PATH itself or in --unlabeled-dir)",
         ));
     }
+    if let [(only, _)] = listing.classes.as_slice() {
+        // A classifier of one class scores 1.0 on its own test images: a silent wrong result.
+        return Err(Error::malformed(&train_root, format!("holds one class folder ({only}); a classifier needs two or more: add a sub-folder per class")));
+    }
     let classes: Vec<String> = listing.classes.iter().map(|(name, _)| name.clone()).collect();
     let mut unlabeled_files = listing.unlabeled;
     if let Some(dir) = &options.unlabeled_dir {
