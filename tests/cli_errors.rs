@@ -30,6 +30,18 @@ fn bad_flags_exit_2_with_the_problem_named() {
     let output = pretext(&["run", "--preset", "nope"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("invalid value 'nope'"));
+
+    // A training setting without its phase names the phase flags, not the nearest spelling.
+    let output = pretext(&["run", "--lr", "0.1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unexpected argument '--lr' found"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("tip: each training phase has its own: --pretext-lr, --downstream-lr, --semi-lr"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("--blur-sigma"), "{}", stderr(&output));
+    let output = pretext(&["probe", "--epochs=3"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("tip: each training phase has its own: --downstream-epochs"), "{}", stderr(&output));
+    let output = pretext(&["run", "--learning-rate", "0.1"]);
+    assert!(stderr(&output).contains("--pretext-lr"), "{}", stderr(&output));
 }
 
 #[test]
@@ -176,6 +188,7 @@ fn commands_that_need_a_classifier_say_to_train_one_on_a_pretrain_folder() {
     let run = dir.path().join("encoder");
     std::fs::create_dir(&run).unwrap();
     std::fs::write(run.join("config.toml"), pretext::config::RunConfig::preset(pretext::config::Preset::Seed).to_toml()).unwrap();
+    std::fs::write(run.join("timings.json"), "{}").unwrap(); // written last: `pretrain` finished
     let expected = format!("holds a pretrained encoder but no classifier; train one with `pretext probe --run {}` first", run.display());
     for command in [vec!["eval", "--run", run.to_str().unwrap()], vec!["predict", "--run", run.to_str().unwrap(), "digit.png"]] {
         let output = pretext(&command);

@@ -81,6 +81,13 @@ fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     wait_for_checkpoint(&mut child, &killed, "ssl_fine_tune");
     child.kill().unwrap();
     child.wait().unwrap();
+    // Commands that read a run's results name the way to finish it.
+    for command in [&["predict", "x.png", "--run"][..], &["probe", "--run"], &["eval", "--run"], &["export", "--format", "onnx", "--run"]] {
+        let output = pretext(&[command, &[killed.to_str().unwrap()]].concat());
+        assert_eq!(output.status.code(), Some(2), "{command:?}: {}", stderr(&output));
+        let hint = format!("holds a run that did not finish (interrupted, or still running); continue it with `pretext run --resume {}`", killed.display());
+        assert!(stderr(&output).contains(&hint), "{command:?}: {}", stderr(&output));
+    }
     let output = resume(&killed);
     assert_success(&output);
     assert_eq!(metrics(&killed), expected, "killed then resumed");

@@ -33,7 +33,7 @@ pub struct EvalArgs {
 }
 
 pub fn execute(args: EvalArgs) -> Result<()> {
-    let run = RunFolder::open(&args.run)?;
+    let run = RunFolder::open_finished(&args.run)?;
     let weights = run.classifier_weights()?;
     let mut config = run.read_config()?;
     if let Some(n) = args.test_size {

@@ -30,7 +30,7 @@ pub struct ExportArgs {
 }
 
 pub fn execute(args: ExportArgs) -> Result<()> {
-    let run = RunFolder::open(&args.run)?;
+    let run = RunFolder::open_finished(&args.run)?;
     let out = args.out.unwrap_or_else(|| run.path(&format!("export-{}-{}", args.format.name(), args.what.name())));
     for file in export::export(&run, args.format, args.what, &out, args.force)? {
         println!("{}", file.display());

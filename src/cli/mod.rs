@@ -93,6 +93,34 @@ pub enum Command {
     Methods(methods::MethodsArgs),
 }
 
+/// The training phases whose settings are flags named `--<phase>-<setting>`.
+const PHASES: [&str; 3] = ["pretext", "downstream", "semi"];
+
+/// An unknown flag that names a training setting without its phase (`--lr`, `--epochs`)
+/// gets a tip naming the phase flags of the subcommand (`--pretext-lr`, `--downstream-lr`),
+/// instead of clap's nearest spelling (`--lr` is nearest to `--blur-sigma`). Other errors stay.
+fn with_phase_flag_tip(command: &clap::Command, error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg).filter(|_| error.kind() == ErrorKind::UnknownArgument) else {
+        return error;
+    };
+    let setting = flag.trim_start_matches('-').split('=').next().unwrap_or_default();
+    let setting = if setting == "learning-rate" { "lr" } else { setting };
+    let subcommand = std::env::args().nth(1).and_then(|name| command.find_subcommand(&name));
+    let phase_flags: Vec<String> = subcommand
+        .into_iter()
+        .flat_map(clap::Command::get_arguments)
+        .filter_map(clap::Arg::get_long)
+        .filter(|long| long.split_once('-').is_some_and(|(phase, rest)| rest == setting && PHASES.contains(&phase)))
+        .map(|long| format!("--{long}"))
+        .collect();
+    if phase_flags.is_empty() {
+        return error;
+    }
+    let message = format!("unexpected argument '{flag}' found\n\n  tip: each training phase has its own: {}\n", phase_flags.join(", "));
+    clap::Error::raw(ErrorKind::UnknownArgument, message).with_cmd(subcommand.unwrap_or(command))
+}
+
 impl Cli {
     /// Parses the process's arguments; on a parse error prints it with the usage and exits 2.
     pub fn from_env() -> Self {
@@ -104,7 +132,7 @@ impl Cli {
             let version = format!("{} (commit {})\n{}", env!("CARGO_PKG_VERSION"), env!("PRETEXT_COMMIT"), crate::report::provenance::machine());
             command = command.long_version(version.leak() as &str);
         }
-        let matches = command.get_matches();
+        let matches = command.try_get_matches_from_mut(std::env::args_os()).unwrap_or_else(|e| with_phase_flag_tip(&command, e).exit());
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
 

@@ -40,7 +40,7 @@ pub struct PredictArgs {
 const INVERTED_BEYOND: f64 = 64.0;
 
 pub fn execute(args: PredictArgs) -> Result<()> {
-    let run = RunFolder::open(&args.run)?;
+    let run = RunFolder::open_finished(&args.run)?;
     let weights = run.classifier_weights()?;
     let mut config = run.read_config()?;
     args.device.apply(&mut config);

@@ -41,7 +41,7 @@ pub struct ProbeArgs {
 /// with `--semi-supervised fixmatch`), or distils the run's classifier into a student on that
 /// encoder (`--semi-supervised distill`).
 pub fn execute(args: ProbeArgs) -> Result<()> {
-    let run = RunFolder::open(&args.run)?;
+    let run = RunFolder::open_finished(&args.run)?;
     let mut config = args.config.resolve(run.read_config()?)?;
     args.device.apply(&mut config);
     if config.semi.method == SemiMethod::Distill && !run.path(CLASSIFIER_WEIGHTS).is_file() {

@@ -127,6 +127,20 @@ impl RunFolder {
         Ok(Self { dir: dir.to_path_buf() })
     }
 
+    /// The folder of a run that got to its end, for the commands that read its results; one
+    /// that did not (interrupted, killed, or still running) is refused with the commands that
+    /// continue it.
+    pub fn open_finished(dir: &Path) -> Result<Self> {
+        let folder = Self::open(dir)?;
+        if !folder.finished() {
+            let dir = dir.display();
+            return Err(Error::Config(format!(
+                "{dir} holds a run that did not finish (interrupted, or still running); continue it with `pretext run --resume {dir}` (or `pretext pretrain --resume {dir}`, which stops after the pretext phase)"
+            )));
+        }
+        Ok(folder)
+    }
+
     /// A folder for the results of a command on this run (`eval`, `probe`): `dir`, which must
     /// be another folder, since `--force` there would remove this run's files.
     pub fn beside(&self, dir: &Path, force: bool) -> Result<Self> {
