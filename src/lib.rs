@@ -56,6 +56,7 @@ pub mod train {
     pub mod history;
     pub mod interrupt;
     pub mod optimizer;
+    pub mod progress;
     pub mod step;
     pub mod trainer;
 }

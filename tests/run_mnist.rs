@@ -171,6 +171,26 @@ fn predict_names_the_digit_of_a_test_image() {
 }
 
 #[test]
+fn without_a_terminal_training_prints_progress_lines_with_the_time_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("piped");
+    // stdout and stderr are pipes here; a line is due after every step at 0 seconds.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pretext"))
+        .args(["pretrain", "--preset", "seed", "--pretext-epochs", "2", "--unlabeled", "512", "--out", out.to_str().unwrap()])
+        .env("PRETEXT_DATA_DIR", common::data_dir())
+        .env("PRETEXT_PROGRESS_SECONDS", "0")
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // 512 images, four rotations each, in the seed preset's batches of 192: 11 steps per epoch.
+    let lines: Vec<&str> = stdout.lines().filter(|line| line.starts_with("pretext epoch ")).collect();
+    assert_eq!(lines.len(), 22, "{stdout}");
+    assert!(lines[0].starts_with("pretext epoch 1/2: step 1/11, 0:00:0") && lines[0].contains(", phase done in about 0:0"), "{}", lines[0]);
+    assert!(lines[21].starts_with("pretext epoch 2/2: step 11/11, ") && lines[21].ends_with("phase done in about 0:00:00"), "{}", lines[21]);
+}
+
+#[test]
 fn a_two_view_method_runs_end_to_end_and_probe_reloads_its_encoder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("simclr");

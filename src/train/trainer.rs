@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha12Rng;
 
@@ -19,6 +18,7 @@ use crate::train::early_stopping::{EarlyStopping, Verdict};
 use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::interrupt;
 use crate::train::optimizer::TrainConfig;
+use crate::train::progress::PhaseProgress;
 use crate::train::step::{StepOutput, Tally, TrainStep};
 
 /// A trained model and how it got there.
@@ -72,6 +72,7 @@ impl Trainer<'_> {
         let mut state = self.resume_or_start(model, augment, &settings)?;
         let resume_epoch = state.progress.epochs_done + 1;
         let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut progress = PhaseProgress::new(self.phase, self.config.epochs, train.len().div_ceil(self.config.batch_size), self.verbose);
         for epoch in 1..=self.config.epochs {
             if state.progress.finished {
                 break;
@@ -83,7 +84,7 @@ impl Trainer<'_> {
                 continue; // replays the shuffles of the epochs already done
             }
             let start = Instant::now();
-            state = self.train_epoch(state, epoch, train, &order, &settings)?;
+            state = self.train_epoch(state, epoch, train, &order, &settings, &mut progress)?;
             let measures = measure(&state.model, epoch);
             self.end_epoch(&mut state, epoch, measures, &settings, start.elapsed());
             if let Some(checkpoints) = &self.checkpoints
@@ -117,7 +118,7 @@ impl Trainer<'_> {
 
     /// The optimizer steps of one epoch, from where the state stands. A stop request
     /// (Ctrl-C) ends it after the current step with a checkpoint.
-    fn train_epoch<M, B>(&self, mut state: PhaseState<M>, epoch: usize, train: &B, order: &[usize], settings: &Settings) -> Result<PhaseState<M>>
+    fn train_epoch<M, B>(&self, mut state: PhaseState<M>, epoch: usize, train: &B, order: &[usize], settings: &Settings, watch: &mut PhaseProgress) -> Result<PhaseState<M>>
     where
         B: BatchSource,
         M: TrainStep<B::Input>,
@@ -125,8 +126,7 @@ impl Trainer<'_> {
         let config = self.config;
         let steps_per_epoch = order.len().div_ceil(config.batch_size);
         let total_steps = (steps_per_epoch * config.epochs) as f64;
-        let bar = self.progress_bar(steps_per_epoch, epoch);
-        bar.set_position(state.progress.steps_done as u64);
+        watch.start_epoch(epoch, state.progress.steps_done);
         for (step, indices) in order.chunks(config.batch_size).enumerate().skip(state.progress.steps_done) {
             let global_step = (epoch - 1) * steps_per_epoch + step;
             let learning_rate = config.learning_rate_at(global_step, steps_per_epoch);
@@ -153,9 +153,9 @@ impl Trainer<'_> {
             }
             progress.learning_rate = learning_rate;
             progress.steps_done = step + 1;
-            bar.inc(1);
+            watch.step_done(epoch, step + 1);
             if let Some(checkpoints) = self.checkpoints.as_ref().filter(|_| interrupt::requested()) {
-                bar.finish_and_clear();
+                watch.finish_epoch();
                 checkpoints.save(&state, settings)?;
                 return Err(Error::Interrupted {
                     phase: self.phase,
@@ -166,7 +166,7 @@ impl Trainer<'_> {
                 });
             }
         }
-        bar.finish_and_clear();
+        watch.finish_epoch();
         Ok(state)
     }
 
@@ -223,20 +223,6 @@ impl Trainer<'_> {
 
     fn monitor_name(&self) -> &'static str {
         self.config.early_stopping.as_ref().map_or("", |e| e.monitor.name())
-    }
-
-    fn progress_bar(&self, steps: usize, epoch: usize) -> ProgressBar {
-        if !self.verbose {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(steps as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {elapsed_precise}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{} epoch {epoch}/{}", self.phase, self.config.epochs));
-        bar
     }
 }
 
