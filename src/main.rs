@@ -14,6 +14,10 @@ fn main() -> ExitCode {
     // and the kernel's zeroing each, ~5% of a SimCLR epoch. Peak RSS stays the same order.
     // SAFETY: sets an option before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // Rust ignores SIGPIPE, so `pretext ... | head` panicked on the first print after `head`
+    // left. End quietly instead, as other command-line tools do (a run stopped so resumes).
+    // SAFETY: restores the default action of one signal before any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::from_env();
     // A device running out of memory panics in Burn's GPU runtimes. A training step turns that
     // into an error naming the batch size; anywhere else (inference) it ends up here. Either way
