@@ -67,6 +67,45 @@ fn assert_exports_reproduce_predict(run: &Path, dir: &Path) {
     }
 }
 
+/// examples/python/predict.py resizes non-square JPEGs by model.json's rule as `pretext predict`
+/// does: the same classes, and probabilities that differ only by the two libraries' rounding
+/// of the bilinear filter and the JPEG decoder.
+fn assert_predict_py_resizes_like_predict(run: &Path, onnx: &Path, dir: &Path) {
+    let sidecar: serde_json::Value = serde_json::from_slice(&std::fs::read(onnx.join("model.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["input"]["resize"]["mode"], "crop", "{sidecar}");
+    let test = MNIST.load(&MNIST.resolve_dir(Some(&common::data_dir())).unwrap()).unwrap().test.head(20);
+    let files: Vec<String> = (0..test.len())
+        .map(|i| {
+            let path = dir.join(format!("tall-{i:02}.jpg"));
+            let digit = image::DynamicImage::ImageLuma8(GrayImage::from_raw(28, 28, test.image(i).to_vec()).unwrap());
+            digit.resize_exact(36, 44, image::imageops::FilterType::Triangle).save(&path).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let predicted = pretext(&[&["predict", "--run", run.to_str().unwrap()][..], &files].concat());
+    assert_success(&predicted);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python/predict.py");
+    let python = Command::new(python()).arg(script).arg(onnx).args(&files).output().unwrap();
+    assert!(python.status.success(), "{}", stderr(&python));
+    // Lines `PATH: CLASS (probability P)`, in the order of `files`.
+    let parse = |output: &[u8]| -> Vec<(String, f64)> {
+        String::from_utf8_lossy(output)
+            .lines()
+            .map(|line| {
+                let (class, probability) = line.rsplit_once(": ").unwrap().1.split_once(" (probability ").unwrap();
+                (class.to_string(), probability.trim_end_matches(')').parse().unwrap())
+            })
+            .collect()
+    };
+    let (ours, theirs) = (parse(&predicted.stdout), parse(&python.stdout));
+    assert_eq!(ours.len(), files.len());
+    for ((file, (class, p)), (py_class, py_p)) in files.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(class, py_class, "{file}");
+        assert!((p - py_p).abs() < 0.05, "{file}: probability {p} in pretext, {py_p} in predict.py");
+    }
+}
+
 #[test]
 fn the_default_recipes_classifier_exports_to_onnx_and_torch_that_give_predicts_logits() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,6 +118,7 @@ fn the_default_recipes_classifier_exports_to_onnx_and_torch_that_give_predicts_l
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("standardize_features = true") && config.contains("pixels = \"unit\""), "the default recipe: {config}");
     assert_exports_reproduce_predict(&run, dir.path());
+    assert_predict_py_resizes_like_predict(&run, &dir.path().join("onnx"), dir.path());
 
     let model_py = std::fs::read_to_string(dir.path().join("torch/model.py")).unwrap();
     assert!(model_py.contains("self.encoder.conv1(F.pad(x, (0, 1, 0, 1)))"), "Keras' stride-2 'same' pads bottom and right: {model_py}");

@@ -4,8 +4,10 @@ generated model.py for `--format torch`.
 
     python predict.py EXPORT_DIR IMAGE...      (NumPy and Pillow, and onnxruntime or PyTorch)
 
-Images must have the model's size (model.json's input shape); colour ones are converted to
-grey for a grey model, as pretext does.
+An image of another size is resized by model.json's rule (`input.resize`: the run's --resize,
+crop or stretch), colour ones are converted to grey for a grey model, as pretext does. Pillow's
+bilinear filter and JPEG decoder round a little differently from pretext's, so a resized or
+JPEG image's probabilities can differ from `pretext predict`'s in the last digits.
 """
 
 import json
@@ -21,13 +23,24 @@ def model_input(paths, sidecar):
     c, h, w = sidecar["input"]["shape"]
     images = []
     for path in paths:
-        image = Image.open(path).convert("L" if c == 1 else "RGB")
-        if image.size != (w, h):
-            sys.exit(f"{path}: {image.size[0]}x{image.size[1]}, the model takes {w}x{h}")
+        image = resized(Image.open(path), w, h, sidecar["input"]["resize"]["mode"]).convert("L" if c == 1 else "RGB")
         images.append(np.asarray(image, dtype=np.float32).reshape(h, w, c).transpose(2, 0, 1))
     mean = np.array(sidecar["pixels"]["mean"], dtype=np.float32).reshape(1, c, 1, 1)
     std = np.array(sidecar["pixels"]["std"], dtype=np.float32).reshape(1, c, 1, 1)
     return (np.stack(images) - mean) / std
+
+
+def resized(image, w, h, mode):
+    """`image` at w x h by model.json's `input.resize` rule (pretext's `--resize`)."""
+    if image.size == (w, h):
+        return image
+    if mode == "stretch":
+        return image.resize((w, h), Image.BILINEAR)
+    ratio = max(w / image.width, h / image.height)
+    # Halves round up, as Rust's f64::round does for positive sides (Python's round() goes to even).
+    scaled = image.resize((max(int(image.width * ratio + 0.5), 1), max(int(image.height * ratio + 0.5), 1)), Image.BILINEAR)
+    left, top = (scaled.width - w) // 2, (scaled.height - h) // 2
+    return scaled.crop((left, top, left + w, top + h))
 
 
 def logits(export, sidecar, x):

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::RunConfig;
 use crate::data::dataset::DatasetInfo;
+use crate::data::folder::Resize;
 use crate::error::{Error, Result};
 use crate::model::weights::write_atomically;
 use crate::pipeline;
@@ -105,6 +106,30 @@ pub struct Input {
     pub channels: usize,
     /// Memory layout and type.
     pub layout: &'static str,
+    /// How an image of another size is brought to `shape`, as `pretext predict` does.
+    pub resize: ResizeRule,
+}
+
+/// The run's `--resize`, and what it does step by step.
+#[derive(Debug, Serialize)]
+pub struct ResizeRule {
+    /// `crop` or `stretch`.
+    pub mode: Resize,
+    /// The steps, in words precise enough to reimplement (examples/python/predict.py does).
+    pub steps: &'static str,
+}
+
+impl ResizeRule {
+    fn of(mode: Resize) -> Self {
+        let steps = match mode {
+            Resize::Crop => {
+                "scale both sides by max(W / width, H / height), each rounded to the nearest integer, with a triangle (bilinear) \
+                 filter; then cut W x H from the centre, its left and top offsets (scaled - W) / 2 and (scaled - H) / 2 rounded down"
+            }
+            Resize::Stretch => "scale each side to W x H with a triangle (bilinear) filter",
+        };
+        Self { mode, steps }
+    }
 }
 
 /// How pixels become the model's input.
@@ -197,7 +222,13 @@ fn sidecar(run: &RunFolder, config: &RunConfig, dataset: &DatasetInfo, network: 
     Ok(Sidecar {
         format,
         what,
-        input: Input { name: onnx::INPUT, shape: [shape.channels, shape.height, shape.width], channels: shape.channels, layout: "NCHW float32" },
+        input: Input {
+            name: onnx::INPUT,
+            shape: [shape.channels, shape.height, shape.width],
+            channels: shape.channels,
+            layout: "NCHW float32",
+            resize: ResizeRule::of(config.data.folder.resize),
+        },
         pixels: Pixels { formula: "input[c] = (pixel[c] - mean[c]) / std[c], pixels 0..255, channels R, G, B", mean, std },
         output: Output {
             name: what.output(),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Python that tests/export.rs checks pretext's exports with: NumPy and onnxruntime in a
+# The Python that tests/export.rs checks pretext's exports with: NumPy, onnxruntime and Pillow in a
 # virtualenv at target/python-export (ignored by git), made from requirements.txt when it is
 # missing. Prints that Python's path on stdout. cargo runs test binaries in parallel, and two of
 # them may ask at once: the first takes the lock and makes the virtualenv, the others wait for
@@ -10,7 +10,7 @@ venv=target/python-export
 mkdir -p target
 exec 9> target/python-export.lock
 flock 9
-if ! "$venv/bin/python" -c "import numpy, onnxruntime" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import numpy, onnxruntime, PIL" 2>/dev/null; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt >&2
 fi
