@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Seconds between progress lines without a terminal, unless `$PRETEXT_PROGRESS_SECONDS` says
-/// otherwise.
+/// Time between progress lines without a terminal, unless `$PRETEXT_PROGRESS_SECONDS` holds
+/// another number of seconds (one that is not a number of seconds is ignored).
 const LINE_EVERY: Duration = Duration::from_secs(10);
 
 /// The progress of one training phase in this process, from its first step here (a resumed
@@ -36,7 +36,8 @@ impl PhaseProgress {
     /// Progress of `phase`, of `epochs` epochs of `steps_per_epoch` steps; shows nothing
     /// unless `verbose`.
     pub fn new(phase: &'static str, epochs: usize, steps_per_epoch: usize, verbose: bool) -> Self {
-        let every = std::env::var("PRETEXT_PROGRESS_SECONDS").ok().and_then(|s| s.parse().ok()).map_or(LINE_EVERY, Duration::from_secs_f64);
+        let seconds = std::env::var("PRETEXT_PROGRESS_SECONDS").ok().and_then(|s| s.parse::<f64>().ok());
+        let every = seconds.and_then(|s| Duration::try_from_secs_f64(s).ok()).unwrap_or(LINE_EVERY);
         let lines = (verbose && !std::io::stderr().is_terminal()).then(|| Lines { every, last: Instant::now() });
         Self { phase, epochs, steps_per_epoch, verbose, started: Instant::now(), steps_taken: 0, lines, bar: ProgressBar::hidden() }
     }

@@ -72,7 +72,7 @@ impl Trainer<'_> {
         let mut state = self.resume_or_start(model, augment, &settings)?;
         let resume_epoch = state.progress.epochs_done + 1;
         let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut progress = PhaseProgress::new(self.phase, self.config.epochs, train.len().div_ceil(self.config.batch_size), self.verbose);
+        let mut watch = PhaseProgress::new(self.phase, self.config.epochs, train.len().div_ceil(self.config.batch_size), self.verbose);
         for epoch in 1..=self.config.epochs {
             if state.progress.finished {
                 break;
@@ -84,7 +84,7 @@ impl Trainer<'_> {
                 continue; // replays the shuffles of the epochs already done
             }
             let start = Instant::now();
-            state = self.train_epoch(state, epoch, train, &order, &settings, &mut progress)?;
+            state = self.train_epoch(state, epoch, train, &order, &settings, &mut watch)?;
             let measures = measure(&state.model, epoch);
             self.end_epoch(&mut state, epoch, measures, &settings, start.elapsed());
             if let Some(checkpoints) = &self.checkpoints
