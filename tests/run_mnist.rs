@@ -168,6 +168,23 @@ fn predict_names_the_digit_of_a_test_image() {
     let err = common::stderr(&output);
     assert!(err.lines().any(|l| l.starts_with("error: image") && l.contains("notes.png")), "{err}");
     assert!(err.contains("1 of 3 images could not be read"), "{err}");
+
+    // A folder stands for its images and its sub-folders', in name order; an empty one is refused.
+    let folder = dir.path().join("photos");
+    std::fs::create_dir_all(folder.join("more")).unwrap();
+    std::fs::copy(&png, folder.join("a.png")).unwrap();
+    std::fs::copy(&big, folder.join("more/b.png")).unwrap();
+    std::fs::write(folder.join("readme.txt"), "not an image").unwrap();
+    let output = pretext(&["predict", "--run", out.to_str().unwrap(), folder.to_str().unwrap()]);
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let classified: Vec<&str> = stdout.lines().map(|line| line.split(": ").next().unwrap()).collect();
+    assert_eq!(classified, [folder.join("a.png").display().to_string(), folder.join("more/b.png").display().to_string()], "{stdout}");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let output = pretext(&["predict", "--run", out.to_str().unwrap(), empty.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{}", common::stderr(&output));
+    assert!(common::stderr(&output).contains("is a folder without any .png or .jpg image"), "{}", common::stderr(&output));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use image::{ColorType, GenericImageView};
 
 use crate::cli::args::DeviceArg;
 use crate::data::dataset::DatasetInfo;
-use crate::data::folder::{Resize, open_image, planar};
+use crate::data::folder::{Resize, images_under, open_image, planar};
 use crate::data::images::LabeledImages;
 use crate::error::{Error, Result};
 use crate::pipeline;
@@ -18,9 +18,9 @@ pub struct PredictArgs {
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
     /// PNG or JPEG images like the training images (for MNIST: a light digit on a dark
-    /// background); converted to the run's grey or RGB, and an image of another size is
-    /// resized to the run's as its image folder was (--resize). A file that cannot be read is
-    /// named and skipped; the exit status is then 6
+    /// background), or folders of them (sub-folders included); converted to the run's grey or
+    /// RGB, and an image of another size is resized to the run's as its image folder was
+    /// (--resize). A file that cannot be read is named and skipped; the exit status is then 6
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
     /// Invert the grey levels (255 - v) first: for a dark digit on white paper, when the run
@@ -48,10 +48,11 @@ pub fn execute(args: PredictArgs) -> Result<()> {
     let dataset = run.read_dataset()?;
     let classes = &dataset.classes;
     let model = pipeline::load_classifier(&config, dataset.shape, classes.len(), &weights, &device)?;
-    let mut pixels = Vec::with_capacity(args.images.len() * dataset.shape.len());
+    let images = image_files(&args.images)?;
+    let mut pixels = Vec::with_capacity(images.len() * dataset.shape.len());
     let mut read = Vec::new();
     let mut unreadable = Vec::new();
-    for path in &args.images {
+    for path in &images {
         match read_image(path, &dataset, config.data.folder.resize, args.invert) {
             Ok(image) => {
                 pixels.extend(image);
@@ -75,11 +76,29 @@ pub fn execute(args: PredictArgs) -> Result<()> {
     match unreadable.first() {
         None => Ok(()),
         Some(first) => {
-            let (failed, total) = (unreadable.len(), args.images.len());
+            let (failed, total) = (unreadable.len(), images.len());
             let others = if failed == total { "" } else { "; the others were classified" };
             Err(Error::Image { path: first.to_path_buf(), problem: format!("{failed} of {total} images could not be read (each is named above){others}") })
         }
     }
+}
+
+/// The files to classify: each argument, or the images in a folder argument and its
+/// sub-folders.
+fn image_files(arguments: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in arguments {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let images = images_under(path)?;
+        if images.is_empty() {
+            return Err(Error::malformed(path, "is a folder without any .png or .jpg image (in it or its sub-folders)"));
+        }
+        files.extend(images);
+    }
+    Ok(files)
 }
 
 /// The image's pixels in the run's shape; each conversion (resize, colour to grey, grey to

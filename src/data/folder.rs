@@ -215,6 +215,19 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// The .png and .jpg files in `dir` and its sub-folders, each folder's in name order.
+pub fn images_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut images = Vec::new();
+    for path in sorted_entries(dir)? {
+        if path.is_dir() {
+            images.extend(images_under(&path)?);
+        } else if is_image(&path) {
+            images.push(path);
+        }
+    }
+    Ok(images)
+}
+
 fn is_image(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
