@@ -106,7 +106,8 @@ fn with_phase_flag_tip(command: &clap::Command, error: clap::Error) -> clap::Err
     };
     let setting = flag.trim_start_matches('-').split('=').next().unwrap_or_default();
     let setting = if setting == "learning-rate" { "lr" } else { setting };
-    let subcommand = std::env::args().nth(1).and_then(|name| command.find_subcommand(&name));
+    // `args_os`: `args` panics on an argument that is not UTF-8.
+    let subcommand = std::env::args_os().nth(1).and_then(|name| command.find_subcommand(name));
     let phase_flags: Vec<String> = subcommand
         .into_iter()
         .flat_map(clap::Command::get_arguments)

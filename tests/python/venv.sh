@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The Python that tests/export.rs checks pretext's exports with: NumPy, onnxruntime and Pillow in a
 # virtualenv at target/python-export (ignored by git), made from requirements.txt when it is
-# missing. Prints that Python's path on stdout. cargo runs test binaries in parallel, and two of
-# them may ask at once: the first takes the lock and makes the virtualenv, the others wait for
-# it and find it made.
+# missing. Prints that Python's path on stdout. The tests of tests/export.rs run on parallel
+# threads, and two may ask at once: the first takes the lock and makes the virtualenv, the
+# others wait for it and find it made.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=target/python-export
