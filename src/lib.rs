@@ -55,9 +55,12 @@ pub mod train {
     pub mod early_stopping;
     pub mod history;
     pub mod interrupt;
+    pub mod live_log;
+    pub mod memory;
     pub mod optimizer;
     pub mod progress;
     pub mod step;
+    pub mod tensorboard;
     pub mod trainer;
 }
 
@@ -67,6 +70,7 @@ pub mod eval {
     pub mod features;
     pub mod knn;
     pub mod monitor;
+    pub mod payoff;
     pub mod pca;
     pub mod predict;
     pub mod protocols;

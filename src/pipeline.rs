@@ -28,6 +28,7 @@ use crate::model::classifier::{Classifier, Logits};
 use crate::model::encoders::Encoder;
 use crate::model::heads::FeatureNorm;
 use crate::train::checkpoint::Checkpoints;
+use crate::train::live_log::RunLogs;
 use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::optimizer::TrainConfig;
 use crate::train::step::TrainStep;
@@ -68,6 +69,9 @@ pub struct Session {
     pub verbose: bool,
     /// Where the next training phase keeps its checkpoint (see [`Session::phase`]).
     pub checkpoints: Option<Checkpoints>,
+    /// Where the training phases write each epoch as it ends; `None` writes nothing while
+    /// training.
+    pub logs: Option<RunLogs>,
 }
 
 impl Default for Session {
@@ -80,7 +84,7 @@ impl Default for Session {
 impl Session {
     /// A session on `device` that keeps no checkpoints.
     pub fn new(device: Device, verbose: bool) -> Self {
-        Self { device, verbose, checkpoints: None }
+        Self { device, verbose, checkpoints: None, logs: None }
     }
 
     /// The same session with checkpoints in the sub-folder `name`, for one phase.
@@ -94,7 +98,8 @@ impl Session {
     }
 
     fn trainer<'a>(&self, phase: &'static str, config: &'a TrainConfig) -> Trainer<'a> {
-        Trainer { phase, config, device: self.device.clone(), verbose: self.verbose, checkpoints: self.checkpoints.clone() }
+        let log = self.logs.as_ref().map(|logs| logs.phase(phase));
+        Trainer { phase, config, device: self.device.clone(), verbose: self.verbose, checkpoints: self.checkpoints.clone(), log }
     }
 }
 
@@ -417,6 +422,8 @@ pub fn semi_supervise(config: &RunConfig, method: SemiMethod, base: Classifier, 
 /// protocol's classifier, taken from `trained` or trained first; what this trains is added to
 /// `trained`.
 pub fn train_protocol(config: &RunConfig, protocol: Protocol, pretrained: &Encoder, data: &RunData, trained: &mut Vec<(Protocol, Probed)>, session: &Session) -> Result<Probed> {
+    // A run's history files are its own phases'; the baselines' would overwrite them.
+    let session = &Session { logs: None, ..session.clone() };
     let probed = match protocol.semi(config.fine_tune) {
         None => {
             let config = RunConfig { fine_tune: protocol.fine_tune(), ..config.clone() };

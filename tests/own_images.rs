@@ -49,12 +49,18 @@ fn an_exported_mnist_folder_trains_end_to_end_and_predict_prints_the_class_name(
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("digits");
     let files = export(&test_images(&MNIST, Some(&common::data_dir()), 500), &DIGITS, &root, false);
+    let broken = root.join("seven/broken.jpg");
+    std::fs::write(&broken, b"\xff\xd8\xff\xe0 cut short").unwrap();
     let run = dir.path().join("run");
     let output = pretext(&[
         "run", "--preset", "seed", "--dataset", &format!("folder:{}", root.display()), "--unlabeled", "all", "--labels", "all",
         "--test-size", "all", "--pretext-epochs", "15", "--baselines", "false", "--out", run.to_str().unwrap(), "--quiet",
     ]);
     assert_success(&output);
+    // The broken file is named on one line, and then in dataset.json and the report.
+    let warning = format!("warning: skipped 1 file(s) that cannot be read as images: {} (", broken.display());
+    let line = stderr(&output).lines().find(|line| line.starts_with("warning: skipped")).map(str::to_string);
+    assert!(line.as_ref().is_some_and(|line| line.starts_with(&warning) && line.ends_with(')')), "{}", stderr(&output));
     let metrics = metrics(&run);
     // 500 images: a seeded fifth (100) tests, 400 train.
     assert_eq!(metrics["test"]["n"], 100);
@@ -69,6 +75,11 @@ fn an_exported_mnist_folder_trains_end_to_end_and_predict_prints_the_class_name(
     assert_eq!((dataset["train"].as_u64(), dataset["test"].as_u64()), (Some(400), Some(100)));
     let report = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(report.contains("Data set <b>folder:") && report.contains("<th>three</th>"), "the report names the data set and classes");
+    assert!(report.contains(&format!("<li><code>{}</code>: ", broken.display())), "the report lists the skipped file");
+    // A later command on the run reads the same files: it does not warn again.
+    let output = pretext(&["eval", "--run", run.to_str().unwrap()]);
+    assert_success(&output);
+    assert!(!stderr(&output).contains("skipped"), "{}", stderr(&output));
 
     // The folder's first "one", predicted by its class name.
     let one = files.iter().find(|p| p.parent().unwrap().ends_with("one")).unwrap();
@@ -118,7 +129,8 @@ fn corrupt_folders_are_named_never_a_panic() {
     std::fs::write(&fake, b"not an image").unwrap();
     let output = info(&[]);
     assert_success(&output);
-    assert!(stderr(&output).contains(&format!("skipped {}", fake.display())), "{}", stderr(&output));
+    let info_text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(info_text.contains(&format!("skipped:    1 unreadable files: {} (", fake.display())), "{info_text}");
     let output = info(&["--unreadable", "fail"]);
     assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
     assert!(stderr(&output).contains("fake.png") && stderr(&output).contains("--unreadable skip"), "{}", stderr(&output));

@@ -57,6 +57,12 @@ fn metrics(out: &Path) -> String {
     std::fs::read_to_string(out.join("metrics.json")).unwrap()
 }
 
+/// The rows of a phase's history CSV without their last column (the epoch's seconds).
+fn history(out: &Path, phase: &str) -> Vec<String> {
+    let csv = std::fs::read_to_string(out.join(format!("history_{phase}.csv"))).unwrap();
+    csv.lines().skip(1).map(|row| row.rsplit_once(',').unwrap().0.to_string()).collect()
+}
+
 fn resume(out: &Path) -> Output {
     pretext(&["run", "--resume", out.to_str().unwrap(), "--quiet"])
 }
@@ -81,6 +87,11 @@ fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     wait_for_checkpoint(&mut child, &killed, "ssl_fine_tune");
     child.kill().unwrap();
     child.wait().unwrap();
+    // Every epoch that ended before the kill is in the history, flushed as it ended.
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(killed.join("checkpoints/ssl_fine_tune/state.json")).unwrap()).unwrap();
+    let epochs_done = state["progress"]["epochs_done"].as_u64().unwrap() as usize;
+    let rows = history(&killed, "downstream").len();
+    assert!(epochs_done >= 1 && (epochs_done..=epochs_done + 1).contains(&rows), "{epochs_done} epochs done, {rows} rows");
     // Commands that read a run's results name the way to finish it.
     for command in [&["predict", "x.png", "--run"][..], &["probe", "--run"], &["eval", "--run"], &["export", "--format", "onnx", "--run"]] {
         let output = pretext(&[command, &[killed.to_str().unwrap()]].concat());
@@ -91,6 +102,7 @@ fn killed_and_interrupted_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     let output = resume(&killed);
     assert_success(&output);
     assert_eq!(metrics(&killed), expected, "killed then resumed");
+    assert_eq!(history(&killed, "downstream"), history(&dir.path().join("uninterrupted"), "downstream"));
 
     // Ctrl-C in the second pretext epoch: the step finishes, a checkpoint is saved, exit 130.
     let stopped = dir.path().join("stopped");

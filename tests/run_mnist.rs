@@ -81,6 +81,13 @@ fn shortened_seed_run_writes_every_file_and_clears_an_accuracy_floor() {
         assert!(html.contains(&expected), "{expected} not in the report");
     }
 
+    // Whether self-supervision paid is judged on every run, and a run where it did not says so
+    // in the report too (the judgement itself is tested on constructed cases in eval::payoff).
+    let payoff = &metrics["ssl_payoff"];
+    let signs = payoff["signs"].as_array().unwrap();
+    assert_eq!(payoff["paying"].as_bool().unwrap(), signs.is_empty(), "{payoff}");
+    assert_eq!(html.contains("Self-supervision is not paying on this run"), !signs.is_empty());
+
     // Timings live beside the metrics, one lap per step, summing to no more than the total.
     let timings: Value = serde_json::from_slice(&std::fs::read(out.join("timings.json")).unwrap()).unwrap();
     let laps: f64 = timings.as_object().unwrap().iter().filter(|(k, _)| *k != "total_s").map(|(_, v)| v.as_f64().unwrap()).sum();

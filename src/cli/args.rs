@@ -123,7 +123,7 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "NAME|folder:PATH", help_heading = "Data")]
     pub dataset: Option<String>,
     /// Training images the pretext task uses, labels ignored (the first N, or `all`; default
-    /// all)
+    /// all; the seed preset: 1000, on an image folder all)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
     pub unlabeled: Option<Count>,
     /// Pixel scaling: raw 0..255 (the notebook), unit 0..1, signed -1..1, or standardize
@@ -210,6 +210,13 @@ impl ConfigArgs {
         set(&mut config.monitor.every, self.monitor_every);
         set(&mut config.monitor.images, self.monitor_images);
         set(&mut config.data.dataset, self.dataset.clone());
+        if self.config.is_none() && self.dataset.is_some() && matches!(DataSource::parse(&config.data.dataset)?, DataSource::Folder(_)) {
+            // The presets' counts are MNIST's and would refuse a small folder ("--labels 1000
+            // asks for more than the 48 labelled training images"); a folder's images are all
+            // its owner has, so all of them are used unless the flags say otherwise.
+            let data = &mut config.data;
+            (data.unlabeled_size, data.labels, data.test_size) = (Count::All, Count::All, Count::All);
+        }
         set(&mut config.data.unlabeled_size, self.unlabeled);
         set(&mut config.data.pixels, self.pixels);
         self.folder.apply(&mut config.data.folder);
@@ -242,13 +249,14 @@ pub struct ClassifierArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Labelled training images for the head, validation split included (the first N, or
-    /// `all`); `sweep` takes a comma-separated list (default 1000)
+    /// `all`); `sweep` takes a comma-separated list (default 1000; on an image folder all)
     #[arg(long, value_name = "N|all", value_delimiter = ',', help_heading = "Data")]
     pub labels: Vec<Count>,
     /// Take --labels evenly from every class (N/classes each, in data order) (default false)
     #[arg(long, help_heading = "Data")]
     pub balanced_labels: Option<bool>,
-    /// Held-out test images evaluated (the first N, or `all` = 10,000 for MNIST) (default all; the seed preset: 300)
+    /// Held-out test images evaluated (the first N, or `all` = 10,000 for MNIST) (default all;
+    /// the seed preset: 300, on an image folder all)
     #[arg(long, value_name = "N|all", help_heading = "Data")]
     pub test_size: Option<Count>,
     /// Fraction of labelled images (the last ones) held out for validation (default 0.3)
@@ -631,5 +639,19 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(config.data.dataset, format!("folder:{}", cwd.join("photos").display()));
         assert_eq!(config.data.folder.unlabeled_dir, Some(cwd.join("more")));
+    }
+
+    #[test]
+    fn an_image_folder_uses_all_its_images_unless_the_flags_say_otherwise() {
+        let command = ConfigArgs::augment_args(Command::new("pretext"));
+        let resolve = |argv: &[&str]| ConfigArgs::from_arg_matches(&command.clone().get_matches_from(argv)).unwrap().resolve(None).unwrap();
+        for preset in ["default", "seed"] {
+            let data = resolve(&["pretext", "--preset", preset, "--dataset", "folder:photos"]).data;
+            assert_eq!((data.unlabeled_size, data.labels, data.test_size), (Count::All, Count::All, Count::All), "{preset}");
+        }
+        let data = resolve(&["pretext", "--dataset", "folder:photos", "--labels", "100", "--test-size", "50"]).data;
+        assert_eq!((data.unlabeled_size, data.labels, data.test_size), (Count::All, Count::N(100), Count::N(50)));
+        let data = resolve(&["pretext", "--preset", "seed"]).data;
+        assert_eq!((data.unlabeled_size, data.labels, data.test_size), (Count::N(1000), Count::N(1000), Count::N(300)));
     }
 }

@@ -69,6 +69,7 @@ pub fn execute(command: DataCommand) -> Result<()> {
                 return Err(Error::Config(format!("{} already exists; choose a new --out", out.display())));
             }
             let dataset = DataSource::parse(&name)?.load(&FolderOptions::default(), dir.data_dir.as_deref())?;
+            dataset.info().warn_skipped(None);
             let images = match split {
                 Split::Train => &dataset.train,
                 Split::Test => &dataset.test,

@@ -46,6 +46,7 @@ pub fn execute(args: EvalArgs) -> Result<()> {
     let folder = run.beside(&out, args.force)?;
     folder.fill(|folder| {
         let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;
+        data.dataset.warn_skipped(run.read_dataset().ok().as_ref());
         let classes = data.num_classes();
         let model = pipeline::load_classifier(&config, data.shape(), classes, &weights, &device)?;
         let predictions = pipeline::evaluate(&model, &data.test, classes, data.pixels);

@@ -35,8 +35,11 @@ const EXAMPLES: &str = "Examples:
   pretext run --preset seed          the teaching notebook, reproduced exactly
   pretext run --method simclr --unlabeled all --labels 100 --balanced-labels true
   pretext run --dataset fashion-mnist  another data set (also cifar10)
-  pretext run --dataset folder:photos --image-size 32 --encoder resnet
-                                     your own images: photos/<class>/*.png|jpg
+  pretext run --dataset folder:photos --image-size 32
+                                     your own images: photos/<class>/*.png|jpg, all of them
+  pretext run --encoder resnet --resnet-width 16 --resnet-blocks 1,1,1
+                                     a small ResNet (the default width and blocks make
+                                     ResNet-18: hours per epoch on a CPU)
   pretext run --device vulkan        on a GPU (a build with --features vulkan; see README)
   pretext data export fashion-mnist --count 500 --out clothes
                                      writes a folder in that layout, to start from

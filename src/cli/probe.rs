@@ -6,6 +6,7 @@ use crate::cli::DataDirArg;
 use crate::cli::args::{ClassifierArgs, DeviceArg};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Probed, Session};
+use crate::train::live_log::RunLogs;
 use crate::config::RunConfig;
 use crate::report::artifacts::{CLASSIFIER_WEIGHTS, PRETEXT_WEIGHTS, RunFolder, TIMINGS};
 use crate::report::timings::Timings;
@@ -59,8 +60,10 @@ pub fn execute(args: ProbeArgs) -> Result<()> {
 /// Trains the classifier in `folder` and writes its results there.
 fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunFolder, session: &Session) -> Result<()> {
     let method = config.semi.method;
+    let session = &Session { logs: Some(RunLogs { dir: folder.dir().to_path_buf(), tensorboard: None }), ..session.clone() };
     let mut timings = Timings::start();
     let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;
+    data.dataset.warn_skipped(run.read_dataset().ok().as_ref());
     let inference = session.device.clone().without_autodiff();
     let pretext = pipeline::load_pretext(&config, data.shape(), &run.path(PRETEXT_WEIGHTS), &inference)?;
     let encoder = pretext.encoder();

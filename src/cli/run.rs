@@ -6,14 +6,16 @@ use crate::cli::DataDirArg;
 use crate::cli::args::{ConfigArgs, DeviceArg};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
+use crate::eval::payoff::{Payoff, RunContext};
 use crate::eval::protocols::{Protocol, markdown_table};
 use crate::pipeline::{self, Pretrained, RunData, Session};
 use crate::data::registry::DataSource;
 use crate::semi::SemiMethod;
-use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TIMINGS};
+use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TENSORBOARD, TIMINGS};
 use crate::report::timings::Timings;
 use crate::train::checkpoint::Checkpoints;
 use crate::train::interrupt;
+use crate::train::live_log::RunLogs;
 
 /// Flags of `pretext run`.
 #[derive(Debug, Args)]
@@ -35,6 +37,10 @@ pub struct RunArgs {
     /// Save a checkpoint every N epochs (0: only on Ctrl-C and at the end of each phase)
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub checkpoint_every: usize,
+    /// Also write each epoch's curves as TensorBoard event files, in DIR/tensorboard/<phase>/,
+    /// while the run trains (`tensorboard --logdir runs`)
+    #[arg(long)]
+    pub tensorboard: bool,
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
@@ -68,7 +74,8 @@ impl RunArgs {
         }
         interrupt::catch_ctrl_c();
         folder.fill(|folder| {
-            let session = Session { device: config.device.open()?, verbose: !self.quiet, checkpoints: Some(checkpoints) };
+            let logs = RunLogs { dir: folder.dir().to_path_buf(), tensorboard: self.tensorboard.then(|| folder.path(TENSORBOARD)) };
+            let session = Session { device: config.device.open()?, verbose: !self.quiet, checkpoints: Some(checkpoints), logs: Some(logs) };
             body(config, folder, &session)
         })
     }
@@ -97,6 +104,8 @@ impl RunArgs {
     /// in the folder), then the pretext phase, its results written.
     pub fn pretrain(&self, config: &mut RunConfig, folder: &RunFolder, session: &Session, timings: &mut Timings) -> Result<(RunData, Pretrained)> {
         let data = pipeline::load_data(config, self.data_dir(folder).as_deref())?;
+        // A resumed run warned when it first read the data.
+        data.dataset.warn_skipped(self.resume.as_ref().and_then(|_| folder.read_dataset().ok()).as_ref());
         folder.write_config(config)?;
         folder.write_dataset(&data.dataset)?;
         timings.lap("load_data");
@@ -177,6 +186,15 @@ fn run(args: &RunArgs, mut config: RunConfig, folder: &RunFolder, session: &Sess
     }
     let results = pipeline::compare_protocols(&config, &protocols, &encoder, &known, &data, &session)?;
     folder.write_protocols(&results)?;
+    let context = RunContext {
+        method: config.method.name().to_string(),
+        channels: data.shape().channels,
+        pretext_epochs: config.pretext.epochs,
+        unlabeled: data.unlabeled.len(),
+        semi_supervised: semi_method != SemiMethod::None,
+    };
+    let payoff = Payoff::judge(&pretrained.history, &results, &context);
+    folder.write_payoff(&payoff)?;
     timings.lap("baselines");
     let features = pipeline::encode(&kept.model.encoder, &data.test, data.num_classes(), data.pixels);
     let kept_protocol = if semi.is_some() { semi_own } else { own };
@@ -196,6 +214,10 @@ fn run(args: &RunArgs, mut config: RunConfig, folder: &RunFolder, session: &Sess
         folder.path("").display(),
         timings.total()
     );
+    // Last, where nobody misses it.
+    for line in payoff.console_lines() {
+        eprintln!("{line}");
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use crate::cli::args::{ClassifierArgs, ConfigArgs, MethodArgs, SemiArgs};
 use crate::config::{Count, DataConfig, RunConfig};
 use crate::error::{Error, Result};
 use crate::eval::protocols::Protocol;
-use crate::eval::sweep::{NO_METHOD, SweepRow, markdown, summarize};
+use crate::eval::sweep::{NO_METHOD, SweepRow, best_per_budget, markdown, summarize};
 use crate::methods::MethodName;
 use crate::model::weights::write_atomically;
 use crate::pipeline::{self, Session};
@@ -74,9 +74,12 @@ pub fn execute(args: SweepArgs) -> Result<()> {
     if budgets.contains(&Count::N(0)) || args.seeds.is_empty() {
         return Err(Error::Config("sweep needs at least one seed and label budgets of at least 1".into()));
     }
-    let session = Session::new(base.device.open()?, false);
+    // Pretraining shows its epochs and the time it has left; the protocols after it are quiet
+    // (one line each).
+    let session = Session::new(base.device.open()?, true);
     let folder = RunFolder::create(&args.out, args.force)?;
     let full = pipeline::load_dataset(&mut base, args.data.data_dir.as_deref())?;
+    full.info().warn_skipped(None);
     folder.write_config(&base)?;
     let with_budget = |config: &RunConfig, labels: Count| RunConfig { data: DataConfig { labels, ..config.data.clone() }, ..config.clone() };
     // Every budget must fit the data set before any training starts.
@@ -123,7 +126,8 @@ pub fn execute(args: SweepArgs) -> Result<()> {
             write_results(&folder, &rows)?;
         }
     }
-    println!("\n{}\nresults in {}", markdown(&summarize(&rows)), folder.path("").display());
+    let cells = summarize(&rows);
+    println!("\n{}\n{}\nresults in {}", markdown(&cells), best_per_budget(&cells), folder.path("").display());
     Ok(())
 }
 
@@ -162,7 +166,7 @@ fn write_results(folder: &RunFolder, rows: &[SweepRow]) -> Result<()> {
     write_rows(rows, &folder.path("sweep.csv"))?;
     let cells = summarize(rows);
     write_rows(&cells, &folder.path("sweep_summary.csv"))?;
-    let table = markdown(&cells);
+    let table = format!("{}\n{}", markdown(&cells), best_per_budget(&cells));
     write_atomically(&folder.path("sweep.md"), table.as_bytes())?;
     label_curves(&folder.path("sweep.png"), &cells)
 }

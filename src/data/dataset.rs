@@ -25,9 +25,26 @@ pub struct Dataset {
     pub test_source: String,
     /// The folder its files were read from.
     pub location: PathBuf,
+    /// Files left out because they could not be read as images (`--unreadable skip`).
+    pub skipped: Vec<SkippedFile>,
     /// Mean and standard deviation of each channel over the training images, measured once
     /// when the data set is made.
     stats: ChannelStats,
+}
+
+/// A file of the data set left out because it could not be read as an image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it could not be read, in one line.
+    pub problem: String,
+}
+
+impl fmt::Display for SkippedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.path.display(), self.problem)
+    }
 }
 
 impl Dataset {
@@ -36,7 +53,7 @@ impl Dataset {
         let unlabeled = train.head(0);
         let stats = ChannelStats::of(&train);
         let (test_source, location) = ("the data set's test split".into(), PathBuf::new());
-        Self { name: name.to_string(), train, unlabeled, test, classes, test_source, location, stats }
+        Self { name: name.to_string(), train, unlabeled, test, classes, test_source, location, skipped: Vec::new(), stats }
     }
 
     /// The same data set with `unlabeled` images for the pretext task.
@@ -48,6 +65,11 @@ impl Dataset {
     pub fn located_at(self, location: &Path) -> Self {
         let location = std::path::absolute(location).unwrap_or_else(|_| location.to_path_buf());
         Self { location, ..self }
+    }
+
+    /// The same data set, `skipped` left out of it.
+    pub fn with_skipped(self, skipped: Vec<SkippedFile>) -> Self {
+        Self { skipped, ..self }
     }
 
     /// The same data set, its test images described by `source`.
@@ -89,6 +111,7 @@ impl Dataset {
             test: self.test.len(),
             test_source: self.test_source.clone(),
             location: Some(self.location.clone()),
+            skipped: self.skipped.clone(),
             stats: self.stats.clone(),
         }
     }
@@ -145,8 +168,32 @@ pub struct DatasetInfo {
     /// (absent in runs of pretext 0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<PathBuf>,
+    /// Files left out because they could not be read as images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFile>,
     /// Per-channel mean and standard deviation of the training images.
     pub stats: ChannelStats,
+}
+
+impl DatasetInfo {
+    /// Names the skipped files on stderr, unless `recorded` (the description a run folder
+    /// kept when it first read the data) already lists the same ones: a user hears about a
+    /// broken file once, from the command that first met it.
+    pub fn warn_skipped(&self, recorded: Option<&DatasetInfo>) {
+        if self.skipped.is_empty() || recorded.is_some_and(|r| r.skipped == self.skipped) {
+            return;
+        }
+        eprintln!("warning: skipped {} file(s) that cannot be read as images: {}", self.skipped.len(), listed(&self.skipped, 5));
+    }
+}
+
+/// The first `shown` of `files`, and how many more.
+fn listed(files: &[SkippedFile], shown: usize) -> String {
+    let mut text = files.iter().take(shown).map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    if files.len() > shown {
+        text.push_str(&format!(", and {} more (listed in the run's dataset.json and report.html)", files.len() - shown));
+    }
+    text
 }
 
 impl fmt::Display for DatasetInfo {
@@ -161,6 +208,9 @@ impl fmt::Display for DatasetInfo {
         writeln!(f, "test:       {} images ({})", self.test, self.test_source)?;
         if let Some(location) = &self.location {
             writeln!(f, "files:      {}", location.display())?;
+        }
+        if !self.skipped.is_empty() {
+            writeln!(f, "skipped:    {} unreadable files: {}", self.skipped.len(), listed(&self.skipped, 3))?;
         }
         writeln!(f, "classes:    {} ({})", self.classes.len(), self.classes.join(", "))?;
         writeln!(f, "mean:       {} (per channel, 0..255, training images)", numbers(&self.stats.mean))?;

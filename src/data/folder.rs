@@ -13,7 +13,7 @@ use rand_chacha::ChaCha12Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::dataset::Dataset;
+use crate::data::dataset::{Dataset, SkippedFile};
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::error::{Error, Result};
 
@@ -39,7 +39,7 @@ pub enum Resize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unreadable {
-    /// Name it on stderr and leave it out.
+    /// Leave it out, and name it (on stderr, in dataset.json and in the report).
     #[default]
     Skip,
     /// Stop with an error naming it.
@@ -131,14 +131,15 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     }
     let test_listing = if test_root.is_dir() { Some(list(&test_root, &[])?) } else { None };
 
-    let decode_all = |files: &[(PathBuf, u8)]| decode(files, options);
+    let mut skipped = Vec::new();
+    let mut decode_all = |files: &[(PathBuf, u8)]| decode(files, options, &mut skipped);
     let labelled = decode_all(&labelled_files(&listing.classes, &classes, &train_root)?)?;
     let unlabeled = decode_all(&unlabeled_files.into_iter().map(|p| (p, 0)).collect::<Vec<_>>())?;
     let test = match &test_listing {
         Some(test) => decode_all(&labelled_files(&test.classes, &classes, &test_root)?)?,
         None => Vec::new(),
     };
-    let shape = shape_of(labelled.iter().chain(&unlabeled).chain(&test), options)?;
+    let shape = shape_of(labelled.iter().chain(&unlabeled).chain(&test), options, &skipped)?;
     let to_images = |decoded: Vec<Decoded>| images(decoded, shape, options.resize);
 
     let mut labelled = labelled;
@@ -152,7 +153,7 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     };
     let name = format!("folder:{}", root.display());
     let unlabeled = to_images(unlabeled);
-    Ok(Dataset::new(&name, to_images(train), to_images(test), classes).with_unlabeled(unlabeled).with_test_source(test_source))
+    Ok(Dataset::new(&name, to_images(train), to_images(test), classes).with_unlabeled(unlabeled).with_test_source(test_source).with_skipped(skipped))
 }
 
 /// Splits the (shuffled) labelled images into training and test images, `fraction` of them
@@ -251,10 +252,10 @@ struct Decoded {
     image: DynamicImage,
 }
 
-/// Decodes `files` on every core; an unreadable one is skipped (and named) or refused. With
+/// Decodes `files` on every core; an unreadable one is added to `skipped` or refused. With
 /// `--image-size`, each image is brought to its size at once, so that a folder of large photos
 /// never sits in memory at full size.
-fn decode(files: &[(PathBuf, u8)], options: &FolderOptions) -> Result<Vec<Decoded>> {
+fn decode(files: &[(PathBuf, u8)], options: &FolderOptions, skipped: &mut Vec<SkippedFile>) -> Result<Vec<Decoded>> {
     let results: Vec<_> = files
         .par_iter()
         .map(|(path, label)| {
@@ -269,7 +270,7 @@ fn decode(files: &[(PathBuf, u8)], options: &FolderOptions) -> Result<Vec<Decode
     for (path, label, image) in results {
         match (image, options.unreadable) {
             (Ok(image), _) => decoded.push(Decoded { path: path.clone(), label, image }),
-            (Err(problem), Unreadable::Skip) => eprintln!("warning: skipped {}: cannot be read as an image ({problem})", path.display()),
+            (Err(problem), Unreadable::Skip) => skipped.push(SkippedFile { path: path.clone(), problem }),
             (Err(problem), Unreadable::Fail) => {
                 return Err(Error::Image { path: path.clone(), problem: format!("cannot be read as an image ({problem}); pass --unreadable skip to leave such files out") });
             }
@@ -279,18 +280,23 @@ fn decode(files: &[(PathBuf, u8)], options: &FolderOptions) -> Result<Vec<Decode
 }
 
 /// The image in the file at `path`, whatever its extension says: the format is guessed from
-/// its first bytes. The error is the problem, for the caller to name the file.
+/// its first bytes. The error is the problem in one line (the decoders' messages may hold line
+/// breaks), for the caller to name the file.
 pub fn open_image(path: &Path) -> std::result::Result<DynamicImage, String> {
+    let one_line = |e: &dyn std::fmt::Display| e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
     image::ImageReader::open(path)
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.with_guessed_format().map_err(|e| e.to_string()))
-        .and_then(|r| r.decode().map_err(|e| e.to_string()))
+        .map_err(|e| one_line(&e))
+        .and_then(|r| r.with_guessed_format().map_err(|e| one_line(&e)))
+        .and_then(|r| r.decode().map_err(|e| one_line(&e)))
 }
 
 /// The shape every image is brought to: the options', else the images' own (which must then
 /// agree, and be square).
-fn shape_of<'a>(mut images: impl Iterator<Item = &'a Decoded> + Clone, options: &FolderOptions) -> Result<ImageShape> {
-    let first = images.clone().next().ok_or_else(|| Error::Config("the folder holds no readable image; see the warnings above".into()))?;
+fn shape_of<'a>(mut images: impl Iterator<Item = &'a Decoded> + Clone, options: &FolderOptions, skipped: &[SkippedFile]) -> Result<ImageShape> {
+    let first = images.clone().next().ok_or_else(|| {
+        let first = skipped.first().map_or_else(String::new, |file| format!(", the first: {file}"));
+        Error::Config(format!("the folder holds no readable image ({} file(s) could not be read as images{first})", skipped.len()))
+    })?;
     let channels = options.channels.unwrap_or(if images.clone().any(|d| d.image.color().has_color()) { 3 } else { 1 });
     let side = match options.image_size {
         Some(side) => side,

@@ -138,6 +138,24 @@ pub fn markdown(cells: &[SweepCell]) -> String {
     out
 }
 
+/// The best row of each label budget by mean test accuracy, as Markdown list items: the
+/// protocol to use at that many labels (when it is not a pretrained one, self-supervision did
+/// not pay there).
+pub fn best_per_budget(cells: &[SweepCell]) -> String {
+    let mut budgets: Vec<usize> = cells.iter().map(|c| c.labels).collect();
+    budgets.dedup();
+    let mut out = String::new();
+    for labels in budgets {
+        let at_budget = cells.iter().filter(|c| c.labels == labels);
+        // The first of equals: the baselines come first, and a tie is no win for pretraining.
+        let best = at_budget.reduce(|best, c| if c.mean > best.mean { c } else { best }).expect("a budget has cells");
+        let seeds = if best.n == 1 { "1 seed".to_string() } else { format!("{} seeds", best.n) };
+        let unpaid = if best.method == NO_METHOD { "; no pretrained encoder did better" } else { "" };
+        out.push_str(&format!("- best at {labels} labels: **{}**, {:.4} ± {:.4} over {seeds}{unpaid}\n", best.name(), best.mean, best.std));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +180,16 @@ mod tests {
         let table = markdown(&cells);
         assert!(table.contains("| supervised from scratch | 0.2000 ± 0.0000 | 0.6000 ± 0.1414 | 0.2000 | 0.6000 |"), "{table}");
         assert!(table.contains("| simclr: SSL encoder, frozen (linear probe) | - | 0.9000 ± 0.0000 | - | 0.9000 |"), "{table}");
+        assert_eq!(
+            best_per_budget(&cells),
+            "- best at 10 labels: **supervised from scratch**, 0.2000 ± 0.0000 over 1 seed; no pretrained encoder did better\n\
+             - best at 100 labels: **simclr: SSL encoder, frozen (linear probe)**, 0.9000 ± 0.0000 over 1 seed\n"
+        );
+    }
+
+    #[test]
+    fn a_tie_at_the_top_is_no_win_for_pretraining() {
+        let cells = summarize(&[row(0, 50, NO_METHOD, "scratch", 0.5), row(1, 50, NO_METHOD, "scratch", 0.7), row(0, 50, "rotation", "ssl_probe", 0.6)]);
+        assert!(best_per_budget(&cells).starts_with("- best at 50 labels: **supervised from scratch**, 0.6000 ± 0.1414 over 2 seeds;"));
     }
 }

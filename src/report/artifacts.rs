@@ -10,6 +10,7 @@
 //! history_semi.csv         with --semi-supervised (adds mask_rate, pseudo_label_accuracy)
 //! pretext.safetensors      pretext model weights
 //! classifier.safetensors   encoder + head weights (the semi-supervised classifier when there is one)
+//! tensorboard/<phase>/     with --tensorboard: an event file per training phase, written as it trains
 //! checkpoints/             one folder per training phase while a run is under way (removed
 //!                          when it completes; `--resume` continues from them)
 //! rotations.png (rotation) or views.png (two-view methods), pretext_curves.png, downstream_curves.png,
@@ -25,6 +26,7 @@ use crate::data::dataset::DatasetInfo;
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
+use crate::eval::payoff::Payoff;
 use crate::eval::protocols::{ProtocolResult, markdown_table};
 use crate::eval::predict::Predictions;
 use crate::model::weights::write_atomically;
@@ -41,6 +43,7 @@ use rand::SeedableRng;
 use crate::data::source::SampleSource;
 use crate::report::csv_file::write_rows;
 use crate::train::history::EpochRecord;
+use crate::train::live_log::history_file;
 
 /// File name of the pretext model's weights.
 pub const PRETEXT_WEIGHTS: &str = "pretext.safetensors";
@@ -56,6 +59,8 @@ pub const METRICS: &str = "metrics.json";
 pub const EVALUATION_PREFIX: &str = "eval-";
 /// Folder of the checkpoints of a run under way.
 pub const CHECKPOINTS: &str = "checkpoints";
+/// Folder of the TensorBoard event files (`--tensorboard`), one sub-folder per phase.
+pub const TENSORBOARD: &str = "tensorboard";
 /// File name of the seconds each step of a run took.
 pub const TIMINGS: &str = "timings.json";
 /// What a run writes before its classifier: settings, data set and the pretext phase.
@@ -109,6 +114,7 @@ impl RunFolder {
             // Nothing of the overwritten run stays.
             folder.remove_files(PRETEXT_FILES.iter().chain(CLASSIFIER_FILES))?;
             folder.remove_evaluations()?;
+            remove_folder(&folder.path(TENSORBOARD))?;
         }
         let probe = dir.join(".pretext-write-check");
         std::fs::write(&probe, b"").map_err(|e| unwritable(format!("cannot write in it ({e}); choose a folder you can write to with --out")))?;
@@ -195,6 +201,9 @@ impl RunFolder {
     pub fn clear_classifier(&self) -> Result<()> {
         self.remove_files(CLASSIFIER_FILES)?;
         self.remove_evaluations()?;
+        for phase in ["downstream", "semi"] {
+            remove_folder(&self.path(TENSORBOARD).join(phase))?;
+        }
         let mut metrics = self.read_metrics()?;
         if let Some(sections) = metrics.as_object_mut() {
             sections.retain(|section, _| section == "pretext");
@@ -221,7 +230,7 @@ impl RunFolder {
         for entry in entries.filter_map(|e| e.ok()) {
             let path = entry.path();
             if entry.file_name().to_string_lossy().starts_with(EVALUATION_PREFIX) && path.join(METRICS).is_file() {
-                std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+                remove_folder(&path)?;
             }
         }
         Ok(())
@@ -289,7 +298,7 @@ impl RunFolder {
     /// recorded in `metrics.json` and named on stderr.
     pub fn write_pretext(&self, pretrained: &Pretrained, method: &MethodConfig, images: &LabeledImages) -> Result<()> {
         pretrained.model.save(&self.path(PRETEXT_WEIGHTS))?;
-        write_rows(&pretrained.history, &self.path("history_pretext.csv"))?;
+        write_rows(&pretrained.history, &self.path(&history_file("pretext")))?;
         let name = method.name();
         training_curves(&self.path("pretext_curves.png"), &format!("Pretext training: {name}"), &pretrained.history)?;
         match (&pretrained.model, method.views()) {
@@ -311,7 +320,7 @@ impl RunFolder {
     /// Weights, history and curves of the downstream phase.
     pub fn write_downstream(&self, probed: &Probed) -> Result<()> {
         crate::model::weights::save(&probed.model, &self.path(CLASSIFIER_WEIGHTS))?;
-        write_rows(&probed.history, &self.path("history_downstream.csv"))?;
+        write_rows(&probed.history, &self.path(&history_file("downstream")))?;
         training_curves(&self.path("downstream_curves.png"), "Downstream: classifier trained on the labelled images", &probed.history)?;
         let mut metrics = phase_metrics(&probed.history);
         metrics["restored_epoch"] = json!(probed.restored_epoch);
@@ -322,7 +331,7 @@ impl RunFolder {
     /// keeps (it replaces the downstream one in `classifier.safetensors`).
     pub fn write_semi(&self, semi: &Probed, method: SemiMethod) -> Result<()> {
         crate::model::weights::save(&semi.model, &self.path(CLASSIFIER_WEIGHTS))?;
-        write_rows(&semi.history, &self.path("history_semi.csv"))?;
+        write_rows(&semi.history, &self.path(&history_file("semi")))?;
         let title = format!("Semi-supervised ({method}): labelled and unlabeled images");
         training_curves(&self.path("semi_curves.png"), &title, &semi.history)?;
         let mut metrics = phase_metrics(&semi.history);
@@ -344,6 +353,11 @@ impl RunFolder {
     pub fn write_protocols(&self, results: &[ProtocolResult]) -> Result<()> {
         write_atomically(&self.path("protocols.md"), markdown_table(results).as_bytes())?;
         self.set_metrics("protocols", serde_json::to_value(results).expect("results serialise"))
+    }
+
+    /// Whether self-supervision paid, in `metrics.json` (`ssl_payoff`) for the report.
+    pub fn write_payoff(&self, payoff: &Payoff) -> Result<()> {
+        self.set_metrics("ssl_payoff", serde_json::to_value(payoff).expect("payoff serialises"))
     }
 
     /// The test images' features, from the encoder of the classifier `encoder` describes,
@@ -401,6 +415,14 @@ fn first_names(mut names: Vec<String>) -> String {
     let more = names.len().saturating_sub(4);
     names.truncate(4);
     if more > 0 { format!("{}, and {more} more", names.join(", ")) } else { names.join(", ") }
+}
+
+/// Removes `path` and everything in it, if it exists.
+fn remove_folder(path: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Epochs run and the last epoch's numbers.

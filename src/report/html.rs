@@ -58,6 +58,7 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
         write_settings(&mut html, &config);
     }
     write_summary(&mut html, &metrics);
+    write_payoff(&mut html, &metrics);
     write_pretext_method(&mut html, &metrics);
     write_semi(&mut html, &metrics);
     write_protocols(&mut html, &metrics);
@@ -89,9 +90,11 @@ fn write_summary(html: &mut String, metrics: &Value) {
         html.push_str("<table><tr><th>phase</th><th>epochs</th><th>final loss</th><th>final accuracy</th><th>final val accuracy</th></tr>\n");
         for phase in phases {
             let m = &metrics[phase];
+            // Early stopping may have kept an earlier epoch's weights than the last one's.
+            let kept = m["restored_epoch"].as_u64().map_or_else(String::new, |epoch| format!(" (weights of epoch {epoch} kept)"));
             let _ = writeln!(
                 html,
-                "<tr><td>{phase}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{phase}</td><td>{}{kept}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 number(&m["epochs_run"]),
                 number(&m["final_loss"]),
                 number(&m["final_accuracy"]),
@@ -108,6 +111,21 @@ fn write_summary(html: &mut String, metrics: &Value) {
         number(&test["n"]),
         number(&test["loss"])
     );
+}
+
+/// The signs that self-supervision did not pay, and what to try, where there are any.
+fn write_payoff(html: &mut String, metrics: &Value) {
+    let payoff = &metrics["ssl_payoff"];
+    let Some(signs) = payoff["signs"].as_array().filter(|signs| !signs.is_empty()) else { return };
+    html.push_str("<h2>Self-supervision is not paying on this run</h2>\n<ul>\n");
+    for sign in signs {
+        let _ = writeln!(html, "<li>{}</li>", escape(sign["message"].as_str().unwrap_or("?")));
+    }
+    html.push_str("</ul>\n<p>Try:</p>\n<ul>\n");
+    for tip in payoff["suggestions"].as_array().into_iter().flatten() {
+        let _ = writeln!(html, "<li>{}</li>", escape(tip.as_str().unwrap_or("?")));
+    }
+    html.push_str("</ul>\n");
 }
 
 /// The method, its last k-NN monitor reading, and a collapse named where there was one.
@@ -176,6 +194,13 @@ fn write_dataset(html: &mut String, dataset: &DatasetInfo) {
         escape(&dataset.test_source),
         dataset.classes.len()
     );
+    if !dataset.skipped.is_empty() {
+        let _ = writeln!(html, "<p><b>{} file(s) left out</b>: they cannot be read as images.</p>\n<ul>", dataset.skipped.len());
+        for file in &dataset.skipped {
+            let _ = writeln!(html, "<li><code>{}</code>: {}</li>", escape(&file.path.display().to_string()), escape(&file.problem));
+        }
+        html.push_str("</ul>\n");
+    }
 }
 
 /// The settings that shape the results, in one sentence per phase (all of them are in the

@@ -49,7 +49,20 @@ impl EpochRecord {
     /// One Keras-like line: `Epoch 3/50 - 0.8s - loss: 0.5225 - accuracy: 0.8160 ...`.
     pub fn keras_line(&self, epochs: usize) -> String {
         let mut line = format!("Epoch {}/{epochs} - {:.2}s - loss: {:.4}", self.epoch, self.seconds, self.loss);
-        let optional = [
+        for (name, value) in self.measured() {
+            line.push_str(&format!(" - {name}: {value:.4}"));
+        }
+        line
+    }
+
+    /// Every value of the epoch worth a curve, named as in the CSV header.
+    pub fn scalars(&self) -> Vec<(&'static str, f64)> {
+        [("loss", self.loss)].into_iter().chain(self.measured()).chain([("learning_rate", self.learning_rate)]).collect()
+    }
+
+    /// The values measured in this epoch besides the loss, each only where the phase has it.
+    fn measured(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [
             ("accuracy", self.accuracy),
             ("val_loss", self.val_loss),
             ("val_accuracy", self.val_accuracy),
@@ -57,12 +70,8 @@ impl EpochRecord {
             ("feature_std", self.feature_std),
             ("mask_rate", self.mask_rate),
             ("pseudo_label_accuracy", self.pseudo_label_accuracy),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                line.push_str(&format!(" - {name}: {value:.4}"));
-            }
-        }
-        line
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
     }
 }

@@ -17,6 +17,7 @@ use crate::train::checkpoint::{Checkpoints, PhaseState, Progress, Settings};
 use crate::train::early_stopping::{EarlyStopping, Verdict};
 use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::interrupt;
+use crate::train::live_log::LiveLog;
 use crate::train::optimizer::TrainConfig;
 use crate::train::progress::PhaseProgress;
 use crate::train::step::{StepOutput, Tally, TrainStep};
@@ -55,6 +56,8 @@ pub struct Trainer<'a> {
     pub verbose: bool,
     /// Where to keep checkpoints and continue from them; `None` trains without.
     pub checkpoints: Option<Checkpoints>,
+    /// Where each epoch is written as it ends; `None` keeps the history in memory only.
+    pub log: Option<LiveLog>,
 }
 
 impl Trainer<'_> {
@@ -70,6 +73,7 @@ impl Trainer<'_> {
         let settings = Settings { config: self.config.clone(), samples: train.len() };
         let PhaseRng { shuffle: mut shuffle_rng, augment } = rng;
         let mut state = self.resume_or_start(model, augment, &settings)?;
+        let mut log = self.log.as_ref().map(|log| log.open(&state.progress.history)).transpose()?;
         let resume_epoch = state.progress.epochs_done + 1;
         let mut order: Vec<usize> = (0..train.len()).collect();
         let mut watch = PhaseProgress::new(self.phase, self.config.epochs, train.len().div_ceil(self.config.batch_size), self.verbose);
@@ -87,6 +91,9 @@ impl Trainer<'_> {
             state = self.train_epoch(state, epoch, train, &order, &settings, &mut watch)?;
             let measures = measure(&state.model, epoch);
             self.end_epoch(&mut state, epoch, measures, &settings, start.elapsed());
+            if let (Some(log), Some(record)) = (&mut log, state.progress.history.last()) {
+                log.append(record)?;
+            }
             if let Some(checkpoints) = &self.checkpoints
                 && (state.progress.finished || checkpoints.due_after(epoch))
             {
@@ -303,7 +310,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let checkpoints = Checkpoints::new(dir.path().to_path_buf(), 1, "resume".into());
-        let trainer = Trainer { phase: "downstream", config: &config, device: device.clone(), verbose: false, checkpoints: Some(checkpoints.clone()) };
+        let trainer = Trainer { phase: "downstream", config: &config, device: device.clone(), verbose: false, checkpoints: Some(checkpoints.clone()), log: None };
         let model: Linear = LinearConfig::new(3, 2).init(&device);
         let rng = PhaseRng { shuffle: ChaCha12Rng::seed_from_u64(0), augment: ChaCha12Rng::seed_from_u64(1) };
 
