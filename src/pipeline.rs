@@ -11,6 +11,7 @@ use rand_chacha::ChaCha12Rng;
 use crate::config::RunConfig;
 use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, PixelMap, Pixels, ViewBatches};
 use crate::data::dataset::{Dataset, DatasetInfo};
+use crate::data::folder::FolderOptions;
 use crate::data::registry::DataSource;
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::data::source::Labeled;
@@ -159,6 +160,38 @@ pub fn load_dataset(config: &mut RunConfig, data_dir: Option<&Path>) -> Result<D
         config.data.channel_stats = Some(full.channel_stats().clone());
     }
     Ok(full)
+}
+
+/// Another data set's labelled images as test images for the classifier of a run that trained
+/// on `trained` with `config`: every labelled image of an image folder (brought to the run's
+/// image shape with the run's folder settings), or a named data set's test split. Its classes
+/// are matched to the run's by name; one the run does not know is refused by name.
+pub fn load_other_test(config: &RunConfig, trained: &DatasetInfo, dataset: &str, data_dir: Option<&Path>) -> Result<(LabeledImages, DatasetInfo)> {
+    let source = DataSource::parse(dataset)?;
+    let shape = trained.shape;
+    let folder = match source {
+        DataSource::Folder(_) => FolderOptions { channels: Some(shape.channels), image_size: Some(shape.height), unlabeled_dir: None, ..config.data.folder.clone() },
+        _ => FolderOptions::default(),
+    };
+    let other = source.load(&folder, data_dir)?;
+    let (images, test_source) = match source {
+        DataSource::Folder(_) => (other.train.clone().concat(&other.test), format!("every labelled image of {dataset}")),
+        _ => (other.test.clone(), format!("the test split of {dataset}")),
+    };
+    if images.shape() != shape {
+        return Err(Error::Config(format!("{dataset} holds {} images; the run's classifier takes {shape}", images.shape())));
+    }
+    let labels = other
+        .classes
+        .iter()
+        .map(|class| {
+            trained.classes.iter().position(|c| c == class).map(|label| label as u8).ok_or_else(|| {
+                Error::Config(format!("{dataset} has the class {class}, which the run's classifier does not know (its classes: {})", trained.classes.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<u8>>>()?;
+    let info = DatasetInfo { classes: trained.classes.clone(), train: 0, unlabeled: 0, test: images.len(), test_source, ..other.info() };
+    Ok((images.relabeled(&labels), info))
 }
 
 /// The configured numbers of unlabeled, labelled and test images of `full`.

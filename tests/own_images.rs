@@ -81,6 +81,28 @@ fn an_exported_mnist_folder_trains_end_to_end_and_predict_prints_the_class_name(
     assert_success(&output);
     assert!(!stderr(&output).contains("skipped"), "{}", stderr(&output));
 
+    // Another labelled folder holding two of the ten classes: its images are matched to the
+    // classifier's classes by name (in label order they would be "eight" and "five").
+    let other = dir.path().join("other");
+    for class in ["one", "seven"] {
+        std::fs::create_dir_all(other.join(class)).unwrap();
+        for file in files.iter().filter(|p| p.parent().unwrap().ends_with(class)) {
+            std::fs::copy(file, other.join(class).join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    let output = pretext(&["eval", "--run", run.to_str().unwrap(), "--dataset", &format!("folder:{}", other.display())]);
+    assert_success(&output);
+    let scored: Value = serde_json::from_slice(&std::fs::read(run.join("eval-other/metrics.json")).unwrap()).unwrap();
+    let copied = files.iter().filter(|p| p.parent().unwrap().ends_with("one") || p.parent().unwrap().ends_with("seven")).count();
+    assert_eq!(scored["test"]["n"], copied);
+    let accuracy = scored["test"]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.5, "accuracy {accuracy} on the classes one and seven");
+    std::fs::create_dir(other.join("ten")).unwrap();
+    std::fs::copy(&files[0], other.join("ten/0.png")).unwrap();
+    let output = pretext(&["eval", "--run", run.to_str().unwrap(), "--dataset", &format!("folder:{}", other.display()), "--out", dir.path().join("e").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("has the class ten, which the run's classifier does not know (its classes: eight, five,"), "{}", stderr(&output));
+
     // The folder's first "one", predicted by its class name.
     let one = files.iter().find(|p| p.parent().unwrap().ends_with("one")).unwrap();
     let output = pretext(&["predict", "--run", run.to_str().unwrap(), one.to_str().unwrap()]);

@@ -120,6 +120,12 @@ impl LabeledImages {
         self
     }
 
+    /// The same images with each label `l` replaced by `map[l]`.
+    pub fn relabeled(mut self, map: &[u8]) -> Self {
+        self.labels.iter_mut().for_each(|label| *label = map[*label as usize]);
+        self
+    }
+
     /// The images at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Self {
         let pixels = indices.iter().flat_map(|&i| self.image(i).iter().copied()).collect();
