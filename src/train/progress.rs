@@ -36,6 +36,9 @@ pub struct PhaseProgress {
     steps_per_epoch: usize,
     verbose: bool,
     started: Instant,
+    /// When the first step here ended: the pace is measured from then on, because the first
+    /// step also pays for warming up (allocations, threads, caches) and can take twice as long.
+    first_step_end: Option<Instant>,
     steps_taken: usize,
     /// How often plain lines go to stdout; `None` on a terminal or when quiet.
     lines: Option<Lines>,
@@ -57,7 +60,7 @@ impl PhaseProgress {
         let seconds = std::env::var("PRETEXT_PROGRESS_SECONDS").ok().and_then(|s| s.parse::<f64>().ok());
         let every = seconds.and_then(|s| Duration::try_from_secs_f64(s).ok()).unwrap_or(LINE_EVERY);
         let lines = (verbose && !std::io::stderr().is_terminal()).then(|| Lines { every, last: Instant::now() });
-        Self { phase, epochs, steps_per_epoch, verbose, started: Instant::now(), steps_taken: 0, lines, bar: ProgressBar::hidden(), estimated: false }
+        Self { phase, epochs, steps_per_epoch, verbose, started: Instant::now(), first_step_end: None, steps_taken: 0, lines, bar: ProgressBar::hidden(), estimated: false }
     }
 
     /// Starts epoch `epoch` (1-based) at step `steps_done` of it (after a resume).
@@ -75,8 +78,10 @@ impl PhaseProgress {
     /// Records that step `step` (1-based) of epoch `epoch` is done.
     pub fn step_done(&mut self, epoch: usize, step: usize) {
         self.steps_taken += 1;
+        self.first_step_end.get_or_insert_with(Instant::now);
         let left = self.time_left(epoch, step);
-        if self.verbose && !self.estimated && (self.steps_taken >= ESTIMATE_AFTER_STEPS || self.started.elapsed() >= ESTIMATE_WITHIN) {
+        let measured = self.steps_taken >= ESTIMATE_AFTER_STEPS || (self.steps_taken >= 2 && self.started.elapsed() >= ESTIMATE_WITHIN);
+        if self.verbose && !self.estimated && measured {
             self.estimated = true;
             let estimate = self.estimate(left);
             if estimate.whole >= WORTH_AN_ESTIMATE {
@@ -108,7 +113,7 @@ impl PhaseProgress {
             phase: self.phase,
             steps: self.steps_taken,
             took,
-            per_epoch: took.mul_f64(self.steps_per_epoch as f64 / self.steps_taken as f64),
+            per_epoch: self.pace().mul_f64(self.steps_per_epoch as f64),
             whole: took + left,
             epochs: self.epochs,
             peak_memory: memory::peak(),
@@ -124,7 +129,15 @@ impl PhaseProgress {
     /// The phase's remaining steps at this process's pace so far.
     fn time_left(&self, epoch: usize, step: usize) -> Duration {
         let steps_left = (self.epochs - epoch) * self.steps_per_epoch + (self.steps_per_epoch - step);
-        self.started.elapsed().mul_f64(steps_left as f64 / self.steps_taken.max(1) as f64)
+        self.pace().mul_f64(steps_left as f64)
+    }
+
+    /// Time per step: over the steps after the first once there are some, else over the first.
+    fn pace(&self) -> Duration {
+        match self.first_step_end {
+            Some(end) if self.steps_taken >= 2 => end.elapsed() / (self.steps_taken - 1) as u32,
+            _ => self.started.elapsed() / self.steps_taken.max(1) as u32,
+        }
     }
 }
 
@@ -227,7 +240,9 @@ mod tests {
     fn time_left_counts_the_remaining_steps_of_the_phase_at_the_pace_so_far() {
         let mut progress = PhaseProgress::new("pretext", 3, 10, false);
         progress.steps_taken = 5;
-        progress.started = Instant::now() - Duration::from_secs(10);
+        progress.started = Instant::now() - Duration::from_secs(15);
+        // A first step of 7 s (warming up), then 2 s per step.
+        progress.first_step_end = Some(Instant::now() - Duration::from_secs(8));
         // Epoch 2, step 5 done: 5 steps of epoch 2 and 10 of epoch 3 left, at 2 s per step.
         let left = progress.time_left(2, 5).as_secs_f64();
         assert!((left - 30.0).abs() < 0.5, "{left}");
