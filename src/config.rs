@@ -19,7 +19,7 @@ use crate::methods::{MethodConfig, MethodName};
 use crate::model::encoders::ModelConfig;
 use crate::semi::SemiConfig;
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
-use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
+use crate::train::optimizer::{OptimizerKind, TrainConfig};
 
 /// The `default` preset's method: the best linear probe and k-NN accuracy at 100 labels in the
 /// README's table of methods.
@@ -200,16 +200,12 @@ impl RunConfig {
     fn seed_preset() -> Self {
         let sgd = |batch_size, shuffle, early_stopping| TrainConfig {
             optimizer: OptimizerKind::Sgd,
-            learning_rate: 0.001,
             momentum: 0.9,
-            weight_decay: 0.0,
-            schedule: Schedule::Constant,
-            warmup_epochs: 0,
             batch_size,
             epochs: 50,
             shuffle,
-            max_shift: 0,
             early_stopping,
+            ..TrainConfig::default()
         };
         Self {
             preset: Preset::Seed,
@@ -381,6 +377,7 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::optimizer::Schedule;
 
     #[test]
     fn seed_preset_is_the_notebook() {

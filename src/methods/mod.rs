@@ -83,19 +83,7 @@ impl MethodName {
     /// own augmentations), and 5 epochs (on MNIST's 60,000 images, the k-NN monitor gains
     /// little after the third).
     pub fn pretext_training(self) -> TrainConfig {
-        let rotation = TrainConfig {
-            optimizer: OptimizerKind::Adam,
-            learning_rate: 0.001,
-            momentum: 0.0,
-            weight_decay: 0.0,
-            schedule: Schedule::Constant,
-            warmup_epochs: 0,
-            batch_size: 64,
-            epochs: 30,
-            shuffle: true,
-            max_shift: 2,
-            early_stopping: None,
-        };
+        let rotation = TrainConfig { batch_size: 64, epochs: 30, max_shift: 2, ..TrainConfig::default() };
         match self {
             MethodName::Rotation => rotation,
             _ => TrainConfig {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::methods::supervised::classification_step;
 use crate::model::classifier::{Classifier, Logits};
 use crate::train::step::{PseudoLabels, StepOutput};
-use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
+use crate::train::optimizer::{Schedule, TrainConfig};
 use crate::transforms::RandAugmentConfig;
 
 /// The semi-supervised ways by name, as `--semi-supervised` takes them.
@@ -79,19 +79,7 @@ impl Default for SemiConfig {
             unlabeled_weight: 1.0,
             temperature: 1.0,
             strong: RandAugmentConfig { magnitude: 0.5, ..RandAugmentConfig::default() },
-            training: TrainConfig {
-                optimizer: OptimizerKind::Adam,
-                learning_rate: 0.001,
-                momentum: 0.0,
-                weight_decay: 0.0,
-                schedule: Schedule::Cosine,
-                warmup_epochs: 0,
-                batch_size: 32,
-                epochs: 20,
-                shuffle: true,
-                max_shift: 2,
-                early_stopping: None,
-            },
+            training: TrainConfig { schedule: Schedule::Cosine, epochs: 20, max_shift: 2, ..TrainConfig::default() },
         }
     }
 }

@@ -230,22 +230,10 @@ mod tests {
     use burn::tensor::{Device, TensorData};
     use rand::SeedableRng;
 
-    use crate::train::optimizer::{OptimizerKind, Schedule};
+    use crate::train::optimizer::OptimizerKind;
 
     fn settings() -> Settings {
-        let config = TrainConfig {
-            optimizer: OptimizerKind::Sgd,
-            learning_rate: 0.1,
-            momentum: 0.9,
-            weight_decay: 0.0,
-            schedule: Schedule::Constant,
-            warmup_epochs: 0,
-            batch_size: 2,
-            epochs: 3,
-            shuffle: true,
-            max_shift: 0,
-            early_stopping: None,
-        };
+        let config = TrainConfig { optimizer: OptimizerKind::Sgd, learning_rate: 0.1, momentum: 0.9, batch_size: 2, epochs: 3, ..TrainConfig::default() };
         Settings { config, samples: 2 }
     }
 

@@ -67,6 +67,26 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStoppingConfig>,
 }
 
+impl Default for TrainConfig {
+    /// What Keras' `fit` does unless told otherwise, with its default `Adam()`: Adam at 0.001,
+    /// batches of 32, one epoch, shuffled; no decay, schedule, warm-up, shifts or early stopping.
+    fn default() -> Self {
+        Self {
+            optimizer: OptimizerKind::Adam,
+            learning_rate: 0.001,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0,
+            batch_size: 32,
+            epochs: 1,
+            shuffle: true,
+            max_shift: 0,
+            early_stopping: None,
+        }
+    }
+}
+
 impl TrainConfig {
     /// A fresh optimizer with these settings.
     pub fn optimizer(&self) -> ModuleOptimizer {
@@ -133,19 +153,7 @@ mod tests {
     use super::*;
 
     fn config(schedule: Schedule, warmup_epochs: usize) -> TrainConfig {
-        TrainConfig {
-            optimizer: OptimizerKind::Adam,
-            learning_rate: 0.1,
-            momentum: 0.0,
-            weight_decay: 0.0,
-            schedule,
-            warmup_epochs,
-            batch_size: 1,
-            epochs: 3,
-            shuffle: true,
-            max_shift: 0,
-            early_stopping: None,
-        }
+        TrainConfig { learning_rate: 0.1, schedule, warmup_epochs, batch_size: 1, epochs: 3, ..TrainConfig::default() }
     }
 
     #[test]

@@ -243,7 +243,7 @@ mod tests {
 
     use super::*;
     use crate::data::batch::{Batch, FeatureBatches};
-    use crate::train::optimizer::{OptimizerKind, Schedule};
+    use crate::train::optimizer::OptimizerKind;
 
     /// Feature batches that go wrong from step `poisoned_from` (1-based, counted over the
     /// whole run) on.
@@ -295,19 +295,7 @@ mod tests {
         let device = Device::flex().autodiff();
         let features = Tensor::from_data(TensorData::new((0..24).map(|v| v as f32 / 24.0).collect::<Vec<_>>(), [8, 3]), &Device::flex());
         let train = Poisoned { inner: FeatureBatches::new(features, vec![0, 1, 0, 1, 1, 0, 1, 0], 2), steps: Cell::new(0), poisoned_from, poison };
-        let config = TrainConfig {
-            optimizer: OptimizerKind::Sgd,
-            learning_rate: 0.1,
-            momentum: 0.9,
-            weight_decay: 0.0,
-            schedule: Schedule::Constant,
-            warmup_epochs: 0,
-            batch_size: 4,
-            epochs: 5,
-            shuffle: true,
-            max_shift: 0,
-            early_stopping: None,
-        };
+        let config = TrainConfig { optimizer: OptimizerKind::Sgd, learning_rate: 0.1, momentum: 0.9, batch_size: 4, epochs: 5, ..TrainConfig::default() };
         let dir = tempfile::tempdir().unwrap();
         let checkpoints = Checkpoints::new(dir.path().to_path_buf(), 1, "resume".into());
         let trainer = Trainer { phase: "downstream", config: &config, device: device.clone(), verbose: false, checkpoints: Some(checkpoints.clone()), log: None };
