@@ -58,7 +58,7 @@ fn an_exported_mnist_folder_trains_end_to_end_and_predict_prints_the_class_name(
     ]);
     assert_success(&output);
     // The broken file is named on one line, and then in dataset.json and the report.
-    let warning = format!("warning: skipped 1 file(s) that cannot be read as images: {} (", broken.display());
+    let warning = format!("warning: skipped 1 file(s) that cannot be read as images (a run lists them all in its dataset.json): {} (", broken.display());
     let line = stderr(&output).lines().find(|line| line.starts_with("warning: skipped")).map(str::to_string);
     assert!(line.as_ref().is_some_and(|line| line.starts_with(&warning) && line.ends_with(')')), "{}", stderr(&output));
     let metrics = metrics(&run);

@@ -183,7 +183,7 @@ impl DatasetInfo {
         if self.skipped.is_empty() || recorded.is_some_and(|r| r.skipped == self.skipped) {
             return;
         }
-        eprintln!("warning: skipped {} file(s) that cannot be read as images: {}", self.skipped.len(), listed(&self.skipped, 5));
+        eprintln!("warning: skipped {} file(s) that cannot be read as images (a run lists them all in its dataset.json): {}", self.skipped.len(), listed(&self.skipped, 5));
     }
 }
 
@@ -191,7 +191,7 @@ impl DatasetInfo {
 fn listed(files: &[SkippedFile], shown: usize) -> String {
     let mut text = files.iter().take(shown).map(ToString::to_string).collect::<Vec<_>>().join(", ");
     if files.len() > shown {
-        text.push_str(&format!(", and {} more (listed in the run's dataset.json and report.html)", files.len() - shown));
+        text.push_str(&format!(", and {} more", files.len() - shown));
     }
     text
 }
