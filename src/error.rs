@@ -171,6 +171,11 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
+    /// Wraps a CSV reading or writing error with the file it concerns.
+    pub fn csv(path: impl Into<PathBuf>, source: csv::Error) -> Self {
+        Error::io(path, std::io::Error::other(source))
+    }
+
     /// A malformed-data error for `path`.
     pub fn malformed(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
         Error::MalformedData { path: path.into(), problem: problem.into() }

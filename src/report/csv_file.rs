@@ -8,14 +8,9 @@ use crate::error::{Error, Result};
 
 /// Writes `rows` to `path` as CSV, one header row from the field names.
 pub fn write_rows<T: Serialize>(rows: &[T], path: &Path) -> Result<()> {
-    let mut writer = csv::Writer::from_path(path).map_err(|e| csv_error(path, e))?;
+    let mut writer = csv::Writer::from_path(path).map_err(|e| Error::csv(path, e))?;
     for row in rows {
-        writer.serialize(row).map_err(|e| csv_error(path, e))?;
+        writer.serialize(row).map_err(|e| Error::csv(path, e))?;
     }
     writer.flush().map_err(|e| Error::io(path, e))
-}
-
-/// Wraps a CSV error with the file it concerns.
-pub fn csv_error(path: &Path, e: csv::Error) -> Error {
-    Error::io(path, std::io::Error::other(e))
 }

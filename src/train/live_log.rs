@@ -6,7 +6,6 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::report::csv_file::csv_error;
 use crate::train::history::EpochRecord;
 use crate::train::tensorboard::EventFile;
 
@@ -57,7 +56,7 @@ impl LiveLog {
     /// Starts the files over with the epochs already run (`done`, from a checkpoint when a
     /// phase continues), so that they never hold an epoch twice.
     pub fn open(&self, done: &[EpochRecord]) -> Result<OpenLog> {
-        let csv = csv::Writer::from_path(&self.csv).map_err(|e| csv_error(&self.csv, e))?;
+        let csv = csv::Writer::from_path(&self.csv).map_err(|e| Error::csv(&self.csv, e))?;
         let events = match &self.tensorboard {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -74,7 +73,7 @@ impl LiveLog {
 impl OpenLog {
     /// Writes one epoch's row and scalars, flushed, so that they survive a kill.
     pub fn append(&mut self, record: &EpochRecord) -> Result<()> {
-        self.csv.serialize(record).map_err(|e| csv_error(&self.path, e))?;
+        self.csv.serialize(record).map_err(|e| Error::csv(&self.path, e))?;
         self.csv.flush().map_err(|e| Error::io(&self.path, e))?;
         if let Some(events) = &mut self.events {
             events.write_scalars(record.epoch as i64, &record.scalars())?;
