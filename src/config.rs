@@ -288,18 +288,46 @@ impl RunConfig {
             Some(value) => Some(value.clone().try_into::<Preset>().map_err(|e| file_error("preset", e.message()))?),
             None => None,
         };
-        let mut base = Self::preset(preset.or(file_preset).unwrap_or(Preset::Default));
+        Self::preset(preset.or(file_preset).unwrap_or(Preset::Default)).overlaid(overlay, file_error)
+    }
+
+    /// This config with one setting changed: `key` is dotted as in the TOML (`pretext.epochs`,
+    /// `method.temperature`), `value` a TOML value (`20`, `0.1`, `[64, 32, 16]`, `true`) or,
+    /// when it does not parse as one, a string (`fashion-mnist`). `method.name` switches to
+    /// that method's defaults first, as a file's does. The key is checked as a file's keys are:
+    /// unknown keys and values of the wrong type are refused, naming the key.
+    pub fn set(self, key: &str, value: &str) -> Result<Self> {
+        // The base is valid, so whatever is refused is this one setting.
+        let error = |_: &str, message: &str| Error::Config(format!("{key}: {message}"));
+        let parts: Vec<&str> = key.split('.').map(str::trim).collect();
+        if parts.iter().any(|part| part.is_empty()) {
+            return Err(error("", "not a setting's key (keys are dotted, as `pretext config` prints them: pretext.epochs)"));
+        }
+        if parts == ["preset"] {
+            return Err(error("", "the preset is where every other setting starts, not a setting of its own: start from that preset instead"));
+        }
+        let parsed = format!("value = {value}").parse::<toml::Table>().ok().and_then(|mut table| table.remove("value"));
+        let value = parsed.unwrap_or_else(|| toml::Value::String(value.to_owned()));
+        let overlay = parts.iter().rev().fold(value, |inner, part| toml::Value::Table(toml::Table::from_iter([(part.to_string(), inner)])));
+        let toml::Value::Table(overlay) = overlay else { unreachable!("a key has at least one part") };
+        self.overlaid(overlay, error)
+    }
+
+    /// `overlay` merged over this config (switching method first when it names one), read
+    /// back with every key checked; `error(key, message)` words a refusal.
+    fn overlaid(self, overlay: toml::Table, error: impl Fn(&str, &str) -> Error) -> Result<Self> {
+        let mut base = self;
         if let Some(name) = overlay.get("method").and_then(|m| m.get("name")) {
-            let name: String = name.clone().try_into().map_err(|e: toml::de::Error| file_error("method.name", e.message()))?;
+            let name: String = name.clone().try_into().map_err(|e: toml::de::Error| error("method.name", e.message()))?;
             let method = <MethodName as clap::ValueEnum>::from_str(&name, false)
-                .map_err(|_| file_error("method.name", &format!("unknown method '{name}' (see `pretext methods`)")))?;
+                .map_err(|_| error("method.name", &format!("unknown method '{name}' (see `pretext methods`)")))?;
             base = base.with_method(method);
         }
         let mut merged = toml::Table::try_from(&base).expect("config serialises to a table");
         merge(&mut merged, overlay);
         serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
             let key = e.path().to_string();
-            file_error(key.split('[').next().unwrap_or_default(), e.inner().message())
+            error(key.split('[').next().unwrap_or_default(), e.inner().message())
         })
     }
 
@@ -439,5 +467,34 @@ mod tests {
         std::fs::write(&path, "[method]\nname = 'mocov3'\n").unwrap();
         let err = RunConfig::from_toml_file(&path, None).unwrap_err().to_string();
         assert!(err.contains("unknown method 'mocov3'"), "{err}");
+    }
+
+    #[test]
+    fn set_changes_one_key_as_a_file_would() {
+        let c = RunConfig::preset(Preset::Seed).set("pretext.epochs", "7").unwrap().set("data.dataset", "fashion-mnist").unwrap();
+        assert_eq!((c.pretext.epochs, c.pretext.batch_size, c.data.dataset.as_str()), (7, 192, "fashion-mnist"));
+        let c = c.set("model.filters", "[8, 4, 2]").unwrap().set("data.labels", "all").unwrap();
+        assert_eq!((c.model.filters, c.data.labels), ([8, 4, 2], Count::All));
+        // Naming a method switches to its defaults and its pretext training, then the key applies.
+        let c = RunConfig::preset(Preset::Seed).set("method.name", "simclr").unwrap().set("method.temperature", "0.1").unwrap();
+        let MethodConfig::Simclr(simclr) = &c.method else { panic!("{:?}", c.method) };
+        assert_eq!((simclr.temperature, simclr.projector.output, c.pretext.batch_size), (0.1, 128, 256));
+    }
+
+    #[test]
+    fn set_refuses_what_a_file_refuses_naming_the_key() {
+        let simclr = RunConfig::preset(Preset::Default).with_method(MethodName::Simclr);
+        let refusals = [
+            ("method.temprature", "0.1", "method.temprature: unknown field `temprature`"),
+            ("method.temperature", "warm", "method.temperature: invalid type: string \"warm\", expected f64"),
+            ("pretext.epochs", "-1", "pretext.epochs: invalid value: integer `-1`, expected usize"),
+            ("method.name", "mocov3", "method.name: unknown method 'mocov3'"),
+            ("pretext..epochs", "3", "pretext..epochs: not a setting's key"),
+            ("preset", "seed", "preset: the preset is where every other setting starts"),
+        ];
+        for (key, value, expected) in refusals {
+            let err = simclr.clone().set(key, value).unwrap_err().to_string();
+            assert!(err.contains(expected), "{key}={value}: {err}");
+        }
     }
 }

@@ -187,6 +187,19 @@ pub struct ConfigArgs {
     /// Temperature of the k-NN vote weights exp(similarity / t) (default 0.07)
     #[arg(long, help_heading = "Evaluation")]
     pub knn_temperature: Option<f64>,
+    /// Any setting by its key, as `pretext config` prints them: `--set method.temperature=0.1`,
+    /// `--set pretext.epochs=20`; a value that is not TOML is a string. Repeatable; applied
+    /// after every other flag
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
+}
+
+/// A `--set` argument split at its first `=`.
+fn parse_setting(argument: &str) -> std::result::Result<(String, String), String> {
+    match argument.split_once('=') {
+        Some((key, value)) => Ok((key.trim().to_owned(), value.trim().to_owned())),
+        None => Err(format!("'{argument}' sets nothing: write KEY=VALUE, as in --set pretext.epochs=20")),
+    }
 }
 
 impl ConfigArgs {
@@ -236,8 +249,16 @@ impl ConfigArgs {
         set(&mut config.baselines, self.baselines);
         set(&mut config.knn.k, self.knn_k);
         set(&mut config.knn.temperature, self.knn_temperature);
+        self.classifier.apply(&mut config)?;
+        for (key, value) in &self.settings {
+            config = config.set(key, value).map_err(|e| match e {
+                Error::Config(message) => Error::Config(format!("--set {message}")),
+                e => e,
+            })?;
+        }
         absolute_folders(&mut config.data)?;
-        self.classifier.resolve(config)
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -298,6 +319,13 @@ pub struct ClassifierArgs {
 impl ClassifierArgs {
     /// `config` with the flags that were given; validated.
     pub fn resolve(&self, mut config: RunConfig) -> Result<RunConfig> {
+        self.apply(&mut config)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Sets in `config` the flags that were given.
+    fn apply(&self, config: &mut RunConfig) -> Result<()> {
         set(&mut config.seed, self.seed);
         match self.labels[..] {
             [] => {}
@@ -322,8 +350,7 @@ impl ClassifierArgs {
             set(&mut stopping.restore_best, self.restore_best);
             config.downstream.early_stopping = Some(stopping);
         }
-        config.validate()?;
-        Ok(config)
+        Ok(())
     }
 }
 
@@ -629,6 +656,17 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 20, "only {checked} flags quote a default");
+    }
+
+    #[test]
+    fn set_applies_after_every_other_flag_and_needs_an_equals_sign() {
+        let command = ConfigArgs::augment_args(Command::new("pretext"));
+        let argv = ["pretext", "--pretext-epochs", "5", "--set", "pretext.epochs=7", "--method", "byol", "--set", "method.base_momentum=0.9", "--seed", "3", "--set", "seed=4"];
+        let config = ConfigArgs::from_arg_matches(&command.clone().get_matches_from(argv)).unwrap().resolve(None).unwrap();
+        let crate::methods::MethodConfig::Byol(byol) = &config.method else { panic!("{:?}", config.method) };
+        assert_eq!((config.pretext.epochs, byol.base_momentum, config.seed), (7, 0.9, 4));
+        let err = command.try_get_matches_from(["pretext", "--set", "pretext.epochs"]).unwrap_err().to_string();
+        assert!(err.contains("write KEY=VALUE"), "{err}");
     }
 
     #[test]
