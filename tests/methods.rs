@@ -80,6 +80,11 @@ fn the_methods_command_lists_every_method_with_its_flag_name() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let names: Vec<&str> = stdout.lines().take(5).filter_map(|line| line.split_whitespace().next()).collect();
     assert_eq!(names, ["rotation", "simclr", "byol", "vicreg", "barlow-twins"], "{stdout}");
+    let output = common::pretext(&["methods", "--method", "byol"]);
+    common::assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let momentum = stdout.lines().find(|line| line.starts_with("base_momentum ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(momentum.split_whitespace().take(3).collect::<Vec<_>>(), ["base_momentum", "0.99", "Target"], "{momentum}");
 }
 
 #[test]

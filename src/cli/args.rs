@@ -188,8 +188,8 @@ pub struct ConfigArgs {
     #[arg(long, help_heading = "Evaluation")]
     pub knn_temperature: Option<f64>,
     /// Any setting by its key, as `pretext config` prints them: `--set method.temperature=0.1`,
-    /// `--set pretext.epochs=20`; a value that is not TOML is a string. Repeatable; applied
-    /// after every other flag
+    /// `--set pretext.epochs=20`; a value that is not TOML is a string. `pretext methods
+    /// --method M` lists a method's keys. Repeatable; applied after every other flag
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     pub settings: Vec<(String, String)>,
 }

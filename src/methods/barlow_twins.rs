@@ -16,7 +16,7 @@ use crate::train::step::{StepOutput, TrainStep};
 use crate::transforms::AugmentConfig;
 
 /// Barlow Twins' settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BarlowTwinsConfig {
     /// Weight of the off-diagonal (redundancy) term.

@@ -18,7 +18,7 @@ use crate::train::step::{StepOutput, TrainStep};
 use crate::transforms::AugmentConfig;
 
 /// BYOL's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ByolConfig {
     /// Target momentum at the start; it rises to 1 along a cosine over the phase.

@@ -10,6 +10,7 @@ pub mod barlow_twins;
 pub mod byol;
 pub mod losses;
 pub mod rotation;
+pub mod settings;
 pub mod simclr;
 pub mod supervised;
 pub mod vicreg;
@@ -110,7 +111,7 @@ impl fmt::Display for MethodName {
 
 /// The method of a run and its settings: the `[method]` table of `config.toml`, whose `name`
 /// picks the method; keys it leaves out keep the method's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "name", rename_all = "kebab-case")]
 pub enum MethodConfig {
     /// RotNet; its settings are the pretext phase's.

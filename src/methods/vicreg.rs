@@ -17,7 +17,7 @@ use crate::train::step::{StepOutput, TrainStep};
 use crate::transforms::AugmentConfig;
 
 /// VICReg's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct VicRegConfig {
     /// Weight of the invariance term.

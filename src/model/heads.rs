@@ -12,7 +12,7 @@ use crate::model::init::init_linear_uniform;
 use crate::model::ops::{Kernels, batch_norm};
 
 /// Shape of a two-layer MLP head.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MlpConfig {
     /// Width of the hidden layer.

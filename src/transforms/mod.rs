@@ -41,7 +41,7 @@ pub trait Transform: std::fmt::Debug + Send + Sync {
 }
 
 /// Settings of the augmentation pipeline; a strength of 0 (or probability 0) turns a step off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AugmentConfig {
     /// Random resized crop: the crop's area as a fraction of the image, drawn from this range
