@@ -12,8 +12,7 @@ use crate::device::DeviceChoice;
 use crate::model::encoders::EncoderName;
 use crate::error::{Error, Result};
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
-use crate::methods::{MethodConfig, MethodName};
-use crate::model::heads::MlpConfig;
+use crate::methods::MethodName;
 use crate::model::ops::Kernels;
 use crate::semi::{SemiConfig, SemiMethod};
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
@@ -213,7 +212,7 @@ impl ConfigArgs {
         if let Some(method) = self.method.method {
             config = config.with_method(method);
         }
-        self.method.apply(&mut config.method)?;
+        config = self.method.apply(config)?;
         if let Some(augment) = config.method.views_mut().map(|(_, a)| a) {
             self.augment.apply(augment);
         } else if self.augment != AugmentArgs::default() {
@@ -501,44 +500,31 @@ pub struct MethodArgs {
     pub barlow_lambda: Option<f64>,
 }
 
-/// Sets `slot` to `value` when both exist; a value for a setting the method lacks is refused.
-fn set_for<T>(flag: &str, method: MethodName, slot: Option<&mut T>, value: Option<T>) -> Result<()> {
-    match (slot, value) {
-        (_, None) => Ok(()),
-        (Some(slot), Some(value)) => {
-            *slot = value;
-            Ok(())
-        }
-        (None, Some(_)) => Err(Error::Config(format!("--{flag} does not apply to --method {method}"))),
-    }
-}
-
 impl MethodArgs {
-    fn apply(&self, config: &mut MethodConfig) -> Result<()> {
-        let name = config.name();
-        let projector: Option<&mut MlpConfig> = config.views_mut().map(|(p, _)| p);
-        let (hidden, output, norm) = projector.map_or((None, None, None), |p| (Some(&mut p.hidden), Some(&mut p.output), Some(&mut p.batch_norm)));
-        set_for("projector-hidden", name, hidden, self.projector_hidden)?;
-        set_for("projector-dim", name, output, self.projector_dim)?;
-        set_for("projector-batch-norm", name, norm, self.projector_batch_norm)?;
-        let (mut simclr, mut byol, mut vicreg, mut barlow) = (None, None, None, None);
-        match config {
-            MethodConfig::Rotation => {}
-            MethodConfig::Simclr(c) => simclr = Some(c),
-            MethodConfig::Byol(c) => byol = Some(c),
-            MethodConfig::Vicreg(c) => vicreg = Some(c),
-            MethodConfig::BarlowTwins(c) => barlow = Some(c),
+    /// `config` with the method flags that were given, each the alias of a key of the
+    /// `[method]` table, set as `--set method.KEY` sets it; a flag whose key the method lacks
+    /// is refused by name.
+    fn apply(&self, mut config: RunConfig) -> Result<RunConfig> {
+        let float = |value: Option<f64>| value.map(toml::Value::from);
+        let count = |value: Option<usize>| value.map(|v| toml::Value::from(v as i64));
+        let aliases = [
+            ("temperature", "temperature", float(self.temperature)),
+            ("projector-hidden", "projector.hidden", count(self.projector_hidden)),
+            ("projector-dim", "projector.output", count(self.projector_dim)),
+            ("projector-batch-norm", "projector.batch_norm", self.projector_batch_norm.map(toml::Value::from)),
+            ("predictor-hidden", "predictor_hidden", count(self.predictor_hidden)),
+            ("base-momentum", "base_momentum", float(self.base_momentum)),
+            ("invariance-weight", "invariance_weight", float(self.invariance_weight)),
+            ("variance-weight", "variance_weight", float(self.variance_weight)),
+            ("covariance-weight", "covariance_weight", float(self.covariance_weight)),
+            ("barlow-lambda", "lambda", float(self.barlow_lambda)),
+        ];
+        for (flag, key, value) in aliases {
+            let Some(value) = value else { continue };
+            let method = config.method.name();
+            config = config.set(&format!("method.{key}"), &value.to_string()).map_err(|_| Error::Config(format!("--{flag} does not apply to --method {method}")))?;
         }
-        set_for("temperature", name, simclr.map(|c| &mut c.temperature), self.temperature)?;
-        let (predictor, momentum) = byol.map_or((None, None), |c| (Some(&mut c.predictor_hidden), Some(&mut c.base_momentum)));
-        set_for("predictor-hidden", name, predictor, self.predictor_hidden)?;
-        set_for("base-momentum", name, momentum, self.base_momentum)?;
-        let (invariance, variance, covariance) =
-            vicreg.map_or((None, None, None), |c| (Some(&mut c.invariance_weight), Some(&mut c.variance_weight), Some(&mut c.covariance_weight)));
-        set_for("invariance-weight", name, invariance, self.invariance_weight)?;
-        set_for("variance-weight", name, variance, self.variance_weight)?;
-        set_for("covariance-weight", name, covariance, self.covariance_weight)?;
-        set_for("barlow-lambda", name, barlow.map(|c| &mut c.lambda), self.barlow_lambda)
+        Ok(config)
     }
 }
 
