@@ -15,6 +15,7 @@ use crate::device::DeviceChoice;
 use crate::eval::knn::KnnConfig;
 use crate::eval::monitor::MonitorConfig;
 use crate::error::{Error, Result};
+use crate::methods::rotation::RotationConfig;
 use crate::methods::{MethodConfig, MethodName};
 use crate::model::encoders::ModelConfig;
 use crate::semi::SemiConfig;
@@ -223,7 +224,7 @@ impl RunConfig {
                 channel_stats: None,
             },
             model: ModelConfig::default(),
-            method: MethodConfig::Rotation,
+            method: MethodConfig::Rotation(RotationConfig::default()),
             pretext: sgd(192, false, None),
             monitor: MonitorConfig { every: 0, ..MonitorConfig::default() },
             downstream: sgd(
@@ -367,7 +368,7 @@ impl RunConfig {
 }
 
 fn rotation() -> MethodConfig {
-    MethodConfig::Rotation
+    MethodConfig::Rotation(RotationConfig::default())
 }
 
 /// The 1-based line where TOML `text` sets the dotted `key` (`pretext.epochs`), under its

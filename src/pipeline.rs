@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 
 use crate::config::RunConfig;
-use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, PixelMap, Pixels, ViewBatches};
+use crate::data::batch::{BatchSource, FeatureBatches, ImageBatches, PixelMap, Pixels};
 use crate::data::dataset::{Dataset, DatasetInfo};
 use crate::data::folder::FolderOptions;
 use crate::data::registry::DataSource;
@@ -23,8 +23,7 @@ use crate::eval::knn;
 use crate::eval::monitor::{COLLAPSE_BELOW, FeatureMonitor};
 use crate::eval::predict::{Predictions, evaluate as evaluate_on, predict};
 use crate::eval::protocols::{Protocol, ProtocolResult};
-use crate::methods::rotation::RotationTask;
-use crate::methods::{Method, PretextModel};
+use crate::methods::{Method, PretextData, PretextMethod, PretextModel, WithMethod};
 use crate::model::classifier::{Classifier, Logits};
 use crate::model::encoders::Encoder;
 use crate::model::heads::FeatureNorm;
@@ -32,13 +31,11 @@ use crate::train::checkpoint::Checkpoints;
 use crate::train::live_log::RunLogs;
 use crate::train::history::{EpochMeasures, EpochRecord};
 use crate::train::optimizer::TrainConfig;
-use crate::train::step::TrainStep;
 use crate::train::trainer::{PhaseRng, Trainer};
 use crate::semi::SemiMethod;
 use crate::semi::batches::SemiBatches;
 use crate::semi::distill::Distill;
 use crate::semi::fixmatch::FixMatch;
-use crate::transforms::MultiView;
 
 /// Independent random streams, so that changing one step never shifts another's randomness.
 #[derive(Debug, Clone, Copy)]
@@ -258,48 +255,42 @@ pub fn pretrain(config: &RunConfig, data: &RunData, session: &Session) -> Result
     let images = &data.unlabeled;
     let model = PretextModel::init(&config.method, &config.model, images.shape(), &mut rng(config.seed, Stream::PretextInit), &trainer.device);
     if session.verbose {
-        match &model {
-            PretextModel::Rotation(m) => println!("{}", m.summary(images.shape(), &trainer.device)),
-            other => println!("method {}: encoder and heads, {} parameters\n", config.method.name(), other.num_params()),
+        match model.summary(images.shape(), &trainer.device) {
+            Some(summary) => println!("{summary}"),
+            None => println!("method {}: encoder and heads, {} parameters\n", config.method.name(), model.num_params()),
         }
     }
     let phase = PretextPhase {
         trainer,
         monitor: FeatureMonitor::new(&data.monitor, data.num_classes(), data.pixels, config.knn, (config.monitor.every, config.pretext.epochs)),
         rng: PhaseRng { shuffle: rng(config.seed, Stream::PretextShuffle), augment: rng(config.seed, Stream::PretextAugment) },
+        data: PretextData { images, pixels: data.pixels, max_shift: config.pretext.max_shift },
     };
-    let pixels = data.pixels;
-    let views = || ViewBatches::new(images, pixels, MultiView::symmetric(config.method.views().expect("a two-view method").1, 2));
-    let (model, history) = match model {
-        PretextModel::Rotation(m) => {
-            let task = ImageBatches::new(RotationTask::new(images), pixels).with_random_shifts(config.pretext.max_shift);
-            phase.fit(m, &task).map(|(m, h)| (PretextModel::Rotation(m), h))?
-        }
-        PretextModel::Simclr(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::Simclr(m), h))?,
-        PretextModel::Byol(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::Byol(m), h))?,
-        PretextModel::Vicreg(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::Vicreg(m), h))?,
-        PretextModel::BarlowTwins(m) => phase.fit(m, &views()).map(|(m, h)| (PretextModel::BarlowTwins(m), h))?,
-    };
+    let (model, history) = model.with_method(&config.method, phase)?;
     Ok(Pretrained { model, history })
 }
 
-/// The trainer, monitor and random streams of one pretext phase.
+/// The trainer, monitor, random streams and data of one pretext phase.
 struct PretextPhase<'a> {
     trainer: Trainer<'a>,
     monitor: FeatureMonitor,
     rng: PhaseRng,
+    data: PretextData<'a>,
 }
 
-impl PretextPhase<'_> {
-    /// Trains `model` on `batches`; the trained model comes back on the inference device.
-    fn fit<M, B>(self, model: M, batches: &B) -> Result<(M, Vec<EpochRecord>)>
+impl WithMethod for PretextPhase<'_> {
+    type Output = Result<(PretextModel, Vec<EpochRecord>)>;
+
+    /// Trains `model` on its method's batches; the trained model comes back on the inference
+    /// device.
+    fn run<M: PretextMethod>(self, config: &M, model: M::Model) -> Self::Output
     where
-        B: BatchSource,
-        M: TrainStep<B::Input> + Method,
+        PretextModel: From<M::Model>,
     {
         let monitor = &self.monitor;
-        let fitted = self.trainer.fit(model, batches, |m: &M, epoch| monitor.measure(m.encoder(), epoch), self.rng)?;
-        Ok((fitted.model.valid(), fitted.history))
+        let measure = |m: &M::Model, epoch| monitor.measure(m.encoder(), epoch);
+        let fitted = self.trainer.fit(model, &config.batches(self.data), measure, self.rng)?;
+        Ok((PretextModel::from(fitted.model.valid()), fitted.history))
     }
 }
 

@@ -51,7 +51,7 @@ fn method_settings_that_cannot_work_exit_2_naming_the_flag() {
         (&["--method", "simclr", "--projector-dim", "0"], "--projector-hidden and --projector-dim must be at least 1"),
         (&["--method", "vicreg", "--pretext-batch-size", "1"], "--method vicreg compares images within a batch: --pretext-batch-size must be at least 2"),
         (&["--method", "byol", "--temperature", "0.5"], "--temperature does not apply to --method byol"),
-        (&["--method", "rotation", "--crop-scale", "0.2,1"], "apply to the two-view methods, not --method rotation"),
+        (&["--method", "rotation", "--crop-scale", "0.2,1"], "--crop-scale does not apply to --method rotation"),
         (&["--method", "barlow-twins", "--crop-scale", "0.9,0.2"], "--crop-scale must be two numbers 0 < low <= high <= 1"),
     ];
     for (flags, message) in cases {

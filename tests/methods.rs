@@ -106,7 +106,7 @@ fn a_collapsed_encoder_is_named_in_the_metrics() {
 
 #[test]
 fn every_method_trains_a_resnet_encoder_and_moves_its_weights() {
-    for method in MethodName::ALL {
+    for &method in MethodName::ALL {
         let mut config = short(method);
         config.model.encoder = EncoderName::Resnet;
         config.model.resnet = ResNetConfig { width: 4, blocks: vec![1, 1] };

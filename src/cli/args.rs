@@ -16,7 +16,6 @@ use crate::methods::MethodName;
 use crate::model::ops::Kernels;
 use crate::semi::{SemiConfig, SemiMethod};
 use crate::train::optimizer::{OptimizerKind, Schedule, TrainConfig};
-use crate::transforms::AugmentConfig;
 
 /// Declares the flags of one training phase, `--<phase>-lr` and so on.
 /// Each flag's help ends with `$default`, which says where the phase's defaults come from.
@@ -213,11 +212,7 @@ impl ConfigArgs {
             config = config.with_method(method);
         }
         config = self.method.apply(config)?;
-        if let Some(augment) = config.method.views_mut().map(|(_, a)| a) {
-            self.augment.apply(augment);
-        } else if self.augment != AugmentArgs::default() {
-            return Err(Error::Config(format!("the augmentation flags (--crop-scale, ...) apply to the two-view methods, not --method {}", config.method.name())));
-        }
+        config = self.augment.apply(config)?;
         self.device.apply(&mut config);
         set(&mut config.monitor.every, self.monitor_every);
         set(&mut config.monitor.images, self.monitor_images);
@@ -501,13 +496,11 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
-    /// `config` with the method flags that were given, each the alias of a key of the
-    /// `[method]` table, set as `--set method.KEY` sets it; a flag whose key the method lacks
-    /// is refused by name.
-    fn apply(&self, mut config: RunConfig) -> Result<RunConfig> {
+    /// `config` with the method flags that were given.
+    fn apply(&self, config: RunConfig) -> Result<RunConfig> {
         let float = |value: Option<f64>| value.map(toml::Value::from);
         let count = |value: Option<usize>| value.map(|v| toml::Value::from(v as i64));
-        let aliases = [
+        set_aliases(config, [
             ("temperature", "temperature", float(self.temperature)),
             ("projector-hidden", "projector.hidden", count(self.projector_hidden)),
             ("projector-dim", "projector.output", count(self.projector_dim)),
@@ -518,14 +511,20 @@ impl MethodArgs {
             ("variance-weight", "variance_weight", float(self.variance_weight)),
             ("covariance-weight", "covariance_weight", float(self.covariance_weight)),
             ("barlow-lambda", "lambda", float(self.barlow_lambda)),
-        ];
-        for (flag, key, value) in aliases {
-            let Some(value) = value else { continue };
-            let method = config.method.name();
-            config = config.set(&format!("method.{key}"), &value.to_string()).map_err(|_| Error::Config(format!("--{flag} does not apply to --method {method}")))?;
-        }
-        Ok(config)
+        ])
     }
+}
+
+/// `config` with each `(flag, key, value)` given, where a flag is the alias of a key of the
+/// `[method]` table, set as `--set method.KEY` sets it; a flag whose key the method lacks is
+/// refused by name.
+fn set_aliases<const N: usize>(mut config: RunConfig, aliases: [(&str, &str, Option<toml::Value>); N]) -> Result<RunConfig> {
+    for (flag, key, value) in aliases {
+        let Some(value) = value else { continue };
+        let method = config.method.name();
+        config = config.set(&format!("method.{key}"), &value.to_string()).map_err(|_| Error::Config(format!("--{flag} does not apply to --method {method}")))?;
+    }
+    Ok(config)
 }
 
 /// Augmentations of the views; unset flags keep the method's defaults.
@@ -573,21 +572,26 @@ pub struct AugmentArgs {
 }
 
 impl AugmentArgs {
-    fn apply(&self, config: &mut AugmentConfig) {
-        let pair = |v: &Option<Pair>| v.map(|Pair(low, high)| [low, high]);
-        set(&mut config.crop_scale, pair(&self.crop_scale));
-        set(&mut config.rotation_degrees, self.rotation_degrees);
-        set(&mut config.shear_degrees, self.shear_degrees);
-        set(&mut config.translate, self.translate);
-        set(&mut config.horizontal_flip, self.horizontal_flip);
-        set(&mut config.brightness, self.brightness);
-        set(&mut config.contrast, self.contrast);
-        set(&mut config.jitter_probability, self.jitter_probability);
-        set(&mut config.blur_probability, self.blur_probability);
-        set(&mut config.blur_sigma, pair(&self.blur_sigma));
-        set(&mut config.noise_std, self.noise_std);
-        set(&mut config.erase_probability, self.erase_probability);
-        set(&mut config.erase_scale, pair(&self.erase_scale));
+    /// `config` with the augmentation flags that were given (keys of `method.augment`, which
+    /// the two-view methods have).
+    fn apply(&self, config: RunConfig) -> Result<RunConfig> {
+        let float = |value: Option<f64>| value.map(toml::Value::from);
+        let pair = |value: Option<Pair>| value.map(|Pair(low, high)| toml::Value::from(vec![low, high]));
+        set_aliases(config, [
+            ("crop-scale", "augment.crop_scale", pair(self.crop_scale)),
+            ("rotation-degrees", "augment.rotation_degrees", float(self.rotation_degrees)),
+            ("shear-degrees", "augment.shear_degrees", float(self.shear_degrees)),
+            ("translate", "augment.translate", float(self.translate)),
+            ("horizontal-flip", "augment.horizontal_flip", self.horizontal_flip.map(toml::Value::from)),
+            ("brightness", "augment.brightness", float(self.brightness)),
+            ("contrast", "augment.contrast", float(self.contrast)),
+            ("jitter-probability", "augment.jitter_probability", float(self.jitter_probability)),
+            ("blur-probability", "augment.blur_probability", float(self.blur_probability)),
+            ("blur-sigma", "augment.blur_sigma", pair(self.blur_sigma)),
+            ("noise-std", "augment.noise_std", float(self.noise_std)),
+            ("erase-probability", "augment.erase_probability", float(self.erase_probability)),
+            ("erase-scale", "augment.erase_scale", pair(self.erase_scale)),
+        ])
     }
 }
 

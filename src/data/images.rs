@@ -166,6 +166,15 @@ impl LabeledImages {
     }
 }
 
+/// An image with a (possibly multi-line) caption above it, as a figure shows it.
+#[derive(Debug, Clone)]
+pub struct Tile {
+    /// Planar bytes of one image, `channels * height * width`.
+    pub pixels: Vec<u8>,
+    /// Text above the image; `\n` separates lines.
+    pub caption: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

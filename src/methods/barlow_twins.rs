@@ -7,9 +7,10 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::batch::Batch;
-use crate::methods::losses::barlow_twins;
-use crate::methods::project_views;
 use crate::data::images::ImageShape;
+use crate::methods::losses::barlow_twins;
+use crate::methods::two_view::{self, project_views, two_view_items};
+use crate::methods::{MethodName, PretextMethod};
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::heads::{Mlp, MlpConfig};
 use crate::train::step::{StepOutput, TrainStep};
@@ -34,12 +35,19 @@ impl Default for BarlowTwinsConfig {
     }
 }
 
-impl BarlowTwinsConfig {
-    /// A freshly initialised model with `model`'s encoder for images of `shape` (the
-    /// encoder is drawn first, as every method's is).
-    pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> BarlowTwins {
+impl PretextMethod for BarlowTwinsConfig {
+    two_view_items!();
+    type Model = BarlowTwins;
+    const DESCRIPTION: &'static str = "cross-correlation of the two views' embeddings driven to the identity (Zbontar et al. 2021); 2 views";
+
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> BarlowTwins {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
         BarlowTwins { encoder, projector: self.projector.init(features, model.kernels, rng, device), lambda: self.lambda }
+    }
+
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
+        two_view::non_negative("barlow-lambda", self.lambda)?;
+        two_view::validate(name, &self.projector, &self.augment, batch_size)
     }
 }
 
@@ -51,6 +59,8 @@ pub struct BarlowTwins {
     projector: Mlp,
     lambda: f64,
 }
+
+encoder_field!(BarlowTwins);
 
 impl TrainStep<Vec<Tensor<4>>> for BarlowTwins {
     fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {

@@ -9,9 +9,10 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::batch::Batch;
-use crate::methods::losses::byol_regression;
-use crate::methods::project_views;
 use crate::data::images::ImageShape;
+use crate::methods::losses::byol_regression;
+use crate::methods::two_view::{self, project_views, two_view_items};
+use crate::methods::{MethodName, PretextMethod};
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::heads::{Mlp, MlpConfig};
 use crate::train::step::{StepOutput, TrainStep};
@@ -47,11 +48,17 @@ impl ByolConfig {
     pub fn predictor(&self) -> MlpConfig {
         MlpConfig { hidden: self.predictor_hidden, output: self.projector.output, batch_norm: self.projector.batch_norm }
     }
+}
+
+impl PretextMethod for ByolConfig {
+    two_view_items!();
+    type Model = Byol;
+    const DESCRIPTION: &'static str = "predict a moving-average target network's projection of the other view (Grill et al. 2020); 2 views";
 
     /// A freshly initialised model with `model`'s encoder for images of `shape` (the
     /// encoder is drawn first, as every method's is); the target starts as a copy of the online
     /// encoder and projector and never receives gradients.
-    pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Byol {
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Byol {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
         let projector = self.projector.init(features, model.kernels, rng, device);
         let predictor = self.predictor().init(self.projector.output, model.kernels, rng, device);
@@ -63,6 +70,14 @@ impl ByolConfig {
             predictor,
             base_momentum: self.base_momentum,
         }
+    }
+
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.base_momentum) {
+            return Err(format!("--base-momentum must be in [0, 1], got {}", self.base_momentum));
+        }
+        self.predictor().validate("predictor")?;
+        two_view::validate(name, &self.projector, &self.augment, batch_size)
     }
 }
 
@@ -84,6 +99,8 @@ impl Byol {
         1.0 - (1.0 - self.base_momentum) * ((std::f64::consts::PI * progress).cos() + 1.0) / 2.0
     }
 }
+
+encoder_field!(Byol);
 
 impl TrainStep<Vec<Tensor<4>>> for Byol {
     fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {

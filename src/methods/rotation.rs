@@ -7,17 +7,70 @@ use burn::nn::conv::Conv2d;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
+use serde::{Deserialize, Serialize};
 
-use crate::data::batch::Batch;
-use crate::data::images::{ImageShape, LabeledImages};
+use crate::data::batch::{Batch, BatchSource, ImageBatches};
+use crate::data::images::{ImageShape, LabeledImages, Tile};
 use crate::data::source::SampleSource;
 use crate::methods::supervised::classification_step;
+use crate::methods::{Figure, MethodName, PretextData, PretextMethod};
+use crate::train::optimizer::TrainConfig;
 use crate::model::classifier::Logits;
 use crate::model::encoders::notebook::same_out;
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::ops::conv2d_relu;
 use crate::model::summary::{Summary, Tracer};
 use crate::train::step::{StepOutput, TrainStep};
+
+/// RotNet's settings: none of its own (its training is the pretext phase's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotationConfig {}
+
+impl PretextMethod for RotationConfig {
+    type Input = Tensor<4>;
+    type Model = RotationModel;
+    const DESCRIPTION: &'static str = "predict which quarter turn an image was rotated by (Gidaris et al. 2018); 1 view";
+
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> RotationModel {
+        RotationModel::init(model, shape, rng, device)
+    }
+
+    /// The four quarter turns of each image, randomly shifted by the pretext training's shifts.
+    fn batches<'a>(&'a self, data: PretextData<'a>) -> impl BatchSource<Input = Tensor<4>> + 'a {
+        ImageBatches::new(RotationTask::new(data.images), data.pixels).with_random_shifts(data.max_shift)
+    }
+
+    /// The `default` preset's tuned recipe: Adam, batches of 64, random shifts of up to 2
+    /// pixels, 30 epochs.
+    fn pretext_training() -> TrainConfig {
+        TrainConfig { batch_size: 64, epochs: 30, max_shift: 2, ..TrainConfig::default() }
+    }
+
+    fn validate(&self, _name: MethodName, _batch_size: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The four rotations of one image with their one-hot labels, as the notebook shows them
+    /// (its samples 4..8, i.e. the third image).
+    fn figure(&self, images: &LabeledImages) -> Option<Figure> {
+        let task = RotationTask::new(images);
+        let first = if task.len() >= 8 { 4 } else { 0 };
+        let tiles = (first..first + 4)
+            .map(|i| {
+                let mut pixels = vec![0; images.shape().len()];
+                task.write_image(i, &mut pixels);
+                let one_hot: Vec<&str> = (0..4).map(|k| if k == i % 4 { "1" } else { "0" }).collect();
+                Tile { pixels, caption: format!("label: [{}]\n{} degrees", one_hot.join(" "), Rotation::from_class(task.target(i)).degrees()) }
+            })
+            .collect();
+        Some(Figure { file: "rotations.png", title: "Pretext task: the four rotations of one image", tiles, columns: 4 })
+    }
+
+    fn summary(model: &RotationModel, shape: ImageShape, device: &Device) -> Option<String> {
+        Some(model.summary(shape, device).to_string())
+    }
+}
 
 /// The four rotations, in the notebook's order; the discriminant is the class target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +218,8 @@ impl RotationModel {
         Summary { model: "pretext".into(), rows: trace.into_rows() }
     }
 }
+
+encoder_field!(RotationModel);
 
 impl Logits<Tensor<4>> for RotationModel {
     fn logits(&self, input: Tensor<4>) -> Tensor<2> {

@@ -79,7 +79,7 @@ mod tests {
     fn every_key_listed_is_one_set_accepts_and_rotation_has_none() {
         use crate::config::{Preset, RunConfig};
         assert!(settings(MethodName::Rotation).is_empty());
-        for method in MethodName::ALL {
+        for &method in MethodName::ALL {
             let config = RunConfig::preset(Preset::Default).with_method(method);
             for setting in settings(method) {
                 let key = format!("method.{}", setting.key);

@@ -8,9 +8,10 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::batch::Batch;
-use crate::methods::losses::nt_xent;
-use crate::methods::project_views;
 use crate::data::images::ImageShape;
+use crate::methods::losses::nt_xent;
+use crate::methods::two_view::{self, project_views, two_view_items};
+use crate::methods::{MethodName, PretextMethod};
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::heads::{Mlp, MlpConfig};
 use crate::train::step::{StepOutput, TrainStep};
@@ -34,12 +35,19 @@ impl Default for SimClrConfig {
     }
 }
 
-impl SimClrConfig {
-    /// A freshly initialised model with `model`'s encoder for images of `shape` (the
-    /// encoder is drawn first, as every method's is).
-    pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> SimClr {
+impl PretextMethod for SimClrConfig {
+    two_view_items!();
+    type Model = SimClr;
+    const DESCRIPTION: &'static str = "pull two views of an image together, push other images away, NT-Xent loss (Chen et al. 2020); 2 views";
+
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> SimClr {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
         SimClr { encoder, projector: self.projector.init(features, model.kernels, rng, device), temperature: self.temperature }
+    }
+
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
+        two_view::positive("temperature", self.temperature)?;
+        two_view::validate(name, &self.projector, &self.augment, batch_size)
     }
 }
 
@@ -51,6 +59,8 @@ pub struct SimClr {
     projector: Mlp,
     temperature: f64,
 }
+
+encoder_field!(SimClr);
 
 impl TrainStep<Vec<Tensor<4>>> for SimClr {
     fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {

@@ -8,9 +8,10 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::batch::Batch;
-use crate::methods::losses::{VicRegWeights, vicreg};
-use crate::methods::project_views;
 use crate::data::images::ImageShape;
+use crate::methods::losses::{VicRegWeights, vicreg};
+use crate::methods::two_view::{self, project_views, two_view_items};
+use crate::methods::{MethodName, PretextMethod};
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::heads::{Mlp, MlpConfig};
 use crate::train::step::{StepOutput, TrainStep};
@@ -44,16 +45,25 @@ impl Default for VicRegConfig {
     }
 }
 
-impl VicRegConfig {
-    /// A freshly initialised model with `model`'s encoder for images of `shape` (the
-    /// encoder is drawn first, as every method's is).
-    pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> VicReg {
+impl PretextMethod for VicRegConfig {
+    two_view_items!();
+    type Model = VicReg;
+    const DESCRIPTION: &'static str = "views close, every dimension spread, dimensions decorrelated (Bardes et al. 2022); 2 views";
+
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> VicReg {
         let (encoder, features) = (model.encoder(shape, rng, device), model.feature_dim(shape));
         VicReg {
             encoder,
             projector: self.projector.init(features, model.kernels, rng, device),
             weights: [self.invariance_weight, self.variance_weight, self.covariance_weight],
         }
+    }
+
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
+        two_view::non_negative("invariance-weight", self.invariance_weight)?;
+        two_view::non_negative("variance-weight", self.variance_weight)?;
+        two_view::non_negative("covariance-weight", self.covariance_weight)?;
+        two_view::validate(name, &self.projector, &self.augment, batch_size)
     }
 }
 
@@ -65,6 +75,8 @@ pub struct VicReg {
     projector: Mlp,
     weights: [f64; 3],
 }
+
+encoder_field!(VicReg);
 
 impl TrainStep<Vec<Tensor<4>>> for VicReg {
     fn step(&self, batch: Batch<Vec<Tensor<4>>>) -> StepOutput {

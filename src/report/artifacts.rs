@@ -34,13 +34,10 @@ use crate::eval::monitor::COLLAPSE_BELOW;
 use crate::pipeline::{Pretrained, Probed};
 use crate::data::batch::FeatureBatches;
 use crate::eval::pca::pca_project;
-use crate::report::plots::{Tile, confusion_matrix, embedding, image_grid, training_curves};
-use crate::methods::rotation::{Rotation, RotationTask};
-use crate::methods::{MethodConfig, PretextModel};
+use crate::data::images::Tile;
+use crate::report::plots::{confusion_matrix, embedding, image_grid, training_curves};
+use crate::methods::MethodConfig;
 use crate::semi::SemiMethod;
-use crate::transforms::MultiView;
-use rand::SeedableRng;
-use crate::data::source::SampleSource;
 use crate::report::csv_file::write_rows;
 use crate::train::history::EpochRecord;
 use crate::train::live_log::history_file;
@@ -301,10 +298,9 @@ impl RunFolder {
         write_rows(&pretrained.history, &self.path(&history_file("pretext")))?;
         let name = method.name();
         training_curves(&self.path("pretext_curves.png"), &format!("Pretext training: {name}"), &pretrained.history)?;
-        match (&pretrained.model, method.views()) {
-            (PretextModel::Rotation(_), _) => rotations_figure(&self.path("rotations.png"), images)?,
-            (_, Some((_, augment))) => views_figure(&self.path("views.png"), images, &MultiView::symmetric(augment, 2))?,
-            (_, None) => {}
+        if let Some(figure) = method.figure(images) {
+            let shape = images.shape();
+            image_grid(&self.path(figure.file), figure.title, &figure.tiles, shape, figure.columns, tile_scale(shape))?;
         }
         let mut metrics = phase_metrics(&pretrained.history);
         metrics["method"] = json!(name.to_string());
@@ -435,41 +431,6 @@ fn phase_metrics(history: &[EpochRecord]) -> Value {
         "final_val_loss": last.and_then(|r| r.val_loss),
         "final_val_accuracy": last.and_then(|r| r.val_accuracy),
     })
-}
-
-/// The four rotations of one image with their one-hot labels, as the notebook shows them
-/// (its samples 4..8, i.e. the third image).
-fn rotations_figure(path: &Path, images: &LabeledImages) -> Result<()> {
-    let task = RotationTask::new(images);
-    let first = if task.len() >= 8 { 4 } else { 0 };
-    let shape = images.shape();
-    let tiles: Vec<Tile> = (first..first + 4)
-        .map(|i| {
-            let mut pixels = vec![0; shape.len()];
-            task.write_image(i, &mut pixels);
-            let rotation = Rotation::from_class(task.target(i));
-            let one_hot: Vec<&str> = (0..4).map(|k| if k == i % 4 { "1" } else { "0" }).collect();
-            Tile { pixels, caption: format!("label: [{}]\n{} degrees", one_hot.join(" "), rotation.degrees()) }
-        })
-        .collect();
-    image_grid(path, "Pretext task: the four rotations of one image", &tiles, shape, 4, tile_scale(shape))
-}
-
-/// Two augmented views of each of the first four images, side by side: what the method is
-/// asked to see as the same (drawn from a fixed generator; the run's own draws differ).
-fn views_figure(path: &Path, images: &LabeledImages, views: &MultiView) -> Result<()> {
-    let shape = images.shape();
-    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(0);
-    let mut tiles = Vec::new();
-    for i in 0..images.len().min(4) {
-        tiles.push(Tile { pixels: images.image(i).to_vec(), caption: format!("image {}", i + 1) });
-        for v in 0..views.len() {
-            let mut pixels = vec![0; shape.len()];
-            views.view(v, images.image(i), shape.dims(), &mut rng, &mut pixels);
-            tiles.push(Tile { pixels, caption: format!("view {}", v + 1) });
-        }
-    }
-    image_grid(path, "Pretext task: augmented views of the same image", &tiles, shape, 1 + views.len(), tile_scale(shape))
 }
 
 /// How many times a figure enlarges each image: 5 for MNIST's 28 pixels, less for larger ones.

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::data::images::ImageShape;
+use crate::data::images::{ImageShape, Tile};
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
 use crate::eval::sweep::{SweepCell, row_names};
@@ -47,15 +47,6 @@ fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .label_font((FONT_NAME, 13))
         .draw()
         .map_err(|e| plot_error(path, e))
-}
-
-/// A grey-scale image with a (possibly multi-line) caption above it.
-#[derive(Debug, Clone)]
-pub struct Tile {
-    /// Row-major bytes, `height * width`.
-    pub pixels: Vec<u8>,
-    /// Text above the image; `\n` separates lines.
-    pub caption: String,
 }
 
 /// Draws `tiles` (planar images of `shape`, grey or RGB) in a grid of `cols` columns, each
