@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::eval::protocols::Protocol;
 use crate::eval::sweep::{NO_METHOD, SweepRow, best_per_budget, markdown, summarize};
 use crate::methods::MethodName;
-use crate::model::weights::write_atomically;
+use crate::files::write_atomically;
 use crate::pipeline::{self, Session};
 use crate::report::artifacts::RunFolder;
 use crate::report::csv_file::write_rows;

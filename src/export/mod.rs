@@ -15,7 +15,7 @@ use crate::config::RunConfig;
 use crate::data::dataset::DatasetInfo;
 use crate::data::folder::Resize;
 use crate::error::{Error, Result};
-use crate::model::weights::write_atomically;
+use crate::files::write_atomically;
 use crate::pipeline;
 use crate::report::artifacts::{PRETEXT_WEIGHTS, RunFolder};
 use crate::report::provenance;

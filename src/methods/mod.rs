@@ -21,14 +21,13 @@ use rand_chacha::ChaCha12Rng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::data::batch::BatchSource;
+use crate::data::batch::{BatchSource, PixelMap};
 use crate::data::images::{ImageShape, LabeledImages, Tile};
 use crate::error::Result;
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::weights;
 use crate::train::optimizer::TrainConfig;
 use crate::train::step::TrainStep;
-use crate::data::batch::PixelMap;
 
 /// A self-supervised method, implemented by its settings type (the `[method]` table of
 /// `config.toml`). A method is one file that implements this trait and one line of the

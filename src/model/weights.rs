@@ -1,13 +1,13 @@
 //! Weights as safetensors, written atomically (temporary file, fsync, rename) and checked
 //! tensor by tensor when loaded.
 
-use std::io::Write;
 use std::path::Path;
 
 use burn::module::Module;
 use burn_store::{ApplyError, ModuleSnapshot, SafetensorsStore};
 
 use crate::error::{Error, Result};
+use crate::files::write_atomically;
 
 /// Writes `module`'s parameters to `path` so that a crash never leaves a partial file.
 pub fn save<M: Module>(module: &M, path: &Path) -> Result<()> {
@@ -52,14 +52,6 @@ fn describe(error: &ApplyError) -> String {
         }
         other => other.to_string(),
     }
-}
-
-/// Writes `bytes` to a temporary sibling, syncs it, then renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use crate::eval::confusion::ConfusionMatrix;
 use crate::eval::payoff::Payoff;
 use crate::eval::protocols::{ProtocolResult, markdown_table};
 use crate::eval::predict::Predictions;
-use crate::model::weights::write_atomically;
+use crate::files::{remove_folder, write_atomically};
 use crate::eval::monitor::COLLAPSE_BELOW;
 use crate::pipeline::{Pretrained, Probed};
 use crate::data::batch::FeatureBatches;
@@ -411,14 +411,6 @@ fn first_names(mut names: Vec<String>) -> String {
     let more = names.len().saturating_sub(4);
     names.truncate(4);
     if more > 0 { format!("{}, and {more} more", names.join(", ")) } else { names.join(", ") }
-}
-
-/// Removes `path` and everything in it, if it exists.
-fn remove_folder(path: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
-        _ => Ok(()),
-    }
 }
 
 /// Epochs run and the last epoch's numbers.

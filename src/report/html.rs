@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::data::dataset::DatasetInfo;
 use crate::error::Result;
 use crate::eval::protocols::Protocol;
-use crate::model::weights::write_atomically;
+use crate::files::write_atomically;
 use crate::config::RunConfig;
 use crate::report::artifacts::{CONFIG, RunFolder, TIMINGS};
 use crate::report::provenance;

@@ -14,7 +14,8 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::weights::{self, write_atomically};
+use crate::files::{remove_folder, write_atomically};
+use crate::model::weights;
 use crate::train::early_stopping::EarlyStopping;
 use crate::train::history::EpochRecord;
 use crate::train::optimizer::TrainConfig;
@@ -120,10 +121,7 @@ impl Checkpoints {
 
     /// Deletes every checkpoint (the run is complete).
     pub fn remove(&self) -> Result<()> {
-        match std::fs::remove_dir_all(&self.dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&self.dir, e)),
-            _ => Ok(()),
-        }
+        remove_folder(&self.dir)
     }
 
     /// Whether the phase has a checkpoint to continue from.
