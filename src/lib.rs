@@ -11,13 +11,17 @@
 //! heads, loss) → [`train::trainer::Trainer`] (then, optionally, [`semi`]-supervised training) → [`eval`] → [`report`].
 #![warn(missing_docs)]
 
+/// The command line that the `pretext` binary runs: flags, their wording and exit codes. Not
+/// the library's API (hidden from its documentation); a Rust user calls [`pipeline`] and
+/// [`config`] instead.
+#[doc(hidden)]
 pub mod cli;
 pub mod config;
 pub mod device;
 pub mod error;
 pub mod export;
 pub mod files;
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod pipeline;
 
 /// Reading, selecting and batching images.
