@@ -276,3 +276,11 @@ fn version_names_the_commit_and_what_each_kernel_dispatched_to() {
     let widest = if std::arch::is_x86_feature_detected!("avx512f") { "AVX-512" } else { "AVX2+FMA" };
     assert!(text.starts_with("pretext 0.1.0 (commit ") && text.contains(&format!("GEMM {widest}")) && text.contains(&format!("conv/pool {widest}")), "{text}");
 }
+
+#[test]
+fn a_sweep_resolves_the_set_keys_of_the_method_it_compares() {
+    // The preset's method (VICReg) has no temperature: the shared settings take SimCLR's.
+    let output = pretext(&["sweep", "--methods", "simclr", "--set", "method.temperature=0", "--out", "/nonexistent/never-created"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--temperature must be > 0, got 0"), "{}", stderr(&output));
+}

@@ -52,7 +52,10 @@ pub fn execute(args: SweepArgs) -> Result<()> {
     let semi_methods = given.semi.semi_supervised.clone();
     let classifier = ClassifierArgs { labels: Vec::new(), semi: SemiArgs { semi_supervised: Vec::new(), ..given.semi.clone() }, ..given.clone() };
     let one_value = ConfigArgs { classifier, ..args.config.clone() };
-    let mut base = one_value.resolve(None)?;
+    // The shared settings take the first method compared, so that the method flags and
+    // `--set method.*` keys the compared methods have resolve.
+    let first = MethodArgs { method: args.methods.first().copied().or(one_value.method.method), ..one_value.method.clone() };
+    let mut base = ConfigArgs { method: first, ..one_value.clone() }.resolve(None)?;
     let methods = match &args.methods[..] {
         [] => vec![base.method.name()],
         given => given.to_vec(),
