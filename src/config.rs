@@ -299,19 +299,19 @@ impl RunConfig {
     /// unknown keys and values of the wrong type are refused, naming the key.
     pub fn set(self, key: &str, value: &str) -> Result<Self> {
         // The base is valid, so whatever is refused is this one setting.
-        let error = |_: &str, message: &str| Error::Config(format!("{key}: {message}"));
+        let refuse = |message: &str| Error::Config(format!("{key}: {message}"));
         let parts: Vec<&str> = key.split('.').map(str::trim).collect();
         if parts.iter().any(|part| part.is_empty()) {
-            return Err(error("", "not a setting's key (keys are dotted, as `pretext config` prints them: pretext.epochs)"));
+            return Err(refuse("not a setting's key (keys are dotted, as `pretext config` prints them: pretext.epochs)"));
         }
         if parts == ["preset"] {
-            return Err(error("", "the preset is where every other setting starts, not a setting of its own: start from that preset instead"));
+            return Err(refuse("the preset is where every other setting starts, not a setting of its own: start from that preset instead"));
         }
         let parsed = format!("value = {value}").parse::<toml::Table>().ok().and_then(|mut table| table.remove("value"));
         let value = parsed.unwrap_or_else(|| toml::Value::String(value.to_owned()));
         let overlay = parts.iter().rev().fold(value, |inner, part| toml::Value::Table(toml::Table::from_iter([(part.to_string(), inner)])));
         let toml::Value::Table(overlay) = overlay else { unreachable!("a key has at least one part") };
-        self.overlaid(overlay, error)
+        self.overlaid(overlay, |_, message| refuse(message))
     }
 
     /// `overlay` merged over this config (switching method first when it names one), read

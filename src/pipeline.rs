@@ -283,14 +283,11 @@ impl WithMethod for PretextPhase<'_> {
 
     /// Trains `model` on its method's batches; the trained model comes back on the inference
     /// device.
-    fn run<M: PretextMethod>(self, config: &M, model: M::Model) -> Self::Output
-    where
-        PretextModel: From<M::Model>,
-    {
+    fn run<M: PretextMethod>(self, config: &M, model: M::Model) -> Self::Output {
         let monitor = &self.monitor;
         let measure = |m: &M::Model, epoch| monitor.measure(m.encoder(), epoch);
         let fitted = self.trainer.fit(model, &config.batches(self.data), measure, self.rng)?;
-        Ok((PretextModel::from(fitted.model.valid()), fitted.history))
+        Ok((fitted.model.valid().into(), fitted.history))
     }
 }
 

@@ -36,7 +36,7 @@ pub trait PretextMethod: Default + Clone + PartialEq + fmt::Debug + Serialize + 
     /// What one training step of its model takes: a batch of images, or of views.
     type Input;
     /// The model it trains: the encoder and its own heads.
-    type Model: TrainStep<Self::Input> + Method + fmt::Debug;
+    type Model: TrainStep<Self::Input> + Method + fmt::Debug + Into<PretextModel>;
     /// One line for `pretext methods`: what it learns from, its paper, its views.
     const DESCRIPTION: &'static str;
 
@@ -110,9 +110,7 @@ pub trait WithMethod {
     /// What it gives back.
     type Output;
     /// Runs on the model of method `M`, whose settings are `config`.
-    fn run<M: PretextMethod>(self, config: &M, model: M::Model) -> Self::Output
-    where
-        PretextModel: From<M::Model>;
+    fn run<M: PretextMethod>(self, config: &M, model: M::Model) -> Self::Output;
 }
 
 /// Generates from one line per method what must be closed over all of them: the method's
