@@ -48,6 +48,7 @@ pub mod model {
     pub mod encoders;
     pub mod heads;
     pub mod init;
+    pub mod network;
     pub mod norms;
     pub mod ops;
     pub mod summary;

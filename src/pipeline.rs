@@ -255,7 +255,7 @@ pub fn pretrain(config: &RunConfig, data: &RunData, session: &Session) -> Result
     let images = &data.unlabeled;
     let model = PretextModel::init(&config.method, &config.model, images.shape(), &mut rng(config.seed, Stream::PretextInit), &trainer.device);
     if session.verbose {
-        match model.summary(images.shape(), &trainer.device) {
+        match model.summary(images.shape()) {
             Some(summary) => println!("{summary}"),
             None => println!("method {}: encoder and heads, {} parameters\n", config.method.name(), model.num_params()),
         }
@@ -314,7 +314,7 @@ pub fn probe(config: &RunConfig, encoder: Encoder, images: &LabeledImages, class
     let features = (!config.fine_tune || config.standardize_features).then(|| encode(&encoder, &train, classes, pixels));
     let classifier = initial_classifier(config, encoder, features.as_ref(), (images.shape(), classes), &trainer.device);
     if session.verbose {
-        println!("{}", classifier.summary(images.shape(), config.fine_tune, &trainer.device));
+        println!("{}", classifier.summary(images.shape(), config.fine_tune));
     }
     let rng = PhaseRng { shuffle: rng(config.seed, Stream::DownstreamShuffle), augment: rng(config.seed, Stream::DownstreamShifts) };
     let batch_size = config.downstream.batch_size;

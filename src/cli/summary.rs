@@ -29,12 +29,12 @@ pub fn execute(args: SummaryArgs) -> Result<()> {
     let shape = ImageShape::square(args.input_channels, args.input_size);
     let mut rng = rand::SeedableRng::seed_from_u64(config.seed);
     let pretext = RotationModel::init(&config.model, shape, &mut rng, &device);
-    println!("{}\n", pretext.summary(shape, &device));
+    println!("{}\n", pretext.summary(shape));
     let classifier = Classifier {
         encoder: pretext.encoder,
         norm: config.standardize_features.then(|| FeatureNorm::identity(config.model.feature_dim(shape), &device)),
         head: config.model.head(shape, args.classes, &mut rng, &device),
     };
-    println!("{}", classifier.summary(shape, config.fine_tune, &device));
+    println!("{}", classifier.summary(shape, config.fine_tune));
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! ONNX or PyTorch, with a JSON sidecar that says how to feed it (input shape, pixel scaling,
 //! class names) and lists its layers.
 
-pub mod network;
 pub mod onnx;
 pub mod torch;
 
@@ -19,7 +18,7 @@ use crate::files::write_atomically;
 use crate::pipeline;
 use crate::report::artifacts::{PRETEXT_WEIGHTS, RunFolder};
 use crate::report::provenance;
-use network::{Layer, Network};
+use crate::model::network::{Layer, Network};
 
 /// The formats `--format` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

@@ -11,7 +11,7 @@ use onnx_protobuf::{
     ValueInfoProto,
 };
 
-use super::network::{Array, Layer, Network};
+use crate::model::network::{Array, Layer, Network};
 
 /// The ONNX operator set the graph uses (every op in it is unchanged since opset 13 or older).
 pub const OPSET: i64 = 17;
@@ -68,7 +68,7 @@ impl Graph {
             Layer::BatchNorm { name, .. } => unreachable!("{name}: batch norms are folded before writing ONNX"),
             Layer::Relu => self.node("Relu", "relu", vec![x], Vec::new()),
             Layer::MaxPool2x2 => self.node("MaxPool", "max_pool", vec![x], vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]),
-            Layer::Residual { body, shortcut } => {
+            Layer::Residual { body, shortcut, .. } => {
                 let skip = self.layers(shortcut, x.clone());
                 let main = self.layers(body, x);
                 self.node("Add", "add", vec![main, skip], Vec::new())

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use safetensors::{Dtype, tensor::TensorView};
 
-use super::network::{Array, Layer, Network};
+use crate::model::network::{Array, Layer, Network};
 
 /// One `state_dict` entry: name, type, shape and little-endian bytes.
 struct Entry {
@@ -50,7 +50,7 @@ fn state_dict(layers: &[Layer], entries: &mut Vec<Entry>) {
                 entries.push(Entry::float(format!("{name}.mean"), mean));
                 entries.push(Entry::float(format!("{name}.scale"), scale));
             }
-            Layer::Residual { body, shortcut } => {
+            Layer::Residual { body, shortcut, .. } => {
                 state_dict(shortcut, entries);
                 state_dict(body, entries);
             }
@@ -107,7 +107,7 @@ fn collect_modules(layers: &[Layer], modules: &mut Vec<(String, String)>) {
             Layer::Dense { name, features: [input, output], bias, .. } => {
                 (name, format!("nn.Linear({input}, {output}{})", if bias.is_some() { "" } else { ", bias=False" }))
             }
-            Layer::Residual { body, shortcut } => {
+            Layer::Residual { body, shortcut, .. } => {
                 collect_modules(shortcut, modules);
                 collect_modules(body, modules);
                 continue;
@@ -176,7 +176,7 @@ fn forward(layers: &[Layer], x: &str) -> Vec<String> {
             Layer::BatchNorm { name, .. } | Layer::Standardize { name, .. } | Layer::Dense { name, .. } => lines.push(format!("{x} = {}({x})", attribute(name))),
             Layer::Relu => lines.push(format!("{x} = F.relu({x})")),
             Layer::MaxPool2x2 => lines.push(format!("{x} = F.max_pool2d({x}, 2)")),
-            Layer::Residual { body, shortcut } => {
+            Layer::Residual { body, shortcut, .. } => {
                 lines.push(format!("skip = {x}"));
                 lines.extend(forward(shortcut, "skip"));
                 lines.extend(forward(body, x));

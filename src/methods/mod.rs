@@ -25,6 +25,7 @@ use crate::data::batch::{BatchSource, PixelMap};
 use crate::data::images::{ImageShape, LabeledImages, Tile};
 use crate::error::Result;
 use crate::model::encoders::{Encoder, ModelConfig};
+use crate::model::summary::Summary;
 use crate::model::weights;
 use crate::train::optimizer::TrainConfig;
 use crate::train::step::TrainStep;
@@ -58,7 +59,7 @@ pub trait PretextMethod: Default + Clone + PartialEq + fmt::Debug + Serialize + 
     fn figure(&self, images: &LabeledImages) -> Option<Figure>;
 
     /// A Keras-style table of the model's layers, where the method has one.
-    fn summary(_model: &Self::Model, _shape: ImageShape, _device: &Device) -> Option<String> {
+    fn summary(_model: &Self::Model, _shape: ImageShape) -> Option<Summary> {
         None
     }
 }
@@ -236,9 +237,9 @@ macro_rules! methods {
             }
 
             /// A Keras-style table of the model's layers, where its method has one.
-            pub fn summary(&self, shape: ImageShape, device: &Device) -> Option<String> {
+            pub fn summary(&self, shape: ImageShape) -> Option<Summary> {
                 match self {
-                    $($(#[cfg($cfg)])? PretextModel::$variant(m) => <$config as PretextMethod>::summary(m, shape, device),)*
+                    $($(#[cfg($cfg)])? PretextModel::$variant(m) => <$config as PretextMethod>::summary(m, shape),)*
                 }
             }
 

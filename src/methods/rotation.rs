@@ -19,7 +19,8 @@ use crate::model::classifier::Logits;
 use crate::model::encoders::notebook::same_out;
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::ops::conv2d_relu;
-use crate::model::summary::{Summary, Tracer};
+use crate::model::network::{Layer, NetworkBuilder};
+use crate::model::summary::Summary;
 use crate::train::step::{StepOutput, TrainStep};
 
 /// RotNet's settings: none of its own (its training is the pretext phase's).
@@ -67,8 +68,8 @@ impl PretextMethod for RotationConfig {
         Some(Figure { file: "rotations.png", title: "Pretext task: the four rotations of one image", tiles, columns: 4 })
     }
 
-    fn summary(model: &RotationModel, shape: ImageShape, device: &Device) -> Option<String> {
-        Some(model.summary(shape, device).to_string())
+    fn summary(model: &RotationModel, shape: ImageShape) -> Option<Summary> {
+        Some(model.summary(shape))
     }
 }
 
@@ -195,27 +196,20 @@ impl RotationModel {
         Self { encoder, conv3, head }
     }
 
-    fn forward(&self, x: Tensor<4>, trace: &mut Tracer) -> Tensor<2> {
-        let x = match (&self.encoder, &self.conv3) {
-            (Encoder::Notebook(encoder), Some(conv3)) => {
-                let x = conv2d_relu(encoder.kernels(), conv3, encoder.forward(x, trace, true));
-                trace.record("conv2d", "Conv2D", &x, conv3.num_params(), true);
-                let x = x.flatten(1, 3);
-                trace.record("flatten", "Flatten", &x, 0, true);
-                x
-            }
-            _ => self.encoder.forward(x, trace, true),
-        };
-        let x = self.head.forward(x);
-        trace.record("dense", "Dense", &x, self.head.num_params(), true);
-        x
-    }
-
     /// Keras-style summary for images of `shape`.
-    pub fn summary(&self, shape: ImageShape, device: &Device) -> Summary {
-        let mut trace = Tracer::on();
-        self.forward(Tensor::zeros(shape.batch(1), device), &mut trace);
-        Summary { model: "pretext".into(), rows: trace.into_rows() }
+    pub fn summary(&self, shape: ImageShape) -> Summary {
+        let mut network = NetworkBuilder::new(shape);
+        match (&self.encoder, &self.conv3) {
+            (Encoder::Notebook(encoder), Some(conv3)) => {
+                encoder.map_layers(&mut network, "encoder.");
+                network.conv(conv3, "conv3");
+                network.push(Layer::Relu);
+                network.push(Layer::Flatten);
+            }
+            (encoder, _) => encoder.layers(&mut network, "encoder."),
+        }
+        network.dense(&self.head, "head");
+        Summary::of("pretext", &network.finish(), |_| true)
     }
 }
 
@@ -223,7 +217,11 @@ encoder_field!(RotationModel);
 
 impl Logits<Tensor<4>> for RotationModel {
     fn logits(&self, input: Tensor<4>) -> Tensor<2> {
-        self.forward(input, &mut Tracer::off())
+        let x = match (&self.encoder, &self.conv3) {
+            (Encoder::Notebook(encoder), Some(conv3)) => conv2d_relu(encoder.kernels(), conv3, encoder.forward(input)).flatten(1, 3),
+            (encoder, _) => encoder.features(input),
+        };
+        self.head.forward(x)
     }
 }
 

@@ -3,12 +3,13 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
 use crate::data::images::ImageShape;
 use crate::model::encoders::Encoder;
 use crate::model::heads::FeatureNorm;
-use crate::model::summary::{Summary, Tracer};
+use crate::model::network::Network;
+use crate::model::summary::Summary;
 
 /// A model that maps an input batch to class logits (softmax is part of the loss).
 pub trait Logits<I>: Module {
@@ -34,33 +35,21 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    fn forward(&self, x: Tensor<4>, trace: &mut Tracer, encoder_trainable: bool) -> Tensor<2> {
-        let x = self.encoder.forward(x, trace, encoder_trainable);
-        let x = match &self.norm {
-            Some(norm) => {
-                let x = norm.forward(x);
-                trace.record("standardize", "Standardize", &x, norm.num_params(), false);
-                x
-            }
-            None => x,
-        };
-        let x = self.head.forward(x);
-        trace.record("dense", "Dense", &x, self.head.num_params(), true);
-        x
-    }
-
     /// Keras-style summary for images of `shape`; `encoder_trainable` false marks the encoder
     /// frozen.
-    pub fn summary(&self, shape: ImageShape, encoder_trainable: bool, device: &Device) -> Summary {
-        let mut trace = Tracer::on();
-        self.forward(Tensor::zeros(shape.batch(1), device), &mut trace, encoder_trainable);
-        Summary { model: "downstream".into(), rows: trace.into_rows() }
+    pub fn summary(&self, shape: ImageShape, encoder_trainable: bool) -> Summary {
+        Summary::of("downstream", &Network::classifier(self, shape), |name| encoder_trainable || !name.starts_with("encoder."))
     }
 }
 
 impl Logits<Tensor<4>> for Classifier {
     fn logits(&self, input: Tensor<4>) -> Tensor<2> {
-        self.forward(input, &mut Tracer::off(), false)
+        let x = self.encoder.features(input);
+        let x = match &self.norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        };
+        self.head.forward(x)
     }
 }
 
@@ -69,6 +58,7 @@ mod tests {
     use super::*;
     use crate::methods::rotation::RotationModel;
     use crate::model::encoders::ModelConfig;
+    use burn::tensor::Device;
     use rand::SeedableRng;
     use rand_chacha::ChaCha12Rng;
 
@@ -77,7 +67,7 @@ mod tests {
         let device = Device::flex();
         let mnist = ImageShape::square(1, 28);
         let model = RotationModel::init(&ModelConfig::default(), mnist, &mut ChaCha12Rng::seed_from_u64(0), &device);
-        let summary = model.summary(mnist, &device);
+        let summary = model.summary(mnist);
         let shapes: Vec<Vec<usize>> = summary.rows.iter().map(|r| r.output_shape.clone()).collect();
         let expected: [&[usize]; 7] = [&[64, 14, 14], &[64, 7, 7], &[32, 7, 7], &[32, 3, 3], &[16, 2, 2], &[64], &[4]];
         assert_eq!(shapes, expected);
@@ -87,7 +77,7 @@ mod tests {
 
         let mut rng = ChaCha12Rng::seed_from_u64(1);
         let classifier = Classifier { encoder: model.encoder, norm: None, head: ModelConfig::default().head(mnist, 10, &mut rng, &device) };
-        let summary = classifier.summary(mnist, false, &device);
+        let summary = classifier.summary(mnist, false);
         assert_eq!(summary.rows.last().unwrap().output_shape, [10]);
         assert_eq!((summary.total_params(), summary.trainable_params(), summary.non_trainable_params()), (21_994, 2_890, 19_104));
     }

@@ -93,7 +93,6 @@ mod tests {
     use super::*;
     use crate::model::encoders::ModelConfig;
     use crate::model::encoders::resnet::ResNetConfig;
-    use crate::model::summary::Tracer;
 
     /// The whole notebook encoder, built from one seed, on either path: the same features and
     /// the same gradients for its weights and its input.
@@ -106,7 +105,7 @@ mod tests {
         let run = |kernels| {
             let config = ModelConfig { kernels, ..ModelConfig::default() };
             let encoder = config.notebook(3, &mut ChaCha12Rng::seed_from_u64(11), &device);
-            let features = encoder.forward(x.clone(), &mut Tracer::off(), true);
+            let features = encoder.forward(x.clone());
             let weights = Tensor::<4>::from_data(TensorData::new((0..features.dims().iter().product()).map(|i| (i % 7) as f32 - 3.0).collect(), features.dims()), &device);
             let grads = (features.clone() * weights).sum().backward();
             let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
@@ -128,7 +127,7 @@ mod tests {
         let run = |kernels| {
             let config = ResNetConfig { width: 8, blocks: vec![1, 1] };
             let net = config.init(3, kernels, &mut ChaCha12Rng::seed_from_u64(12), &device);
-            let features = net.forward(x.clone(), &mut Tracer::off(), true);
+            let features = net.forward(x.clone());
             let weights = Tensor::<2>::from_data(TensorData::new((0..features.dims().iter().product()).map(|i| (i % 5) as f32 - 2.0).collect(), features.dims()), &device);
             let grads = (features.clone() * weights).sum().backward();
             let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();

@@ -1,9 +1,10 @@
 //! A Keras-style model summary: one row per layer with its output shape and parameter count,
-//! then total / trainable / non-trainable parameters.
+//! then total / trainable / non-trainable parameters. It is read from the model's [`Network`],
+//! a walk of its modules, not recorded during a forward pass.
 
 use std::fmt;
 
-use burn::tensor::Tensor;
+use crate::model::network::{Array, Layer, Network};
 
 /// One layer of a summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,66 +24,6 @@ pub struct LayerRow {
     pub trainable: bool,
 }
 
-/// Records layer outputs while a model runs forward; a disabled tracer costs nothing.
-#[derive(Debug, Default)]
-pub struct Tracer {
-    rows: Option<Vec<LayerRow>>,
-}
-
-impl Tracer {
-    /// A tracer that records nothing (ordinary forward passes).
-    pub fn off() -> Self {
-        Self { rows: None }
-    }
-
-    /// A tracer that records every layer.
-    pub fn on() -> Self {
-        Self { rows: Some(Vec::new()) }
-    }
-
-    /// Whether layers are being recorded (a summary), as opposed to plain training or inference.
-    pub fn is_on(&self) -> bool {
-        self.rows.is_some()
-    }
-
-    /// Records one layer's output, naming it like Keras does (`conv2d`, `conv2d_1`, ...).
-    pub fn record<const D: usize>(
-        &mut self,
-        base: &str,
-        kind: &'static str,
-        output: &Tensor<D>,
-        params: usize,
-        trainable: bool,
-    ) {
-        if let Some(rows) = &mut self.rows {
-            let seen = rows.iter().filter(|r| r.kind == kind).count();
-            let name = if seen == 0 { base.to_string() } else { format!("{base}_{seen}") };
-            let output_shape = output.dims()[1..].to_vec();
-            rows.push(LayerRow { name, kind, output_shape, params, statistics: 0, trainable });
-        }
-    }
-
-    /// Records a layer that holds `statistics` running statistics among its `params`.
-    pub fn record_with_statistics<const D: usize>(
-        &mut self,
-        base: &str,
-        kind: &'static str,
-        output: &Tensor<D>,
-        (params, statistics): (usize, usize),
-        trainable: bool,
-    ) {
-        self.record(base, kind, output, params, trainable);
-        if let Some(row) = self.rows.as_mut().and_then(|rows| rows.last_mut()) {
-            row.statistics = statistics;
-        }
-    }
-
-    /// The rows recorded so far.
-    pub fn into_rows(self) -> Vec<LayerRow> {
-        self.rows.unwrap_or_default()
-    }
-}
-
 /// A model's summary table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -93,6 +34,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary of `network`, one row per layer as Keras shows it (a ReLU belongs to the
+    /// layer before it); `trainable(name)` says whether the optimizer updates the layers of the
+    /// module `name`.
+    pub fn of(model: &str, network: &Network, trainable: impl Fn(&str) -> bool) -> Self {
+        let mut rows: Vec<LayerRow> = Vec::new();
+        for (layer, output_shape) in network.shapes() {
+            let Some((base, kind)) = keras_kind(layer) else { continue };
+            let seen = rows.iter().filter(|r| r.kind == kind).count();
+            let name = if seen == 0 { base.to_string() } else { format!("{base}_{seen}") };
+            let (params, statistics) = parameters(layer);
+            let trainable = layer_name(layer).is_none_or(&trainable);
+            rows.push(LayerRow { name, kind, output_shape, params, statistics, trainable });
+        }
+        Self { model: model.into(), rows }
+    }
+
     /// All parameters.
     pub fn total_params(&self) -> usize {
         self.rows.iter().map(|r| r.params).sum()
@@ -106,6 +63,44 @@ impl Summary {
     /// Frozen parameters.
     pub fn non_trainable_params(&self) -> usize {
         self.total_params() - self.trainable_params()
+    }
+}
+
+/// Keras' base name and class of the layer, or none for a layer Keras folds into the one
+/// before it.
+fn keras_kind(layer: &Layer) -> Option<(&'static str, &'static str)> {
+    Some(match layer {
+        Layer::Conv { .. } => ("conv2d", "Conv2D"),
+        Layer::BatchNorm { .. } => ("batch_normalization", "BatchNormalization"),
+        Layer::Relu => return None,
+        Layer::MaxPool2x2 => ("max_pooling2d", "MaxPooling2D"),
+        Layer::Residual { .. } => ("residual_block", "ResidualBlock"),
+        Layer::GlobalAveragePool => ("global_average_pooling2d", "GlobalAveragePooling2D"),
+        Layer::Flatten => ("flatten", "Flatten"),
+        Layer::Standardize { .. } => ("standardize", "Standardize"),
+        Layer::Dense { .. } => ("dense", "Dense"),
+    })
+}
+
+/// The layer's parameters as Burn and Keras count them, and how many of them are statistics
+/// that are measured, never trained (batch norms' running mean and variance, the fixed feature
+/// standardisation).
+fn parameters(layer: &Layer) -> (usize, usize) {
+    let len = |array: &Option<Array>| array.as_ref().map_or(0, |a| a.values.len());
+    match layer {
+        Layer::Conv { weight, bias, .. } | Layer::Dense { weight, bias, .. } => (weight.values.len() + len(bias), 0),
+        Layer::BatchNorm { channels, .. } => (4 * channels, 2 * channels),
+        Layer::Residual { body, shortcut, .. } => body.iter().chain(shortcut).map(parameters).fold((0, 0), |(p, s), (lp, ls)| (p + lp, s + ls)),
+        Layer::Standardize { features, .. } => (2 * features, 2 * features),
+        Layer::Relu | Layer::MaxPool2x2 | Layer::GlobalAveragePool | Layer::Flatten => (0, 0),
+    }
+}
+
+/// The module name of a layer with weights.
+fn layer_name(layer: &Layer) -> Option<&str> {
+    match layer {
+        Layer::Conv { name, .. } | Layer::BatchNorm { name, .. } | Layer::Residual { name, .. } | Layer::Standardize { name, .. } | Layer::Dense { name, .. } => Some(name),
+        Layer::Relu | Layer::MaxPool2x2 | Layer::GlobalAveragePool | Layer::Flatten => None,
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageShape;
 use crate::model::ops::Kernels;
-use crate::model::summary::Tracer;
+use crate::model::network::{Layer, NetworkBuilder};
 use notebook::NotebookEncoder;
 use resnet::{ResNet, ResNetConfig};
 
@@ -112,21 +112,23 @@ pub enum Encoder {
 }
 
 impl Encoder {
-    /// Features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch, recording
-    /// each layer in `trace` (`trainable` marks them for a summary).
-    pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<2> {
+    /// Features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch: what the
+    /// heads see.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         match self {
-            Encoder::Notebook(e) => {
-                let x = e.forward(x, trace, trainable).flatten(1, 3);
-                trace.record("flatten", "Flatten", &x, 0, true);
-                x
-            }
-            Encoder::Resnet(e) => e.forward(x, trace, trainable),
+            Encoder::Notebook(e) => e.forward(x).flatten(1, 3),
+            Encoder::Resnet(e) => e.forward(x),
         }
     }
 
-    /// Features `[batch, feature_dim]`, what the heads see.
-    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        self.forward(x, &mut Tracer::off(), false)
+    /// Appends its layers to `network`, named as its modules after `prefix`.
+    pub fn layers(&self, network: &mut NetworkBuilder, prefix: &str) {
+        match self {
+            Encoder::Notebook(e) => {
+                e.map_layers(network, prefix);
+                network.push(Layer::Flatten);
+            }
+            Encoder::Resnet(e) => e.layers(network, prefix),
+        }
     }
 }

@@ -12,8 +12,8 @@ use rand_chacha::ChaCha12Rng;
 use crate::data::images::ImageShape;
 use crate::model::encoders::ModelConfig;
 use crate::model::init::{init_conv, init_linear};
-use crate::model::ops::{Kernels, conv2d_relu, conv2d_relu_pool, max_pool2x2};
-use crate::model::summary::Tracer;
+use crate::model::network::{Layer, NetworkBuilder};
+use crate::model::ops::{Kernels, conv2d_relu_pool};
 
 /// Output side of a Keras 'same' convolution.
 pub(crate) fn same_out(size: usize, stride: usize) -> usize {
@@ -83,28 +83,24 @@ pub struct NotebookEncoder {
 
 impl NotebookEncoder {
     /// Feature maps `[batch, filters[1], h, w]` of a `[batch, channels, H, W]` image batch.
-    pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
-        let x = stage(self.kernels, &self.conv1, &self.pool1, x, trace, trainable);
-        stage(self.kernels, &self.conv2, &self.pool2, x, trace, trainable)
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = conv2d_relu_pool(self.kernels, &self.conv1, &self.pool1, x);
+        conv2d_relu_pool(self.kernels, &self.conv2, &self.pool2, x)
     }
 
     /// Who computes its layers, which a model's further notebook layers follow.
     pub fn kernels(&self) -> Kernels {
         self.kernels
     }
-}
 
-/// Conv ReLU then MaxPool: one fused kernel, or layer by layer while a summary records each
-/// layer's output (the pooled values are the same).
-fn stage(kernels: Kernels, conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<4> {
-    if !trace.is_on() {
-        return conv2d_relu_pool(kernels, conv, pool, x);
+    /// Appends the layers up to the feature maps (before the flatten) to `network`.
+    pub fn map_layers(&self, network: &mut NetworkBuilder, prefix: &str) {
+        for (conv, name) in [(&self.conv1, "conv1"), (&self.conv2, "conv2")] {
+            network.conv(conv, &format!("{prefix}{name}"));
+            network.push(Layer::Relu);
+            network.push(Layer::MaxPool2x2);
+        }
     }
-    let x = conv2d_relu(kernels, conv, x);
-    trace.record("conv2d", "Conv2D", &x, conv.num_params(), trainable);
-    let x = max_pool2x2(kernels, pool, x);
-    trace.record("max_pooling2d", "MaxPooling2D", &x, 0, trainable);
-    x
 }
 
 #[cfg(test)]

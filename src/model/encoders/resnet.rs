@@ -13,7 +13,7 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ops::{Kernels, batch_norm, conv2d};
-use crate::model::summary::Tracer;
+use crate::model::network::{Layer, NetworkBuilder};
 
 /// Shape of the ResNet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,11 +94,6 @@ fn norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
 }
 
-/// A batch norm's running mean and variance, which Burn counts among its parameters.
-fn statistics(norm: &BatchNorm) -> usize {
-    2 * norm.gamma.dims()[0]
-}
-
 /// Conv-BN-ReLU-Conv-BN plus the input (projected by a strided 1x1 conv when the shape
 /// changes), then ReLU.
 #[derive(Module, Debug)]
@@ -118,10 +113,22 @@ pub struct Shortcut {
 }
 
 impl BasicBlock {
-    /// The running statistics among the block's parameters.
-    fn statistics(&self) -> usize {
-        let shortcut = self.shortcut.as_ref().map_or(0, |s| statistics(&s.norm));
-        statistics(&self.norm1) + statistics(&self.norm2) + shortcut
+    /// Appends the block, a residual layer named `name`, to `network`.
+    fn layers(&self, network: &mut NetworkBuilder, name: &str) {
+        let body = |path: &mut NetworkBuilder| {
+            path.conv(&self.conv1, &format!("{name}.conv1"));
+            path.batch_norm(&self.norm1, &format!("{name}.norm1"));
+            path.push(Layer::Relu);
+            path.conv(&self.conv2, &format!("{name}.conv2"));
+            path.batch_norm(&self.norm2, &format!("{name}.norm2"));
+        };
+        let shortcut = |path: &mut NetworkBuilder| {
+            if let Some(s) = &self.shortcut {
+                path.conv(&s.conv, &format!("{name}.shortcut.conv"));
+                path.batch_norm(&s.norm, &format!("{name}.shortcut.norm"));
+            }
+        };
+        network.residual(name, body, shortcut);
     }
 
     fn forward(&self, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
@@ -147,20 +154,26 @@ pub struct ResNet {
 
 impl ResNet {
     /// Pooled features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch.
-    pub fn forward(&self, x: Tensor<4>, trace: &mut Tracer, trainable: bool) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = conv2d(self.kernels, &self.stem, x);
-        trace.record("conv2d", "Conv2D", &x, self.stem.num_params(), trainable);
         let mut x = batch_norm(self.kernels, &self.stem_norm, x, None, true);
-        let norm = (self.stem_norm.num_params(), statistics(&self.stem_norm));
-        trace.record_with_statistics("batch_normalization", "BatchNormalization", &x, norm, trainable);
         for block in &self.blocks {
             x = block.forward(x, self.kernels);
-            trace.record_with_statistics("residual_block", "ResidualBlock", &x, (block.num_params(), block.statistics()), trainable);
         }
         let [n, c, _, _] = x.dims();
-        let x = x.mean_dim(3).mean_dim(2).reshape([n, c]);
-        trace.record("global_average_pooling2d", "GlobalAveragePooling2D", &x, 0, trainable);
-        x
+        x.mean_dim(3).mean_dim(2).reshape([n, c])
+    }
+
+    /// Appends its layers to `network`, named as its modules after `prefix`.
+    pub fn layers(&self, network: &mut NetworkBuilder, prefix: &str) {
+        network.conv(&self.stem, &format!("{prefix}stem"));
+        network.batch_norm(&self.stem_norm, &format!("{prefix}stem_norm"));
+        network.push(Layer::Relu);
+        for (i, block) in self.blocks.iter().enumerate() {
+            block.layers(network, &format!("{prefix}blocks.{i}"));
+            network.push(Layer::Relu);
+        }
+        network.push(Layer::GlobalAveragePool);
     }
 }
 
@@ -190,13 +203,12 @@ mod tests {
         // 2304 + 32, shortcut 128 + 32; and the running statistics of 72 batch-norm channels.
         assert_eq!(net.num_params(), 88 + 1184 + 3680 + 2 * 72);
         let x = Tensor::<4>::zeros([2, 1, 12, 12], &Device::flex());
-        let mut trace = Tracer::on();
-        let features = net.forward(x, &mut trace, true);
-        assert_eq!(features.dims(), [2, config.feature_dim()]);
-        let rows = trace.into_rows();
-        let shapes: Vec<Vec<usize>> = rows.iter().map(|r| r.output_shape.clone()).collect();
+        assert_eq!(net.forward(x).dims(), [2, config.feature_dim()]);
+        let mut network = NetworkBuilder::new(crate::data::images::ImageShape::square(1, 12));
+        net.layers(&mut network, "");
+        let summary = crate::model::summary::Summary::of("resnet", &network.finish(), |_| true);
+        let shapes: Vec<Vec<usize>> = summary.rows.iter().map(|r| r.output_shape.clone()).collect();
         assert_eq!(shapes, [vec![8, 12, 12], vec![8, 12, 12], vec![8, 12, 12], vec![16, 6, 6], vec![16]]);
-        let summary = crate::model::summary::Summary { model: "resnet".into(), rows };
         assert_eq!((summary.trainable_params(), summary.non_trainable_params()), (88 + 1184 + 3680, 2 * 72));
     }
 

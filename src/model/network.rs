@@ -1,5 +1,6 @@
 //! A trained network in inference form: named layers over plain arrays. Every export format is
-//! written from this, so no format knows Burn's modules, and no module knows the formats.
+//! written from this, and model summaries are read from it, so no format knows Burn's modules
+//! and no forward pass records anything.
 
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
@@ -9,8 +10,7 @@ use serde::Serialize;
 use crate::data::images::ImageShape;
 use crate::model::classifier::Classifier;
 use crate::model::encoders::Encoder;
-use crate::model::encoders::notebook::{NotebookEncoder, same_padding};
-use crate::model::encoders::resnet::{BasicBlock, ResNet};
+use crate::model::encoders::notebook::same_padding;
 use crate::model::heads::FeatureNorm;
 
 /// A row-major `f32` array.
@@ -89,6 +89,8 @@ pub enum Layer {
     MaxPool2x2,
     /// `body(x) + shortcut(x)`; an empty shortcut is the identity.
     Residual {
+        /// The module's name (its layers' names start with it).
+        name: String,
         /// The main path.
         body: Vec<Layer>,
         /// The skip path.
@@ -140,16 +142,16 @@ pub struct Network {
 impl Network {
     /// The encoder alone: images to features. Its layers are named as the encoder's modules.
     pub fn encoder(encoder: &Encoder, input: ImageShape) -> Self {
-        let mut builder = Builder::new(input);
-        builder.encoder(encoder, "");
+        let mut builder = NetworkBuilder::new(input);
+        encoder.layers(&mut builder, "");
         builder.finish()
     }
 
     /// The whole classifier: images to class logits (softmax not applied). Its layers are
     /// named as the classifier's modules (`encoder.*`, `norm`, `head`).
     pub fn classifier(classifier: &Classifier, input: ImageShape) -> Self {
-        let mut builder = Builder::new(input);
-        builder.encoder(&classifier.encoder, "encoder.");
+        let mut builder = NetworkBuilder::new(input);
+        classifier.encoder.layers(&mut builder, "encoder.");
         if let Some(norm) = &classifier.norm {
             builder.standardize(norm, "norm");
         }
@@ -162,118 +164,120 @@ impl Network {
     pub fn with_batch_norms_folded(&self) -> Self {
         Self { layers: fold_batch_norms(&self.layers), ..self.clone() }
     }
+
+    /// Each layer with its output shape without the batch dimension: `[channels, height,
+    /// width]` for feature maps, `[features]` once flat.
+    pub fn shapes(&self) -> impl Iterator<Item = (&Layer, Vec<usize>)> {
+        let mut shape = vec![self.input.channels, self.input.height, self.input.width];
+        self.layers.iter().map(move |layer| {
+            shape = layer.output_shape(&shape);
+            (layer, shape.clone())
+        })
+    }
 }
 
-/// Walks the modules in order, tracking the feature map's size for the padding of each
-/// convolution.
-struct Builder {
+impl Layer {
+    /// The shape this layer makes of an input of `shape` (without the batch dimension).
+    pub fn output_shape(&self, shape: &[usize]) -> Vec<usize> {
+        match self {
+            Layer::Conv { channels, kernel, stride, pads, .. } => {
+                let side = |size: usize, before: usize, after: usize, kernel: usize, stride: usize| (size + before + after - kernel) / stride + 1;
+                vec![channels[1], side(shape[1], pads[0], pads[2], kernel[0], stride[0]), side(shape[2], pads[1], pads[3], kernel[1], stride[1])]
+            }
+            Layer::MaxPool2x2 => vec![shape[0], shape[1] / 2, shape[2] / 2],
+            Layer::Residual { body, .. } => body.iter().fold(shape.to_vec(), |shape, layer| layer.output_shape(&shape)),
+            Layer::GlobalAveragePool => vec![shape[0]],
+            Layer::Flatten => vec![shape.iter().product()],
+            Layer::Dense { features, .. } => vec![features[1]],
+            Layer::BatchNorm { .. } | Layer::Relu | Layer::Standardize { .. } => shape.to_vec(),
+        }
+    }
+}
+
+/// Builds a [`Network`] as a model's modules are walked in order, tracking the feature map's
+/// shape for the padding of each convolution. Each encoder walks its own modules (see
+/// `EncoderModule::layers`).
+pub struct NetworkBuilder {
     input: ImageShape,
     layers: Vec<Layer>,
-    /// Channels, height and width of the current feature map, or features once flat.
-    size: [usize; 3],
+    /// Shape of the current output, as [`Layer::output_shape`] gives it.
+    shape: Vec<usize>,
 }
 
-impl Builder {
-    fn new(input: ImageShape) -> Self {
-        Self { input, layers: Vec::new(), size: [input.channels, input.height, input.width] }
+impl NetworkBuilder {
+    /// An empty network over images of `input`.
+    pub fn new(input: ImageShape) -> Self {
+        Self { input, layers: Vec::new(), shape: vec![input.channels, input.height, input.width] }
     }
 
-    fn finish(self) -> Network {
-        Network { input: self.input, layers: self.layers, outputs: self.size.iter().product() }
+    /// The network built so far.
+    pub fn finish(self) -> Network {
+        Network { input: self.input, outputs: self.shape.iter().product(), layers: self.layers }
     }
 
-    fn encoder(&mut self, encoder: &Encoder, prefix: &str) {
-        match encoder {
-            Encoder::Notebook(e) => self.notebook(e, prefix),
-            Encoder::Resnet(e) => self.resnet(e, prefix),
-        }
+    /// Appends `layer`.
+    pub fn push(&mut self, layer: Layer) {
+        self.shape = layer.output_shape(&self.shape);
+        self.layers.push(layer);
     }
 
-    fn notebook(&mut self, encoder: &NotebookEncoder, prefix: &str) {
-        for (conv, name) in [(&encoder.conv1, "conv1"), (&encoder.conv2, "conv2")] {
-            let conv = self.conv(conv, &format!("{prefix}{name}"));
-            self.layers.extend([conv, Layer::Relu]);
-            self.max_pool();
-        }
-        self.layers.push(Layer::Flatten);
-        self.size = [self.size.iter().product(), 1, 1];
-    }
-
-    fn resnet(&mut self, net: &ResNet, prefix: &str) {
-        let stem = self.conv(&net.stem, &format!("{prefix}stem"));
-        let norm = batch_norm(&net.stem_norm, &format!("{prefix}stem_norm"));
-        self.layers.extend([stem, norm, Layer::Relu]);
-        for (i, block) in net.blocks.iter().enumerate() {
-            let residual = self.block(block, &format!("{prefix}blocks.{i}"));
-            self.layers.extend([residual, Layer::Relu]);
-        }
-        self.layers.push(Layer::GlobalAveragePool);
-        self.size = [self.size[0], 1, 1];
-    }
-
-    /// A basic block as a residual layer; both paths start from the block's input size.
-    fn block(&mut self, block: &BasicBlock, name: &str) -> Layer {
-        let input = self.size;
-        let shortcut = match &block.shortcut {
-            Some(s) => vec![self.conv(&s.conv, &format!("{name}.shortcut.conv")), batch_norm(&s.norm, &format!("{name}.shortcut.norm"))],
-            None => Vec::new(),
-        };
-        self.size = input;
-        let conv1 = self.conv(&block.conv1, &format!("{name}.conv1"));
-        let conv2 = self.conv(&block.conv2, &format!("{name}.conv2"));
-        let body = vec![conv1, batch_norm(&block.norm1, &format!("{name}.norm1")), Layer::Relu, conv2, batch_norm(&block.norm2, &format!("{name}.norm2"))];
-        Layer::Residual { body, shortcut }
-    }
-
-    /// The convolution as a layer with explicit padding for the current size, which it updates.
-    fn conv(&mut self, conv: &Conv2d, name: &str) -> Layer {
+    /// Appends the convolution, padded explicitly for the current shape.
+    pub fn conv(&mut self, conv: &Conv2d, name: &str) {
         let weight = Array::of(conv.weight.val());
         let [out, input, kh, kw] = weight.shape[..] else { unreachable!("a conv weight is 4-D") };
-        let [_, h, w] = self.size;
         let pads = match conv.padding {
             PaddingConfig2d::Valid => [0; 4],
             PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
             PaddingConfig2d::Same => {
-                let ((top, bottom), (left, right)) = (same_padding(h, kh, conv.stride[0]), same_padding(w, kw, conv.stride[1]));
+                let ((top, bottom), (left, right)) = (same_padding(self.shape[1], kh, conv.stride[0]), same_padding(self.shape[2], kw, conv.stride[1]));
                 [top, left, bottom, right]
             }
         };
-        let side = |size: usize, before: usize, after: usize, kernel: usize, stride: usize| (size + before + after - kernel) / stride + 1;
-        self.size = [out, side(h, pads[0], pads[2], kh, conv.stride[0]), side(w, pads[1], pads[3], kw, conv.stride[1])];
         let bias = conv.bias.as_ref().map(|b| Array::of(b.val()));
-        Layer::Conv { name: name.into(), channels: [input, out], kernel: [kh, kw], stride: conv.stride, pads, weight, bias }
+        self.push(Layer::Conv { name: name.into(), channels: [input, out], kernel: [kh, kw], stride: conv.stride, pads, weight, bias });
     }
 
-    fn max_pool(&mut self) {
-        self.layers.push(Layer::MaxPool2x2);
-        self.size = [self.size[0], self.size[1] / 2, self.size[2] / 2];
+    /// Appends a residual layer; `body` and `shortcut` each build their path from the
+    /// current shape.
+    pub fn residual(&mut self, name: &str, body: impl FnOnce(&mut Self), shortcut: impl FnOnce(&mut Self)) {
+        let (body, shortcut) = (self.path(body), self.path(shortcut));
+        self.push(Layer::Residual { name: name.into(), body, shortcut });
     }
 
-    fn standardize(&mut self, norm: &FeatureNorm, name: &str) {
+    /// The layers `build` appends to a path starting from the current shape.
+    fn path(&self, build: impl FnOnce(&mut Self)) -> Vec<Layer> {
+        let mut path = Self { input: self.input, layers: Vec::new(), shape: self.shape.clone() };
+        build(&mut path);
+        path.layers
+    }
+
+    /// Appends the batch norm in inference form.
+    pub fn batch_norm(&mut self, norm: &BatchNorm, name: &str) {
+        let scale = Array::of(norm.gamma.val());
+        self.push(Layer::BatchNorm {
+            name: name.into(),
+            channels: scale.values.len(),
+            epsilon: norm.epsilon,
+            scale,
+            shift: Array::of(norm.beta.val()),
+            mean: Array::of(norm.running_mean.value()),
+            variance: Array::of(norm.running_var.value()),
+        });
+    }
+
+    /// Appends the fixed standardisation of the features.
+    pub fn standardize(&mut self, norm: &FeatureNorm, name: &str) {
         let (mean, scale) = (Array::of(norm.mean.val()), Array::of(norm.scale.val()));
-        self.layers.push(Layer::Standardize { name: name.into(), features: mean.values.len(), mean, scale });
+        self.push(Layer::Standardize { name: name.into(), features: mean.values.len(), mean, scale });
     }
 
-    fn dense(&mut self, linear: &Linear, name: &str) {
+    /// Appends the dense layer.
+    pub fn dense(&mut self, linear: &Linear, name: &str) {
         // Burn keeps `[in, out]`; PyTorch and ONNX's Gemm (transB) want `[out, in]`.
         let weight = Array::of(linear.weight.val()).transposed();
         let features = [weight.shape[1], weight.shape[0]];
         let bias = linear.bias.as_ref().map(|b| Array::of(b.val()));
-        self.layers.push(Layer::Dense { name: name.into(), features, weight, bias });
-        self.size = [features[1], 1, 1];
-    }
-}
-
-fn batch_norm(norm: &BatchNorm, name: &str) -> Layer {
-    let scale = Array::of(norm.gamma.val());
-    Layer::BatchNorm {
-        name: name.into(),
-        channels: scale.values.len(),
-        epsilon: norm.epsilon,
-        scale,
-        shift: Array::of(norm.beta.val()),
-        mean: Array::of(norm.running_mean.value()),
-        variance: Array::of(norm.running_var.value()),
+        self.push(Layer::Dense { name: name.into(), features, weight, bias });
     }
 }
 
@@ -293,7 +297,9 @@ fn fold_batch_norms(layers: &[Layer]) -> Vec<Layer> {
                 let values = (0..channels[1]).map(|c| (old[c] - mean.values[c]) * factors[c] + shift.values[c]).collect();
                 *bias = Some(Array { shape: vec![channels[1]], values });
             }
-            (_, Layer::Residual { body, shortcut }) => folded.push(Layer::Residual { body: fold_batch_norms(body), shortcut: fold_batch_norms(shortcut) }),
+            (_, Layer::Residual { name, body, shortcut }) => {
+                folded.push(Layer::Residual { name: name.clone(), body: fold_batch_norms(body), shortcut: fold_batch_norms(shortcut) })
+            }
             (_, layer) => folded.push(layer.clone()),
         }
     }
