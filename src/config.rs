@@ -17,7 +17,7 @@ use crate::eval::monitor::MonitorConfig;
 use crate::error::{Error, Result};
 use crate::methods::rotation::RotationConfig;
 use crate::methods::{MethodConfig, MethodName};
-use crate::model::encoders::ModelConfig;
+use crate::model::encoders::{EncoderName, ModelConfig};
 use crate::semi::SemiConfig;
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::train::optimizer::{OptimizerKind, TrainConfig};
@@ -316,13 +316,21 @@ impl RunConfig {
 
     /// `overlay` merged over this config (switching method first when it names one), read
     /// back with every key checked; `error(key, message)` words a refusal.
-    fn overlaid(self, overlay: toml::Table, error: impl Fn(&str, &str) -> Error) -> Result<Self> {
+    fn overlaid(self, mut overlay: toml::Table, error: impl Fn(&str, &str) -> Error) -> Result<Self> {
         let mut base = self;
+        upgrade_model_keys(&mut overlay);
         if let Some(name) = overlay.get("method").and_then(|m| m.get("name")) {
             let name: String = name.clone().try_into().map_err(|e: toml::de::Error| error("method.name", e.message()))?;
             let method = <MethodName as clap::ValueEnum>::from_str(&name, false)
                 .map_err(|_| error("method.name", &format!("unknown method '{name}' (see `pretext methods`)")))?;
             base = base.with_method(method);
+        }
+        if let Some(name) = overlay.get("model").and_then(|m| m.get("encoder")).and_then(|e| e.get("name")) {
+            let name: String = name.clone().try_into().map_err(|e: toml::de::Error| error("model.encoder.name", e.message()))?;
+            let known = EncoderName::ALL.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let encoder = <EncoderName as clap::ValueEnum>::from_str(&name, false)
+                .map_err(|_| error("model.encoder.name", &format!("unknown encoder '{name}' (one of {known})")))?;
+            base.model = base.model.with_encoder(encoder);
         }
         let mut merged = toml::Table::try_from(&base).expect("config serialises to a table");
         merge(&mut merged, overlay);
@@ -391,6 +399,40 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
     None
 }
 
+/// Rewrites the model keys of releases before the encoder registry into `[model.encoder]`:
+/// `model.encoder = "resnet"` names the encoder, the notebook's `model.filters` and
+/// `model.kernel_size` and the ResNet's `[model.resnet]` become its keys. Where an old file
+/// names its encoder, the other encoder's keys (which old releases wrote and ignored) are
+/// dropped. Deprecated: to be removed one release after 0.2.
+fn upgrade_model_keys(overlay: &mut toml::Table) {
+    let Some(toml::Value::Table(model)) = overlay.get_mut("model") else { return };
+    let named = match model.get("encoder") {
+        Some(toml::Value::String(name)) => Some(name.clone()),
+        _ => None,
+    };
+    let notebook: toml::Table = ["filters", "kernel_size"].into_iter().filter_map(|key| model.remove(key).map(|value| (key.to_owned(), value))).collect();
+    let resnet = match model.remove("resnet") {
+        Some(toml::Value::Table(resnet)) => resnet,
+        _ => toml::Table::new(),
+    };
+    let mut encoder = match model.remove("encoder") {
+        Some(toml::Value::Table(encoder)) => encoder,
+        _ => toml::Table::new(),
+    };
+    let keys = match named.as_deref() {
+        Some("resnet") => resnet,
+        Some(_) => notebook,
+        None => notebook.into_iter().chain(resnet).collect(),
+    };
+    encoder.extend(keys);
+    if let Some(name) = named {
+        encoder.insert("name".into(), toml::Value::String(name));
+    }
+    if !encoder.is_empty() {
+        model.insert("encoder".into(), toml::Value::Table(encoder));
+    }
+}
+
 /// Recursively overlays `overlay` onto `base`.
 fn merge(base: &mut toml::Table, overlay: toml::Table) {
     for (key, value) in overlay {
@@ -406,6 +448,8 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::encoders::EncoderConfig;
+    use crate::model::encoders::notebook::NotebookConfig;
     use crate::train::optimizer::Schedule;
 
     #[test]
@@ -474,12 +518,42 @@ mod tests {
     fn set_changes_one_key_as_a_file_would() {
         let c = RunConfig::preset(Preset::Seed).set("pretext.epochs", "7").unwrap().set("data.dataset", "fashion-mnist").unwrap();
         assert_eq!((c.pretext.epochs, c.pretext.batch_size, c.data.dataset.as_str()), (7, 192, "fashion-mnist"));
-        let c = c.set("model.filters", "[8, 4, 2]").unwrap().set("data.labels", "all").unwrap();
-        assert_eq!((c.model.filters, c.data.labels), ([8, 4, 2], Count::All));
+        let c = c.set("model.encoder.filters", "[8, 4, 2]").unwrap().set("data.labels", "all").unwrap();
+        let EncoderConfig::Notebook(notebook) = &c.model.encoder else { panic!("{:?}", c.model.encoder) };
+        assert_eq!((notebook.filters, c.data.labels), ([8, 4, 2], Count::All));
         // Naming a method switches to its defaults and its pretext training, then the key applies.
         let c = RunConfig::preset(Preset::Seed).set("method.name", "simclr").unwrap().set("method.temperature", "0.1").unwrap();
         let MethodConfig::Simclr(simclr) = &c.method else { panic!("{:?}", c.method) };
         assert_eq!((simclr.temperature, simclr.projector.output, c.pretext.batch_size), (0.1, 128, 256));
+    }
+
+    #[test]
+    fn an_encoder_table_takes_that_encoders_defaults_for_what_it_leaves_out() {
+        let c = RunConfig::preset(Preset::Seed).set("model.encoder.name", "resnet").unwrap().set("model.encoder.width", "8").unwrap();
+        let EncoderConfig::Resnet(resnet) = &c.model.encoder else { panic!("{:?}", c.model.encoder) };
+        assert_eq!((resnet.width, resnet.blocks.as_slice()), (8, [2, 2, 2, 2].as_slice()));
+        let err = c.clone().set("model.encoder.filters", "[8, 4, 2]").unwrap_err().to_string();
+        assert!(err.contains("model.encoder.filters: unknown field `filters`"), "{err}");
+        let err = c.set("model.encoder.name", "vit").unwrap_err().to_string();
+        assert!(err.contains("unknown encoder 'vit' (one of notebook, resnet"), "{err}");
+    }
+
+    #[test]
+    fn the_model_keys_of_earlier_releases_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        // What earlier releases wrote for a ResNet run: the notebook's keys too, ignored.
+        let old = "[model]\nencoder = 'resnet'\nfilters = [64, 32, 16]\nkernel_size = 3\ninit_std = 0.05\n[model.resnet]\nwidth = 8\nblocks = [1, 1]\n";
+        std::fs::write(&path, old).unwrap();
+        let c = RunConfig::from_toml_file(&path, Some(Preset::Seed)).unwrap();
+        let EncoderConfig::Resnet(resnet) = &c.model.encoder else { panic!("{:?}", c.model.encoder) };
+        assert_eq!((resnet.width, resnet.blocks.as_slice()), (8, [1, 1].as_slice()));
+        std::fs::write(&path, "[model]\nencoder = 'notebook'\nfilters = [8, 4, 2]\n[model.resnet]\nwidth = 64\n").unwrap();
+        let c = RunConfig::from_toml_file(&path, Some(Preset::Seed)).unwrap();
+        let EncoderConfig::Notebook(notebook) = &c.model.encoder else { panic!("{:?}", c.model.encoder) };
+        assert_eq!((notebook.filters, notebook.kernel_size), ([8, 4, 2], 3));
+        let c = RunConfig::preset(Preset::Seed).set("model.filters", "[8, 4, 2]").unwrap();
+        assert_eq!(c.model.encoder, EncoderConfig::Notebook(NotebookConfig { filters: [8, 4, 2], kernel_size: 3 }));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod export;
 pub mod files;
 pub(crate) mod kernels;
 pub mod pipeline;
+pub mod settings;
 
 /// Reading, selecting and batching images.
 pub mod data {

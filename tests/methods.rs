@@ -7,8 +7,8 @@ mod common;
 use burn::tensor::Device;
 use pretext::config::{Count, Preset, RunConfig};
 use pretext::methods::MethodName;
+use pretext::model::encoders::EncoderConfig;
 use pretext::model::encoders::resnet::ResNetConfig;
-use pretext::model::encoders::EncoderName;
 use pretext::pipeline::{self, Pretrained, Session};
 use pretext::report::artifacts::RunFolder;
 use pretext::train::optimizer::TrainConfig;
@@ -108,8 +108,7 @@ fn a_collapsed_encoder_is_named_in_the_metrics() {
 fn every_method_trains_a_resnet_encoder_and_moves_its_weights() {
     for &method in MethodName::ALL {
         let mut config = short(method);
-        config.model.encoder = EncoderName::Resnet;
-        config.model.resnet = ResNetConfig { width: 4, blocks: vec![1, 1] };
+        config.model.encoder = EncoderConfig::Resnet(ResNetConfig { width: 4, blocks: vec![1, 1] });
         config.data.unlabeled_size = Count::N(128);
         config.pretext.epochs = 2;
         config.pretext.batch_size = 64;

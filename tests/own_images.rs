@@ -134,7 +134,7 @@ fn a_colour_fashion_mnist_folder_is_read_as_rgb_and_trains_a_resnet_with_simclr(
     ]);
     assert_success(&output);
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    assert!(config.contains("[data.channel_stats]") && config.contains("encoder = \"resnet\""), "{config}");
+    assert!(config.contains("[data.channel_stats]") && config.contains("[model.encoder]\nname = \"resnet\""), "{config}");
     assert_eq!(metrics(&run)["test"]["n"], 40);
 }
 

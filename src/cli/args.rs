@@ -132,24 +132,13 @@ pub struct ConfigArgs {
     /// Image folders (`--dataset folder:PATH`).
     #[command(flatten)]
     pub folder: FolderArgs,
-    /// Encoder: notebook (the teaching notebook's small ConvNet) or resnet (a ResNet for
-    /// small images: 3x3 stem, no first pool, global average pooling) (default notebook)
-    #[arg(long, value_enum, help_heading = "Model")]
-    pub encoder: Option<EncoderName>,
-    /// Channels of the ResNet's first stage, doubled by each later stage (default 64)
-    #[arg(long, value_name = "N", help_heading = "Model")]
-    pub resnet_width: Option<usize>,
-    /// Basic blocks of each ResNet stage, one to four numbers (default 2,2,2,2: ResNet-18)
-    #[arg(long, value_name = "N,N,..", value_delimiter = ',', help_heading = "Model")]
-    pub resnet_blocks: Vec<usize>,
+    /// The encoder and its flags.
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
     /// Standard deviation of the N(0, std) initialisation of the notebook encoder and the
     /// heads (default 0.05)
     #[arg(long, help_heading = "Model")]
     pub init_std: Option<f64>,
-    /// Filters of the three convolutions, A,B,C (the encoder's are A and B; C is rotation's
-    /// third convolution) (default 64,32,16: the notebook's)
-    #[arg(long, value_name = "A,B,C", value_delimiter = ',', help_heading = "Model")]
-    pub filters: Vec<usize>,
     /// Who computes the encoders' convolutions (and the notebook's ReLU and pool layers): own
     /// (our kernels where the device has them, the CPU; Burn's standard ops elsewhere) or burn
     /// (Burn's standard conv2d, relu and max_pool2d everywhere) (default own)
@@ -227,18 +216,9 @@ impl ConfigArgs {
         set(&mut config.data.unlabeled_size, self.unlabeled);
         set(&mut config.data.pixels, self.pixels);
         self.folder.apply(&mut config.data.folder);
-        set(&mut config.model.encoder, self.encoder);
-        set(&mut config.model.resnet.width, self.resnet_width);
-        if !self.resnet_blocks.is_empty() {
-            config.model.resnet.blocks = self.resnet_blocks.clone();
-        }
+        config = self.encoder.apply(config)?;
         set(&mut config.model.init_std, self.init_std);
         set(&mut config.model.kernels, self.kernels);
-        match self.filters[..] {
-            [] => {}
-            [a, b, c] => config.model.filters = [a, b, c],
-            _ => return Err(Error::Config(format!("--filters takes three numbers A,B,C, got {}", self.filters.len()))),
-        }
         self.pretext.apply(&mut config.pretext);
         set(&mut config.baselines, self.baselines);
         set(&mut config.knn.k, self.knn_k);
@@ -500,7 +480,7 @@ impl MethodArgs {
     fn apply(&self, config: RunConfig) -> Result<RunConfig> {
         let float = |value: Option<f64>| value.map(toml::Value::from);
         let count = |value: Option<usize>| value.map(|v| toml::Value::from(v as i64));
-        set_aliases(config, [
+        set_aliases(config, AliasedTable::Method, [
             ("temperature", "temperature", float(self.temperature)),
             ("projector-hidden", "projector.hidden", count(self.projector_hidden)),
             ("projector-dim", "projector.output", count(self.projector_dim)),
@@ -515,16 +495,78 @@ impl MethodArgs {
     }
 }
 
-/// `config` with each `(flag, key, value)` given, where a flag is the alias of a key of the
-/// `[method]` table, set as `--set method.KEY` sets it; a flag whose key the method lacks is
-/// refused by name.
-fn set_aliases<const N: usize>(mut config: RunConfig, aliases: [(&str, &str, Option<toml::Value>); N]) -> Result<RunConfig> {
+/// A table whose keys have flags: `[method]`, or `[model.encoder]`.
+#[derive(Debug, Clone, Copy)]
+enum AliasedTable {
+    Method,
+    Encoder,
+}
+
+impl AliasedTable {
+    /// The table's dotted key.
+    fn key(self) -> &'static str {
+        match self {
+            AliasedTable::Method => "method",
+            AliasedTable::Encoder => "model.encoder",
+        }
+    }
+
+    /// The flag that picks the table's variant, with the variant `config` has.
+    fn chosen(self, config: &RunConfig) -> String {
+        match self {
+            AliasedTable::Method => format!("--method {}", config.method.name()),
+            AliasedTable::Encoder => format!("--encoder {}", config.model.encoder.name()),
+        }
+    }
+}
+
+/// `config` with each `(flag, key, value)` given, where a flag is the alias of a key of
+/// `table`, set as `--set TABLE.KEY` sets it; a flag whose key the chosen method or encoder
+/// lacks is refused by name.
+fn set_aliases<const N: usize>(mut config: RunConfig, table: AliasedTable, aliases: [(&str, &str, Option<toml::Value>); N]) -> Result<RunConfig> {
     for (flag, key, value) in aliases {
         let Some(value) = value else { continue };
-        let method = config.method.name();
-        config = config.set(&format!("method.{key}"), &value.to_string()).map_err(|_| Error::Config(format!("--{flag} does not apply to --method {method}")))?;
+        let chosen = table.chosen(&config);
+        config = config.set(&format!("{}.{key}", table.key()), &value.to_string()).map_err(|_| Error::Config(format!("--{flag} does not apply to {chosen}")))?;
     }
     Ok(config)
+}
+
+/// The encoder and the flags of its settings; unset flags keep its defaults.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct EncoderArgs {
+    /// Encoder: notebook (the teaching notebook's small ConvNet) or resnet (a ResNet for
+    /// small images: 3x3 stem, no first pool, global average pooling) (default notebook)
+    #[arg(long, value_enum, help_heading = "Model")]
+    pub encoder: Option<EncoderName>,
+    /// ResNet: channels of the first stage, doubled by each later stage (default 64)
+    #[arg(long, value_name = "N", help_heading = "Model")]
+    pub resnet_width: Option<usize>,
+    /// ResNet: basic blocks of each stage, one to four numbers (default 2,2,2,2: ResNet-18)
+    #[arg(long, value_name = "N,N,..", value_delimiter = ',', help_heading = "Model")]
+    pub resnet_blocks: Vec<usize>,
+    /// Notebook: filters of the three convolutions, A,B,C (the encoder's are A and B; C is
+    /// rotation's third convolution) (default 64,32,16: the notebook's)
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',', help_heading = "Model")]
+    pub filters: Vec<usize>,
+}
+
+impl EncoderArgs {
+    /// `config` with the encoder flags that were given.
+    fn apply(&self, mut config: RunConfig) -> Result<RunConfig> {
+        if let Some(encoder) = self.encoder {
+            config.model = config.model.with_encoder(encoder);
+        }
+        if !(self.filters.is_empty() || self.filters.len() == 3) {
+            return Err(Error::Config(format!("--filters takes three numbers A,B,C, got {}", self.filters.len())));
+        }
+        let list = |values: &[usize]| (!values.is_empty()).then(|| toml::Value::Array(values.iter().map(|&v| toml::Value::from(v as i64)).collect()));
+        set_aliases(config, AliasedTable::Encoder, [
+            ("resnet-width", "width", self.resnet_width.map(|v| toml::Value::from(v as i64))),
+            ("resnet-blocks", "blocks", list(&self.resnet_blocks)),
+            ("filters", "filters", list(&self.filters)),
+        ])
+    }
 }
 
 /// Augmentations of the views; unset flags keep the method's defaults.
@@ -577,7 +619,7 @@ impl AugmentArgs {
     fn apply(&self, config: RunConfig) -> Result<RunConfig> {
         let float = |value: Option<f64>| value.map(toml::Value::from);
         let pair = |value: Option<Pair>| value.map(|Pair(low, high)| toml::Value::from(vec![low, high]));
-        set_aliases(config, [
+        set_aliases(config, AliasedTable::Method, [
             ("crop-scale", "augment.crop_scale", pair(self.crop_scale)),
             ("rotation-degrees", "augment.rotation_degrees", float(self.rotation_degrees)),
             ("shear-degrees", "augment.shear_degrees", float(self.shear_degrees)),
@@ -630,16 +672,19 @@ mod tests {
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
             let Some(start) = help.find("(default ") else { continue };
             let value: String = help[start + "(default ".len()..].chars().take_while(|c| !matches!(c, ')' | ';' | ' ' | ':')).collect();
-            // The help names the method a flag belongs to; the shared two-view flags use SimCLR.
-            let method = match help.split(':').next() {
-                Some("BYOL") => "byol",
-                Some("VICReg") => "vicreg",
-                Some("Barlow Twins") => "barlow-twins",
-                _ => "simclr",
+            // The help names the method or encoder a flag belongs to; the shared two-view flags
+            // use SimCLR, the notebook's flags the default encoder.
+            let (method, encoder) = match help.split(':').next() {
+                Some("BYOL") => ("byol", None),
+                Some("VICReg") => ("vicreg", None),
+                Some("Barlow Twins") => ("barlow-twins", None),
+                Some("ResNet") => ("simclr", Some("resnet")),
+                _ => ("simclr", None),
             };
             let flag = format!("--{}", arg.get_long().expect("long flags"));
             let resolve = |extra: &[&str]| {
-                let argv = ["pretext", "--method", method].into_iter().chain(extra.iter().copied());
+                let encoder = encoder.map(|name| ["--encoder", name]).into_iter().flatten();
+                let argv = ["pretext", "--method", method].into_iter().chain(encoder).chain(extra.iter().copied());
                 ConfigArgs::from_arg_matches(&command.clone().get_matches_from(argv)).unwrap().resolve(None).unwrap()
             };
             assert_eq!(resolve(&[&flag, &value]), resolve(&[]), "{flag}: the help says the default is {value}");

@@ -2,7 +2,7 @@ use clap::Args;
 
 use crate::error::Result;
 use crate::methods::MethodName;
-use crate::methods::settings::settings;
+use crate::settings::{Setting, settings};
 
 /// Flags of `pretext methods`.
 #[derive(Debug, Args)]
@@ -26,20 +26,25 @@ pub fn execute(args: MethodsArgs) -> Result<()> {
     Ok(())
 }
 
+/// Settings as a table: key, default, description.
+pub(super) fn print_table(settings: &[Setting]) {
+    let key_width = settings.iter().map(|s| s.key.len()).max().unwrap_or(0);
+    let default_width = settings.iter().map(|s| s.default.len()).max().unwrap_or(0);
+    println!("{:<key_width$}  {:<default_width$}  description", "key", "default");
+    for setting in settings {
+        println!("{:<key_width$}  {:<default_width$}  {}", setting.key, setting.default, setting.description);
+    }
+}
+
 /// A method's settings as a table: key, default, description.
 fn print_settings(method: MethodName) {
     println!("{method}: {}\n", method.description());
-    let settings = settings(method);
+    let settings = settings(&method.defaults());
     if settings.is_empty() {
         println!("No settings of its own: it trains with the pretext phase's (`pretext config --method {method}` prints them).");
         return;
     }
-    let key_width = settings.iter().map(|s| s.key.len()).max().unwrap_or(0);
-    let default_width = settings.iter().map(|s| s.default.len()).max().unwrap_or(0);
-    println!("{:<key_width$}  {:<default_width$}  description", "key", "default");
-    for setting in &settings {
-        println!("{:<key_width$}  {:<default_width$}  {}", setting.key, setting.default, setting.description);
-    }
+    print_table(&settings);
     println!("\nChange one with --set method.KEY=VALUE (run, pretrain, sweep, config), or in the [method] table of a --config file.");
     println!("Its pretext training (epochs, batch size, learning rate): `pretext config --method {method}`.");
 }

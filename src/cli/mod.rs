@@ -8,6 +8,7 @@ use crate::error::Result;
 
 pub mod args;
 mod data;
+mod encoders;
 mod eval;
 mod export;
 mod methods;
@@ -94,6 +95,8 @@ pub enum Command {
     Summary(summary::SummaryArgs),
     /// List the self-supervised methods
     Methods(methods::MethodsArgs),
+    /// List the encoders
+    Encoders(encoders::EncodersArgs),
 }
 
 /// The training phases whose settings are flags named `--<phase>-<setting>`.
@@ -154,6 +157,7 @@ impl Cli {
             Command::Config(args) => show_config::execute(args),
             Command::Sweep(args) => sweep::execute(args),
             Command::Methods(args) => methods::execute(args),
+            Command::Encoders(args) => encoders::execute(args),
         }
     }
 }

@@ -243,7 +243,7 @@ fn sidecar(run: &RunFolder, config: &RunConfig, dataset: &DatasetInfo, network: 
         source: Source {
             run: run.dir().to_path_buf(),
             pretext: provenance::build(),
-            encoder: format!("{:?}", config.model.encoder).to_lowercase(),
+            encoder: config.model.encoder.name().to_string(),
             method: config.method.name().to_string(),
         },
     })

@@ -8,7 +8,6 @@
 //! Barlow Twins compare two augmented views of each image.
 
 pub mod losses;
-pub mod settings;
 pub mod supervised;
 pub mod two_view;
 

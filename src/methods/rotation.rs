@@ -17,7 +17,7 @@ use crate::methods::{Figure, MethodName, PretextData, PretextMethod};
 use crate::train::optimizer::TrainConfig;
 use crate::model::classifier::Logits;
 use crate::model::encoders::notebook::same_out;
-use crate::model::encoders::{Encoder, ModelConfig};
+use crate::model::encoders::{Encoder, EncoderConfig, ModelConfig};
 use crate::model::ops::conv2d_relu;
 use crate::model::network::{Layer, NetworkBuilder};
 use crate::model::summary::Summary;
@@ -184,13 +184,13 @@ impl RotationModel {
     /// A freshly initialised model for images of `shape`.
     pub fn init(config: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Self {
         let encoder = config.encoder(shape, rng, device);
-        let (conv3, features) = match encoder {
-            Encoder::Notebook(_) => {
-                let conv3 = config.conv([config.filters[1], config.filters[2]], 2, rng, device);
-                let (h, w) = config.notebook_map_dims(shape);
-                (Some(conv3), config.filters[2] * same_out(h, 2) * same_out(w, 2))
+        let (conv3, features) = match &config.encoder {
+            EncoderConfig::Notebook(notebook) => {
+                let conv3 = notebook.conv(config, [notebook.filters[1], notebook.filters[2]], 2, rng, device);
+                let (h, w) = notebook.map_dims(shape);
+                (Some(conv3), notebook.filters[2] * same_out(h, 2) * same_out(w, 2))
             }
-            Encoder::Resnet(_) => (None, config.feature_dim(shape)),
+            _ => (None, config.feature_dim(shape)),
         };
         let head = config.dense(features, Rotation::ALL.len(), rng, device);
         Self { encoder, conv3, head }

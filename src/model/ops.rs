@@ -91,8 +91,10 @@ mod tests {
     use rand_chacha::ChaCha12Rng;
 
     use super::*;
-    use crate::model::encoders::ModelConfig;
+    use crate::data::images::ImageShape;
+    use crate::model::encoders::notebook::NotebookConfig;
     use crate::model::encoders::resnet::ResNetConfig;
+    use crate::model::encoders::{EncoderKind, EncoderModule, ModelConfig};
 
     /// The whole notebook encoder, built from one seed, on either path: the same features and
     /// the same gradients for its weights and its input.
@@ -104,7 +106,7 @@ mod tests {
         let x = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 28, 28]), &device).require_grad();
         let run = |kernels| {
             let config = ModelConfig { kernels, ..ModelConfig::default() };
-            let encoder = config.notebook(3, &mut ChaCha12Rng::seed_from_u64(11), &device);
+            let encoder = NotebookConfig::default().init(&config, ImageShape::square(3, 28), &mut ChaCha12Rng::seed_from_u64(11), &device);
             let features = encoder.forward(x.clone());
             let weights = Tensor::<4>::from_data(TensorData::new((0..features.dims().iter().product()).map(|i| (i % 7) as f32 - 3.0).collect(), features.dims()), &device);
             let grads = (features.clone() * weights).sum().backward();
@@ -125,9 +127,9 @@ mod tests {
         let values: Vec<f32> = (0..4 * 3 * 12 * 12).map(|_| rng.random_range(0.0..1.0)).collect();
         let x = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 12, 12]), &device).require_grad();
         let run = |kernels| {
-            let config = ResNetConfig { width: 8, blocks: vec![1, 1] };
-            let net = config.init(3, kernels, &mut ChaCha12Rng::seed_from_u64(12), &device);
-            let features = net.forward(x.clone());
+            let (config, model) = (ResNetConfig { width: 8, blocks: vec![1, 1] }, ModelConfig { kernels, ..ModelConfig::default() });
+            let net = config.init(&model, ImageShape::square(3, 12), &mut ChaCha12Rng::seed_from_u64(12), &device);
+            let features = net.features(x.clone());
             let weights = Tensor::<2>::from_data(TensorData::new((0..features.dims().iter().product()).map(|i| (i % 5) as f32 - 2.0).collect(), features.dims()), &device);
             let grads = (features.clone() * weights).sum().backward();
             let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();

@@ -58,13 +58,14 @@ fn describe(error: &ApplyError) -> String {
 mod tests {
     use super::*;
     use crate::methods::rotation::RotationModel;
-    use crate::model::encoders::ModelConfig;
+    use crate::model::encoders::notebook::NotebookConfig;
+    use crate::model::encoders::{EncoderConfig, ModelConfig};
     use burn::tensor::Device;
     use rand::SeedableRng;
     use rand_chacha::ChaCha12Rng;
 
     fn pretext_model(filters: [usize; 3]) -> RotationModel {
-        let config = ModelConfig { filters, ..ModelConfig::default() };
+        let config = ModelConfig { encoder: EncoderConfig::Notebook(NotebookConfig { filters, ..NotebookConfig::default() }), ..ModelConfig::default() };
         RotationModel::init(&config, crate::data::images::ImageShape::square(1, 28), &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
     }
 

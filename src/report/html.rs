@@ -223,7 +223,7 @@ fn write_settings(html: &mut String, config: &RunConfig) {
         format!("{:?}", config.preset).to_lowercase(),
         config.seed,
         config.method.name(),
-        format!("{:?}", config.model.encoder).to_lowercase(),
+        config.model.encoder.name().to_string(),
         data.unlabeled_size,
         train(&config.pretext),
         data.labels,

@@ -1,51 +1,62 @@
-//! The encoders, and the one place that chooses between them: `--encoder notebook|resnet`.
-//! Every method and every downstream head takes an [`Encoder`] and asks it for features; none
-//! knows which one it holds.
+//! The encoders, and the one place that lists them. An encoder is a file that implements
+//! [`EncoderKind`] on its settings type and [`EncoderModule`] on its module, plus one line in
+//! the `encoders!` registry at the end of this file. Every method and every downstream head
+//! takes an [`Encoder`] and asks it for features; none knows which one it holds.
 
-pub mod notebook;
-pub mod resnet;
+use std::fmt;
 
 use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageShape;
+use crate::model::init::init_linear;
+use crate::model::network::NetworkBuilder;
 use crate::model::ops::Kernels;
-use crate::model::network::{Layer, NetworkBuilder};
-use notebook::NotebookEncoder;
-use resnet::{ResNet, ResNetConfig};
 
-/// The encoders by name, as `--encoder` takes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum EncoderName {
-    /// The teaching notebook's small ConvNet (two conv + pool stages, flattened).
-    #[default]
-    Notebook,
-    /// A ResNet for small images (CIFAR stem, global average pooling).
-    Resnet,
+/// An encoder, implemented on its settings type: what the `[model.encoder]` table holds when
+/// its `name` is this encoder's.
+pub trait EncoderKind: fmt::Debug + Clone + PartialEq + Default + Serialize + DeserializeOwned + schemars::JsonSchema {
+    /// The module it initialises.
+    type Module: EncoderModule + Into<Encoder>;
+
+    /// One line for `--help` and the documentation.
+    const DESCRIPTION: &'static str;
+
+    /// A freshly initialised encoder for images of `shape`; `model` holds the settings every
+    /// layer shares (the initialisation's spread, who computes the convolutions).
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Self::Module;
+
+    /// Length of its features for images of `shape`.
+    fn feature_dim(&self, shape: ImageShape) -> usize;
+
+    /// Names the first setting that cannot work.
+    fn validate(&self) -> Result<(), String>;
 }
 
-/// Shape of the network: which encoder, its layers, and the initialisation of the notebook's
-/// layers and heads (the notebook's values are the defaults).
+/// What an encoder's module does: features from images, and its layers in inference form (for
+/// export and summaries).
+pub trait EncoderModule: Module + fmt::Debug {
+    /// Features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch.
+    fn features(&self, x: Tensor<4>) -> Tensor<2>;
+
+    /// Appends its layers to `network`, named as its modules after `prefix`.
+    fn layers(&self, network: &mut NetworkBuilder, prefix: &str);
+}
+
+/// Shape of the network: the encoder and its settings, and what every layer shares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Which encoder.
-    #[serde(default)]
-    pub encoder: EncoderName,
-    /// Filters of the notebook's three convolutions (the third belongs to rotation's pretext
-    /// model only).
-    pub filters: [usize; 3],
-    /// Side of the notebook's square convolution kernels.
-    pub kernel_size: usize,
-    /// Standard deviation of the `N(0, std)` initialisation of the notebook's layers and the
-    /// dense heads (biases start at 0).
+    /// The encoder: the `[model.encoder]` table, whose `name` picks it; keys it leaves out keep
+    /// that encoder's defaults.
+    pub encoder: EncoderConfig,
+    /// Standard deviation of the `N(0, std)` initialisation of the dense heads, and of the
+    /// notebook encoder's layers (biases start at 0).
     pub init_std: f64,
-    /// The ResNet's width and depth (with `encoder = "resnet"`).
-    #[serde(default)]
-    pub resnet: ResNetConfig,
     /// Who computes the encoders' convolutions (and the notebook's ReLU and pool layers): our
     /// CPU kernels or Burn's standard ops.
     #[serde(default)]
@@ -54,40 +65,40 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self {
-            encoder: EncoderName::Notebook,
-            filters: [64, 32, 16],
-            kernel_size: 3,
-            init_std: 0.05,
-            resnet: ResNetConfig::default(),
-            kernels: Kernels::default(),
-        }
+        Self { encoder: EncoderConfig::Notebook(notebook::NotebookConfig::default()), init_std: 0.05, kernels: Kernels::default() }
     }
 }
 
 impl ModelConfig {
     /// A freshly initialised encoder for images of `shape`.
     pub fn encoder(&self, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Encoder {
-        match self.encoder {
-            EncoderName::Notebook => Encoder::Notebook(self.notebook(shape.channels, rng, device)),
-            EncoderName::Resnet => Encoder::Resnet(self.resnet.init(shape.channels, self.kernels, rng, device)),
-        }
+        self.encoder.init(self, shape, rng, device)
     }
 
     /// Length of the encoder's features for images of `shape`.
     pub fn feature_dim(&self, shape: ImageShape) -> usize {
-        match self.encoder {
-            EncoderName::Notebook => {
-                let (h, w) = self.notebook_map_dims(shape);
-                self.filters[1] * h * w
-            }
-            EncoderName::Resnet => self.resnet.feature_dim(),
-        }
+        self.encoder.feature_dim(shape)
     }
 
     /// A dense head from the encoder's features to `classes` scores.
-    pub fn head(&self, shape: ImageShape, classes: usize, rng: &mut ChaCha12Rng, device: &Device) -> burn::nn::Linear {
+    pub fn head(&self, shape: ImageShape, classes: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
         self.dense(self.feature_dim(shape), classes, rng, device)
+    }
+
+    /// A dense layer with `N(0, init_std)` weights.
+    pub fn dense(&self, inputs: usize, outputs: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
+        let mut linear = LinearConfig::new(inputs, outputs).init(device);
+        init_linear(&mut linear, self.init_std, rng, device);
+        linear
+    }
+
+    /// Switches to `encoder` with its default settings; a model already on `encoder` is left
+    /// as it is.
+    pub fn with_encoder(mut self, encoder: EncoderName) -> Self {
+        if self.encoder.name() != encoder {
+            self.encoder = encoder.defaults();
+        }
+        self
     }
 
     /// Names the first setting that cannot work.
@@ -95,40 +106,126 @@ impl ModelConfig {
         if !(self.init_std.is_finite() && self.init_std > 0.0) {
             return Err(format!("init std must be positive, got {}", self.init_std));
         }
-        if self.kernel_size == 0 || self.filters.contains(&0) {
-            return Err("kernel size and filter counts must be at least 1".into());
-        }
-        self.resnet.validate()
+        self.encoder.validate()
     }
 }
 
-/// The encoder of every model: images in, one feature vector per image out.
-#[derive(Module, Debug)]
-pub enum Encoder {
-    /// The notebook's ConvNet.
-    Notebook(NotebookEncoder),
-    /// A ResNet.
-    Resnet(ResNet),
-}
+/// Generates from one line per encoder what must be closed over all of them: the encoder's
+/// module, the names `--encoder` takes, the tagged `[model.encoder]` table, the [`Encoder`]
+/// module every model holds, and their dispatch. A line may be `#[cfg(...)]`, which then
+/// holds for all of these.
+macro_rules! encoders {
+    ($($(#[doc = $doc:literal])* $(#[cfg($cfg:meta)])? $variant:ident($module:ident::$config:ident => $encoder:ident),)*) => {
+        $($(#[cfg($cfg)])? pub mod $module;)*
+        $($(#[cfg($cfg)])? use $module::{$config, $encoder};)*
 
-impl Encoder {
-    /// Features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch: what the
-    /// heads see.
-    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        match self {
-            Encoder::Notebook(e) => e.forward(x).flatten(1, 3),
-            Encoder::Resnet(e) => e.forward(x),
+        /// The encoders by name, as `--encoder` takes them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+        pub enum EncoderName {
+            $($(#[doc = $doc])* $(#[cfg($cfg)])? $variant,)*
         }
-    }
 
-    /// Appends its layers to `network`, named as its modules after `prefix`.
-    pub fn layers(&self, network: &mut NetworkBuilder, prefix: &str) {
-        match self {
-            Encoder::Notebook(e) => {
-                e.map_layers(network, prefix);
-                network.push(Layer::Flatten);
+        impl EncoderName {
+            /// Every encoder, in the registry's order.
+            pub const ALL: &[EncoderName] = &[$($(#[cfg($cfg)])? EncoderName::$variant,)*];
+
+            /// One line for the documentation.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $($(#[cfg($cfg)])? EncoderName::$variant => <$config as EncoderKind>::DESCRIPTION,)*
+                }
             }
-            Encoder::Resnet(e) => e.layers(network, prefix),
+
+            /// The encoder's settings with their defaults.
+            pub fn defaults(self) -> EncoderConfig {
+                match self {
+                    $($(#[cfg($cfg)])? EncoderName::$variant => EncoderConfig::$variant(<$config>::default()),)*
+                }
+            }
         }
+
+        /// The encoder of a run and its settings: the `[model.encoder]` table of
+        /// `config.toml`, whose `name` picks the encoder.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+        #[serde(tag = "name", rename_all = "kebab-case")]
+        pub enum EncoderConfig {
+            $($(#[doc = $doc])* $(#[cfg($cfg)])? $variant($config),)*
+        }
+
+        impl EncoderConfig {
+            /// Which encoder.
+            pub fn name(&self) -> EncoderName {
+                match self {
+                    $($(#[cfg($cfg)])? EncoderConfig::$variant(_) => EncoderName::$variant,)*
+                }
+            }
+
+            /// A freshly initialised encoder for images of `shape`.
+            pub fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> Encoder {
+                match self {
+                    $($(#[cfg($cfg)])? EncoderConfig::$variant(c) => c.init(model, shape, rng, device).into(),)*
+                }
+            }
+
+            /// Length of the encoder's features for images of `shape`.
+            pub fn feature_dim(&self, shape: ImageShape) -> usize {
+                match self {
+                    $($(#[cfg($cfg)])? EncoderConfig::$variant(c) => c.feature_dim(shape),)*
+                }
+            }
+
+            /// Names the first setting that cannot work.
+            pub fn validate(&self) -> Result<(), String> {
+                match self {
+                    $($(#[cfg($cfg)])? EncoderConfig::$variant(c) => c.validate(),)*
+                }
+            }
+        }
+
+        /// The encoder of every model: images in, one feature vector per image out.
+        #[derive(Module, Debug)]
+        pub enum Encoder {
+            $($(#[doc = $doc])* $(#[cfg($cfg)])? $variant($encoder),)*
+        }
+
+        $($(#[cfg($cfg)])? impl From<$encoder> for Encoder {
+            fn from(encoder: $encoder) -> Self {
+                Encoder::$variant(encoder)
+            }
+        })*
+
+        impl Encoder {
+            /// Features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch: what
+            /// the heads see.
+            pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+                match self {
+                    $($(#[cfg($cfg)])? Encoder::$variant(e) => e.features(x),)*
+                }
+            }
+
+            /// Appends its layers to `network`, named as its modules after `prefix`.
+            pub fn layers(&self, network: &mut NetworkBuilder, prefix: &str) {
+                match self {
+                    $($(#[cfg($cfg)])? Encoder::$variant(e) => e.layers(network, prefix),)*
+                }
+            }
+        }
+    };
+}
+
+encoders! {
+    /// The teaching notebook's small ConvNet (two conv + pool stages, flattened).
+    Notebook(notebook::NotebookConfig => NotebookEncoder),
+    /// A ResNet for small images (CIFAR stem, global average pooling).
+    Resnet(resnet::ResNetConfig => ResNet),
+    /// A one-layer perceptron on the flattened pixels (the registry's tests only).
+    #[cfg(test)]
+    Perceptron(perceptron::PerceptronConfig => Perceptron),
+}
+
+impl fmt::Display for EncoderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = clap::ValueEnum::to_possible_value(self).expect("no skipped variants");
+        f.write_str(value.get_name())
     }
 }

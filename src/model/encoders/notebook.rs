@@ -5,13 +5,14 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::PaddingConfig2d;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageShape;
-use crate::model::encoders::ModelConfig;
-use crate::model::init::{init_conv, init_linear};
+use crate::model::encoders::{EncoderKind, EncoderModule, ModelConfig};
+use crate::model::init::init_conv;
 use crate::model::network::{Layer, NetworkBuilder};
 use crate::model::ops::{Kernels, conv2d_relu_pool};
 
@@ -32,38 +33,64 @@ pub(crate) fn pool_out(size: usize) -> usize {
     size / 2
 }
 
-impl ModelConfig {
+/// The notebook's layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotebookConfig {
+    /// Filters of the three convolutions: the encoder's two, and the third that rotation's
+    /// pretext model adds on this encoder.
+    pub filters: [usize; 3],
+    /// Side of the square convolution kernels.
+    pub kernel_size: usize,
+}
+
+impl Default for NotebookConfig {
+    fn default() -> Self {
+        Self { filters: [64, 32, 16], kernel_size: 3 }
+    }
+}
+
+impl EncoderKind for NotebookConfig {
+    type Module = NotebookEncoder;
+    const DESCRIPTION: &'static str = "The teaching notebook's small ConvNet: two conv + pool stages, flattened.";
+
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> NotebookEncoder {
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        NotebookEncoder {
+            conv1: self.conv(model, [shape.channels, self.filters[0]], 2, rng, device),
+            pool1: pool.clone(),
+            conv2: self.conv(model, [self.filters[0], self.filters[1]], 1, rng, device),
+            pool2: pool,
+            kernels: model.kernels,
+        }
+    }
+
+    fn feature_dim(&self, shape: ImageShape) -> usize {
+        let (h, w) = self.map_dims(shape);
+        self.filters[1] * h * w
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.kernel_size == 0 || self.filters.contains(&0) {
+            return Err("kernel size and filter counts must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl NotebookConfig {
     /// A Keras 'same' convolution of the notebook's kernel size, `N(0, init_std)` weights.
-    pub(crate) fn conv(&self, channels: [usize; 2], stride: usize, rng: &mut ChaCha12Rng, device: &Device) -> Conv2d {
+    pub(crate) fn conv(&self, model: &ModelConfig, channels: [usize; 2], stride: usize, rng: &mut ChaCha12Rng, device: &Device) -> Conv2d {
         let mut conv = Conv2dConfig::new(channels, [self.kernel_size; 2])
             .with_stride([stride; 2])
             .with_padding(PaddingConfig2d::Same)
             .init(device);
-        init_conv(&mut conv, self.init_std, rng, device);
+        init_conv(&mut conv, model.init_std, rng, device);
         conv
     }
 
-    /// A dense layer with `N(0, init_std)` weights.
-    pub(crate) fn dense(&self, inputs: usize, outputs: usize, rng: &mut ChaCha12Rng, device: &Device) -> Linear {
-        let mut linear = LinearConfig::new(inputs, outputs).init(device);
-        init_linear(&mut linear, self.init_std, rng, device);
-        linear
-    }
-
-    /// A freshly initialised notebook encoder for `channels`-channel images.
-    pub(crate) fn notebook(&self, channels: usize, rng: &mut ChaCha12Rng, device: &Device) -> NotebookEncoder {
-        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
-        NotebookEncoder {
-            conv1: self.conv([channels, self.filters[0]], 2, rng, device),
-            pool1: pool.clone(),
-            conv2: self.conv([self.filters[0], self.filters[1]], 1, rng, device),
-            pool2: pool,
-            kernels: self.kernels,
-        }
-    }
-
-    /// Height and width of the notebook encoder's feature maps for `shape` images.
-    pub(crate) fn notebook_map_dims(&self, shape: ImageShape) -> (usize, usize) {
+    /// Height and width of the encoder's feature maps for `shape` images.
+    pub(crate) fn map_dims(&self, shape: ImageShape) -> (usize, usize) {
         let side = |s| pool_out(pool_out(same_out(s, 2)));
         (side(shape.height), side(shape.width))
     }
@@ -103,6 +130,17 @@ impl NotebookEncoder {
     }
 }
 
+impl EncoderModule for NotebookEncoder {
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward(x).flatten(1, 3)
+    }
+
+    fn layers(&self, network: &mut NetworkBuilder, prefix: &str) {
+        self.map_layers(network, prefix);
+        network.push(Layer::Flatten);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,7 +150,7 @@ mod tests {
 
     fn encoder(channels: usize) -> (NotebookEncoder, Device) {
         let device = Device::flex();
-        (ModelConfig::default().notebook(channels, &mut ChaCha12Rng::seed_from_u64(0), &device), device)
+        (NotebookConfig::default().init(&ModelConfig::default(), ImageShape::square(channels, 28), &mut ChaCha12Rng::seed_from_u64(0), &device), device)
     }
 
     #[test]

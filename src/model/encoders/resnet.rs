@@ -13,10 +13,12 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ops::{Kernels, batch_norm, conv2d};
+use crate::data::images::ImageShape;
+use crate::model::encoders::{EncoderKind, EncoderModule, ModelConfig};
 use crate::model::network::{Layer, NetworkBuilder};
 
 /// Shape of the ResNet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResNetConfig {
     /// Channels of the stem and the first stage; each later stage doubles them.
@@ -31,27 +33,14 @@ impl Default for ResNetConfig {
     }
 }
 
-impl ResNetConfig {
-    /// Length of the pooled features: the last stage's channels.
-    pub fn feature_dim(&self) -> usize {
-        self.width << (self.blocks.len().max(1) - 1)
-    }
+impl EncoderKind for ResNetConfig {
+    type Module = ResNet;
+    const DESCRIPTION: &'static str = "A ResNet for small images: 3x3 stem, no first pool, basic blocks, global average pooling.";
 
-    /// Names the first setting that cannot work.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.width == 0 || !(1..=4).contains(&self.blocks.len()) || self.blocks.contains(&0) {
-            return Err(format!(
-                "--resnet-width must be at least 1 and --resnet-blocks one to four numbers of at least 1, got {} and {:?}",
-                self.width, self.blocks
-            ));
-        }
-        Ok(())
-    }
-
-    /// A freshly initialised ResNet for `channels`-channel images: convolutions drawn
-    /// Kaiming-normal (fan-out, as torchvision's ResNet) from our generator, batch norms at
-    /// scale 1 and shift 0; `kernels` computes the convolutions.
-    pub fn init(&self, channels: usize, kernels: Kernels, rng: &mut ChaCha12Rng, device: &Device) -> ResNet {
+    /// Convolutions drawn Kaiming-normal (fan-out, as torchvision's ResNet) from our generator,
+    /// batch norms at scale 1 and shift 0.
+    fn init(&self, model: &ModelConfig, shape: ImageShape, rng: &mut ChaCha12Rng, device: &Device) -> ResNet {
+        let (channels, kernels) = (shape.channels, model.kernels);
         let mut conv = |c_in, c_out, kernel, stride| conv(c_in, c_out, kernel, stride, rng, device);
         let stem = conv(channels, self.width, 3, 1);
         let mut blocks = Vec::new();
@@ -72,6 +61,21 @@ impl ResNetConfig {
             }
         }
         ResNet { stem, stem_norm: norm(self.width, device), blocks, kernels }
+    }
+
+    /// The last stage's channels, pooled.
+    fn feature_dim(&self, _shape: ImageShape) -> usize {
+        self.width << (self.blocks.len().max(1) - 1)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.width == 0 || !(1..=4).contains(&self.blocks.len()) || self.blocks.contains(&0) {
+            return Err(format!(
+                "model.encoder.width must be at least 1 and model.encoder.blocks one to four numbers of at least 1, got {} and {:?}",
+                self.width, self.blocks
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -152,9 +156,9 @@ pub struct ResNet {
     kernels: Kernels,
 }
 
-impl ResNet {
+impl EncoderModule for ResNet {
     /// Pooled features `[batch, feature_dim]` of a `[batch, channels, H, W]` image batch.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let x = conv2d(self.kernels, &self.stem, x);
         let mut x = batch_norm(self.kernels, &self.stem_norm, x, None, true);
         for block in &self.blocks {
@@ -164,8 +168,7 @@ impl ResNet {
         x.mean_dim(3).mean_dim(2).reshape([n, c])
     }
 
-    /// Appends its layers to `network`, named as its modules after `prefix`.
-    pub fn layers(&self, network: &mut NetworkBuilder, prefix: &str) {
+    fn layers(&self, network: &mut NetworkBuilder, prefix: &str) {
         network.conv(&self.stem, &format!("{prefix}stem"));
         network.batch_norm(&self.stem_norm, &format!("{prefix}stem_norm"));
         network.push(Layer::Relu);
@@ -183,7 +186,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn resnet(config: &ResNetConfig, channels: usize) -> ResNet {
-        config.init(channels, Kernels::default(), &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
+        config.init(&ModelConfig::default(), ImageShape::square(channels, 12), &mut ChaCha12Rng::seed_from_u64(0), &Device::flex())
     }
 
     #[test]
@@ -192,7 +195,7 @@ mod tests {
         // the 7x7 stem (9,408); the CIFAR stem is 3x3 (1,728): 11,168,832 learned values. Burn
         // (like Keras) also counts the batch norms' running mean and variance: 2 x 4,800.
         assert_eq!(resnet(&ResNetConfig::default(), 3).num_params(), 11_168_832 + 9_600);
-        assert_eq!(ResNetConfig::default().feature_dim(), 512);
+        assert_eq!(ResNetConfig::default().feature_dim(ImageShape::square(3, 32)), 512);
     }
 
     #[test]
@@ -203,8 +206,8 @@ mod tests {
         // 2304 + 32, shortcut 128 + 32; and the running statistics of 72 batch-norm channels.
         assert_eq!(net.num_params(), 88 + 1184 + 3680 + 2 * 72);
         let x = Tensor::<4>::zeros([2, 1, 12, 12], &Device::flex());
-        assert_eq!(net.forward(x).dims(), [2, config.feature_dim()]);
-        let mut network = NetworkBuilder::new(crate::data::images::ImageShape::square(1, 12));
+        assert_eq!(net.features(x).dims(), [2, config.feature_dim(ImageShape::square(1, 12))]);
+        let mut network = NetworkBuilder::new(ImageShape::square(1, 12));
         net.layers(&mut network, "");
         let summary = crate::model::summary::Summary::of("resnet", &network.finish(), |_| true);
         let shapes: Vec<Vec<usize>> = summary.rows.iter().map(|r| r.output_shape.clone()).collect();
@@ -216,7 +219,7 @@ mod tests {
     fn settings_that_cannot_work_are_refused() {
         assert!(ResNetConfig { width: 0, ..ResNetConfig::default() }.validate().is_err());
         assert!(ResNetConfig { width: 8, blocks: vec![] }.validate().is_err());
-        assert!(ResNetConfig { width: 8, blocks: vec![1; 5] }.validate().unwrap_err().contains("--resnet-blocks"));
+        assert!(ResNetConfig { width: 8, blocks: vec![1; 5] }.validate().unwrap_err().contains("model.encoder.blocks"));
         assert!(ResNetConfig::default().validate().is_ok());
     }
 }

@@ -1,16 +1,17 @@
-//! A method's settings as a list: each key of its `[method]` table with its default and the
-//! first sentence of its doc comment. The descriptions are read off the config types' JSON
-//! schema (which `schemars` derives from the doc comments) and the defaults off the method's
-//! own defaults, so the list cannot drift from the code.
+//! The settings of a method or an encoder as a list: each key of its table (`[method]`,
+//! `[model.encoder]`) with its default and the first sentence of its doc comment. The
+//! descriptions are read off the config types' JSON schema (which `schemars` derives from the
+//! doc comments) and the defaults off the variant's own defaults, so the list cannot drift
+//! from the code.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::methods::{MethodConfig, MethodName};
-
-/// One key of a method's `[method]` table.
+/// One key of a method's or an encoder's table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting {
-    /// Dotted below `method`, as `--set method.KEY=VALUE` takes it: `temperature`, `projector.hidden`.
+    /// Dotted below the table, as `--set method.KEY=VALUE` takes it: `temperature`, `projector.hidden`.
     pub key: String,
     /// The method's default, as TOML writes it.
     pub default: String,
@@ -18,14 +19,15 @@ pub struct Setting {
     pub description: String,
 }
 
-/// Every key of `method`'s `[method]` table but `name`, in the schema's (alphabetical) order,
-/// nested tables' keys dotted.
-pub fn settings(method: MethodName) -> Vec<Setting> {
-    let schema = schemars::schema_for!(MethodConfig);
+/// Every key but `name` of `defaults`, a variant of a table tagged by `name` (a
+/// `MethodConfig`, an `EncoderConfig`), in the schema's (alphabetical) order, nested tables'
+/// keys dotted.
+pub fn settings<T: JsonSchema + Serialize>(defaults: &T) -> Vec<Setting> {
+    let schema = schemars::schema_for!(T);
     let root = schema.as_value();
-    let variants = root["oneOf"].as_array().expect("the method config is a tagged enum");
-    let variant = variants.iter().find(|v| v["properties"]["name"]["const"] == method.to_string()).expect("every method is a variant");
-    let defaults = toml::Value::try_from(method.defaults()).expect("method settings serialise");
+    let defaults = toml::Value::try_from(defaults).expect("settings serialise");
+    let variants = root["oneOf"].as_array().expect("a tagged enum");
+    let variant = variants.iter().find(|v| v["properties"]["name"]["const"].as_str() == defaults["name"].as_str()).expect("every name is a variant");
     let mut settings = Vec::new();
     collect(root, variant, "", &defaults, &mut settings);
     settings.retain(|setting| setting.key != "name");
@@ -60,10 +62,13 @@ fn first_sentence(doc: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Preset, RunConfig};
+    use crate::methods::MethodName;
+    use crate::model::encoders::EncoderName;
 
     #[test]
     fn simclr_lists_its_keys_with_defaults_and_doc_comments() {
-        let settings = settings(MethodName::Simclr);
+        let settings = settings(&MethodName::Simclr.defaults());
         let find = |key: &str| settings.iter().find(|s| s.key == key).unwrap_or_else(|| panic!("{key} missing from {settings:?}"));
         let temperature = find("temperature");
         assert_eq!((temperature.default.as_str(), temperature.description.as_str()), ("0.2", "Softmax temperature of NT-Xent."));
@@ -77,12 +82,22 @@ mod tests {
 
     #[test]
     fn every_key_listed_is_one_set_accepts_and_rotation_has_none() {
-        use crate::config::{Preset, RunConfig};
-        assert!(settings(MethodName::Rotation).is_empty());
+        assert!(settings(&MethodName::Rotation.defaults()).is_empty());
         for &method in MethodName::ALL {
             let config = RunConfig::preset(Preset::Default).with_method(method);
-            for setting in settings(method) {
+            for setting in settings(&method.defaults()) {
                 let key = format!("method.{}", setting.key);
+                assert_eq!(config.clone().set(&key, &setting.default).unwrap(), config, "{key}");
+                assert!(!setting.description.is_empty(), "{key} has no doc comment");
+            }
+        }
+        for &encoder in EncoderName::ALL {
+            let config = RunConfig::preset(Preset::Default);
+            let config = RunConfig { model: config.model.with_encoder(encoder), ..config };
+            let listed = settings(&encoder.defaults());
+            assert!(!listed.is_empty(), "{encoder} has settings");
+            for setting in listed {
+                let key = format!("model.encoder.{}", setting.key);
                 assert_eq!(config.clone().set(&key, &setting.default).unwrap(), config, "{key}");
                 assert!(!setting.description.is_empty(), "{key} has no doc comment");
             }
