@@ -27,7 +27,7 @@ use crate::train::optimizer::{OptimizerKind, TrainConfig};
 pub const DEFAULT_METHOD: MethodName = MethodName::Vicreg;
 
 /// A starting point for the settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// The teaching notebook, reproduced exactly (raw pixels, SGD, no shuffle).
@@ -321,15 +321,15 @@ impl RunConfig {
         upgrade_model_keys(&mut overlay);
         if let Some(name) = overlay.get("method").and_then(|m| m.get("name")) {
             let name: String = name.clone().try_into().map_err(|e: toml::de::Error| error("method.name", e.message()))?;
-            let method = <MethodName as clap::ValueEnum>::from_str(&name, false)
-                .map_err(|_| error("method.name", &format!("unknown method '{name}' (see `pretext methods`)")))?;
+            let method = parse_name::<MethodName>(&name)
+                .ok_or_else(|| error("method.name", &format!("unknown method '{name}' (see `pretext methods`)")))?;
             base = base.with_method(method);
         }
         if let Some(name) = overlay.get("model").and_then(|m| m.get("encoder")).and_then(|e| e.get("name")) {
             let name: String = name.clone().try_into().map_err(|e: toml::de::Error| error("model.encoder.name", e.message()))?;
             let known = EncoderName::ALL.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            let encoder = <EncoderName as clap::ValueEnum>::from_str(&name, false)
-                .map_err(|_| error("model.encoder.name", &format!("unknown encoder '{name}' (one of {known})")))?;
+            let encoder = parse_name::<EncoderName>(&name)
+                .ok_or_else(|| error("model.encoder.name", &format!("unknown encoder '{name}' (one of {known})")))?;
             base.model = base.model.with_encoder(encoder);
         }
         let mut merged = toml::Table::try_from(&base).expect("config serialises to a table");
@@ -377,6 +377,11 @@ impl RunConfig {
 
 fn rotation() -> MethodConfig {
     MethodConfig::Rotation(RotationConfig::default())
+}
+
+/// The variant of `T` that serde names `name`.
+fn parse_name<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name)).ok()
 }
 
 /// The 1-based line where TOML `text` sets the dotted `key` (`pretext.epochs`), under its

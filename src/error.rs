@@ -1,4 +1,5 @@
-//! One error type for the whole crate, with the exit code each kind maps to.
+//! One error type for the whole crate. The command line maps each kind to an exit status
+//! (`cli::exit`); the library's errors carry none.
 
 use std::path::PathBuf;
 
@@ -149,23 +150,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Exit code for scripts: distinct per kind of failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Config(_) => 2,
-            Error::MalformedData { .. } | Error::DataNotFound { .. } => 3,
-            Error::Download { .. } | Error::Checksum { .. } => 4,
-            Error::Diverged { .. } => 5,
-            Error::OutOfMemory { .. } => Self::OUT_OF_MEMORY_EXIT_CODE.into(),
-            Error::Weights { .. } | Error::Image { .. } | Error::Checkpoint { .. } => 6,
-            Error::Io { .. } | Error::Unwritable { .. } | Error::Plot { .. } => 7,
-            Error::Interrupted { .. } => crate::train::interrupt::EXIT_CODE.into(),
-        }
-    }
-
-    /// The exit status when a device ran out of memory.
-    pub const OUT_OF_MEMORY_EXIT_CODE: u8 = 8;
-
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }

@@ -27,11 +27,11 @@ fn main() -> ExitCode {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(pretext::cli::exit::status(&e))
         }
         Err(panic) if pretext::device::out_of_memory(&*panic) => {
             eprintln!("error: the device ran out of memory outside training (evaluating or predicting); free its memory, or run the command with --device cpu");
-            ExitCode::from(pretext::Error::OUT_OF_MEMORY_EXIT_CODE)
+            ExitCode::from(pretext::cli::exit::OUT_OF_MEMORY)
         }
         Err(panic) => std::panic::resume_unwind(panic),
     }

@@ -19,6 +19,14 @@ pub struct Setting {
     pub description: String,
 }
 
+/// The name serde gives `value`, a unit variant (`barlow-twins`, `fixmatch`).
+pub fn name_of<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => panic!("not a unit variant: {other:?}"),
+    }
+}
+
 /// Every key but `name` of `defaults`, a variant of a table tagged by `name` (a
 /// `MethodConfig`, an `EncoderConfig`), in the schema's (alphabetical) order, nested tables'
 /// keys dotted.

@@ -1,6 +1,7 @@
 //! Flags shared by the commands that train: a preset, a TOML file and one flag per setting.
 
 use std::path::{Path, PathBuf};
+use crate::cli::choice::choice;
 
 use clap::Args;
 
@@ -25,7 +26,7 @@ macro_rules! phase_args {
         #[allow(missing_docs)] // each field's `help` documents it (a doc comment cannot concat!)
         #[derive(Debug, Clone, Default, PartialEq, Args)]
         pub struct $name {
-            #[arg(id = concat!($phase, "-optimizer"), long = concat!($phase, "-optimizer"), value_name = "NAME", value_enum, help_heading = concat!("Training: ", $phase),
+            #[arg(id = concat!($phase, "-optimizer"), long = concat!($phase, "-optimizer"), value_name = "NAME", value_parser = $crate::cli::choice::choice::<OptimizerKind>(), help_heading = concat!("Training: ", $phase),
                   help = concat!("Optimizer of the ", $phase, " phase", $default))]
             pub optimizer: Option<OptimizerKind>,
             #[arg(id = concat!($phase, "-lr"), long = concat!($phase, "-lr"), value_name = "LR", help_heading = concat!("Training: ", $phase),
@@ -49,7 +50,7 @@ macro_rules! phase_args {
             #[arg(id = concat!($phase, "-weight-decay"), long = concat!($phase, "-weight-decay"), value_name = "WD", help_heading = concat!("Training: ", $phase),
                   help = concat!("Weight decay of the ", $phase, " phase (L2 for sgd/adam, decoupled for adamw/lamb; 0 = none)", $default))]
             pub weight_decay: Option<f64>,
-            #[arg(id = concat!($phase, "-schedule"), long = concat!($phase, "-schedule"), value_name = "NAME", value_enum, help_heading = concat!("Training: ", $phase),
+            #[arg(id = concat!($phase, "-schedule"), long = concat!($phase, "-schedule"), value_name = "NAME", value_parser = $crate::cli::choice::choice::<Schedule>(), help_heading = concat!("Training: ", $phase),
                   help = concat!("Learning-rate schedule of the ", $phase, " phase after its warm-up", $default))]
             pub schedule: Option<Schedule>,
             #[arg(id = concat!($phase, "-warmup-epochs"), long = concat!($phase, "-warmup-epochs"), value_name = "N", help_heading = concat!("Training: ", $phase),
@@ -107,7 +108,7 @@ impl DeviceArg {
 #[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct ConfigArgs {
     /// Starting settings: `seed` reproduces the notebook, `default` is our tuned recipe (default default)
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Preset>())]
     pub preset: Option<Preset>,
     /// TOML file with settings (keys as in a run folder's config.toml, or as `pretext config`
     /// prints them), applied over the preset
@@ -127,7 +128,7 @@ pub struct ConfigArgs {
     /// Pixel scaling: raw 0..255 (the notebook), unit 0..1, signed -1..1, or standardize
     /// (per channel, by the training images' mean and std, kept in the run) (default unit;
     /// the seed preset: raw)
-    #[arg(long, value_enum, help_heading = "Data")]
+    #[arg(long, value_parser = choice::<Pixels>(), help_heading = "Data")]
     pub pixels: Option<Pixels>,
     /// Image folders (`--dataset folder:PATH`).
     #[command(flatten)]
@@ -142,7 +143,7 @@ pub struct ConfigArgs {
     /// Who computes the encoders' convolutions (and the notebook's ReLU and pool layers): own
     /// (our kernels where the device has them, the CPU; Burn's standard ops elsewhere) or burn
     /// (Burn's standard conv2d, relu and max_pool2d everywhere) (default own)
-    #[arg(long, value_enum, help_heading = "Model")]
+    #[arg(long, value_parser = choice::<Kernels>(), help_heading = "Model")]
     pub kernels: Option<Kernels>,
     /// Method settings.
     #[command(flatten)]
@@ -270,7 +271,7 @@ pub struct ClassifierArgs {
     pub downstream: DownstreamArgs,
     /// Metric early stopping watches in the downstream phase (default: the preset's;
     /// `pretext config` prints it)
-    #[arg(long, value_enum, help_heading = "Training: downstream")]
+    #[arg(long, value_parser = choice::<Monitor>(), help_heading = "Training: downstream")]
     pub monitor: Option<Monitor>,
     /// Epochs without improvement before the downstream phase stops (default: the preset's)
     #[arg(long, help_heading = "Training: downstream")]
@@ -349,7 +350,7 @@ pub struct SemiArgs {
     /// strong views) or distill (a student on the SSL encoder learns the classifier's soft
     /// targets); none by default. Each adds its rows to the table of protocols; `sweep`
     /// takes a comma-separated list
-    #[arg(long, value_enum, value_delimiter = ',', help_heading = "Semi-supervised")]
+    #[arg(long, value_parser = choice::<SemiMethod>(), value_delimiter = ',', help_heading = "Semi-supervised")]
     pub semi_supervised: Vec<SemiMethod>,
     /// FixMatch: confidence at or above which the prediction on a weak view becomes the
     /// target of the strong view, in (0, 1] (default 0.95)
@@ -408,7 +409,7 @@ pub struct FolderArgs {
     pub image_size: Option<usize>,
     /// Image folders: how images of another size reach --image-size: crop (scale the shorter
     /// side, cut the centre) or stretch (default crop)
-    #[arg(long, value_enum, help_heading = "Image folders")]
+    #[arg(long, value_parser = choice::<Resize>(), help_heading = "Image folders")]
     pub resize: Option<Resize>,
     /// Image folders without a test/ sub-folder: fraction of the labelled images held out
     /// for testing, a fixed seeded split (default 0.2)
@@ -419,7 +420,7 @@ pub struct FolderArgs {
     pub unlabeled_dir: Option<PathBuf>,
     /// Image folders: a file that cannot be decoded is skipped and named, or fails the run
     /// (default skip)
-    #[arg(long, value_enum, help_heading = "Image folders")]
+    #[arg(long, value_parser = choice::<Unreadable>(), help_heading = "Image folders")]
     pub unreadable: Option<Unreadable>,
 }
 
@@ -441,7 +442,7 @@ pub struct MethodArgs {
     /// Self-supervised method (`pretext methods` lists them); switching method also takes that
     /// method's pretext training (two-view: AdamW, cosine schedule, batch 256, 5 epochs;
     /// rotation: Adam, batch 64, shifts of 2, 30 epochs), which --pretext-* flags override
-    #[arg(long, value_enum, help_heading = "Method")]
+    #[arg(long, value_parser = choice::<MethodName>(), help_heading = "Method")]
     pub method: Option<MethodName>,
     /// SimCLR: temperature of the NT-Xent softmax (default 0.2)
     #[arg(long, help_heading = "Method")]
@@ -537,7 +538,7 @@ fn set_aliases<const N: usize>(mut config: RunConfig, table: AliasedTable, alias
 pub struct EncoderArgs {
     /// Encoder: notebook (the teaching notebook's small ConvNet) or resnet (a ResNet for
     /// small images: 3x3 stem, no first pool, global average pooling) (default notebook)
-    #[arg(long, value_enum, help_heading = "Model")]
+    #[arg(long, value_parser = choice::<EncoderName>(), help_heading = "Model")]
     pub encoder: Option<EncoderName>,
     /// ResNet: channels of the first stage, doubled by each later stage (default 64)
     #[arg(long, value_name = "N", help_heading = "Model")]

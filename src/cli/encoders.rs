@@ -1,6 +1,7 @@
 use clap::Args;
 
 use crate::cli::methods::print_table;
+use crate::cli::choice::choice;
 use crate::error::Result;
 use crate::model::encoders::EncoderName;
 use crate::settings::settings;
@@ -9,7 +10,7 @@ use crate::settings::settings;
 #[derive(Debug, Args)]
 pub struct EncodersArgs {
     /// List this encoder's settings (the keys of its [model.encoder] table) with their defaults
-    #[arg(long, value_enum, value_name = "NAME")]
+    #[arg(long, value_parser = choice::<EncoderName>(), value_name = "NAME")]
     pub encoder: Option<EncoderName>,
 }
 

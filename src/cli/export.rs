@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use crate::cli::choice::choice;
 
 use crate::error::Result;
 use crate::export::{self, Format, Part};
@@ -15,11 +16,11 @@ pub struct ExportArgs {
     pub run: PathBuf,
     /// The files to write; both come with model.json (input shape, pixel scaling, class names,
     /// layers)
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Format>())]
     pub format: Format,
     /// What to export: the classifier (images to class logits) or the self-supervised encoder
     /// (images to features)
-    #[arg(long, value_enum, default_value = "classifier")]
+    #[arg(long, value_parser = choice::<Part>(), default_value = "classifier")]
     pub what: Part,
     /// Folder for the files (default: export-<format>-<what> in the run folder)
     #[arg(long, value_name = "DIR")]

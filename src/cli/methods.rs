@@ -1,6 +1,7 @@
 use clap::Args;
 
 use crate::error::Result;
+use crate::cli::choice::choice;
 use crate::methods::MethodName;
 use crate::settings::{Setting, settings};
 
@@ -8,7 +9,7 @@ use crate::settings::{Setting, settings};
 #[derive(Debug, Args)]
 pub struct MethodsArgs {
     /// List this method's settings (the keys of its [method] table) with their defaults
-    #[arg(long, value_enum, value_name = "NAME")]
+    #[arg(long, value_parser = choice::<MethodName>(), value_name = "NAME")]
     pub method: Option<MethodName>,
 }
 

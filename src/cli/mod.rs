@@ -7,8 +7,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::error::Result;
 
 pub mod args;
+mod choice;
 mod data;
 mod encoders;
+pub mod exit;
 mod eval;
 mod export;
 mod methods;

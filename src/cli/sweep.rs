@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use crate::cli::choice::choice;
 
 use crate::cli::DataDirArg;
 use crate::cli::args::{ClassifierArgs, ConfigArgs, MethodArgs, SemiArgs};
@@ -23,7 +24,7 @@ pub struct SweepArgs {
     pub seeds: Vec<u64>,
     /// Self-supervised methods to compare, comma separated (default: the --method of the
     /// settings); each is pretrained once per seed with its own defaults and the shared flags
-    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "method")]
+    #[arg(long, value_parser = choice::<MethodName>(), value_delimiter = ',', conflicts_with = "method")]
     pub methods: Vec<MethodName>,
     /// Settings of every run: --labels is the list of label budgets (default
     /// 10,20,50,100,500,1000), --semi-supervised a list of semi-supervised ways whose rows

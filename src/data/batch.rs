@@ -14,7 +14,7 @@ use crate::transforms::MultiView;
 use crate::transforms::shift::random_shift;
 
 /// How pixel bytes become network inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pixels {
     /// 0..255 as they are (the notebook; its learning rate only works with these).

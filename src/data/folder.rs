@@ -24,7 +24,7 @@ const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 const SPLIT_SEED: u64 = 0x5EED;
 
 /// How an image of another size is brought to `--image-size`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Resize {
     /// Scale the shorter side to the size, then cut the centre square (torchvision's
@@ -36,7 +36,7 @@ pub enum Resize {
 }
 
 /// What to do with a file that cannot be decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unreadable {
     /// Leave it out, and name it (on stderr, in dataset.json and in the report).

@@ -8,7 +8,7 @@ pub mod torch;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::data::dataset::DatasetInfo;
@@ -21,7 +21,7 @@ use crate::report::provenance;
 use crate::model::network::{Layer, Network};
 
 /// The formats `--format` takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// `model.onnx`: one ONNX graph with its weights (batch norms folded), for onnxruntime and
@@ -32,7 +32,7 @@ pub enum Format {
 }
 
 /// What `--what` exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Part {
     /// The downstream classifier (encoder, feature standardisation, dense head): images to

@@ -122,7 +122,8 @@ macro_rules! methods {
         $($(#[cfg($cfg)])? use $module::$config;)*
 
         /// The methods by name, as `--method` takes them.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+        #[serde(rename_all = "kebab-case")]
         pub enum MethodName {
             $($(#[doc = $doc])* $(#[cfg($cfg)])? $variant,)*
         }
@@ -277,7 +278,6 @@ methods! {
 
 impl fmt::Display for MethodName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = clap::ValueEnum::to_possible_value(self).expect("no skipped variants");
-        f.write_str(value.get_name())
+        f.write_str(&crate::settings::name_of(self))
     }
 }

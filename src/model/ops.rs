@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::kernels;
 
 /// Who computes the encoders' convolution and pooling layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kernels {
     /// Our fused kernels where the device has them (the CPU): conv + ReLU + pool in one pass,

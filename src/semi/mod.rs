@@ -20,7 +20,7 @@ use crate::train::optimizer::{Schedule, TrainConfig};
 use crate::transforms::RandAugmentConfig;
 
 /// The semi-supervised ways by name, as `--semi-supervised` takes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SemiMethod {
     /// Train on the labelled images only.
@@ -36,8 +36,7 @@ pub enum SemiMethod {
 
 impl fmt::Display for SemiMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = clap::ValueEnum::to_possible_value(self).expect("no skipped variants");
-        f.write_str(value.get_name())
+        f.write_str(&crate::settings::name_of(self))
     }
 }
 

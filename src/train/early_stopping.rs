@@ -5,9 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::train::history::EpochRecord;
 
 /// The quantity early stopping watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-#[clap(rename_all = "snake_case")]
 pub enum Monitor {
     /// Training loss (lower is better).
     Loss,

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::train::early_stopping::EarlyStoppingConfig;
 
 /// Which update rule to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
     /// SGD with (Keras/PyTorch-equivalent, undampened) momentum.
@@ -18,7 +18,6 @@ pub enum OptimizerKind {
     Adam,
     /// AdamW: Adam with decoupled weight decay.
     #[serde(rename = "adamw")]
-    #[value(name = "adamw")]
     AdamW,
     /// LAMB: Adam scaled per layer by the ratio of weight norm to update norm, the adaptive
     /// large-batch rule of the LARS family (You et al. 2020).
@@ -26,7 +25,7 @@ pub enum OptimizerKind {
 }
 
 /// How the learning rate changes over a phase (after the linear warm-up, if any).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Schedule {
     /// The base learning rate throughout.

@@ -120,7 +120,8 @@ macro_rules! encoders {
         $($(#[cfg($cfg)])? use $module::{$config, $encoder};)*
 
         /// The encoders by name, as `--encoder` takes them.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+        #[serde(rename_all = "kebab-case")]
         pub enum EncoderName {
             $($(#[doc = $doc])* $(#[cfg($cfg)])? $variant,)*
         }
@@ -225,7 +226,6 @@ encoders! {
 
 impl fmt::Display for EncoderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = clap::ValueEnum::to_possible_value(self).expect("no skipped variants");
-        f.write_str(value.get_name())
+        f.write_str(&crate::settings::name_of(self))
     }
 }

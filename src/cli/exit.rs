@@ -1,0 +1,20 @@
+//! Exit statuses for scripts, one per kind of failure; the library's errors carry none.
+
+use crate::error::Error;
+
+/// The status when a device ran out of memory.
+pub const OUT_OF_MEMORY: u8 = 8;
+
+/// The status a command that failed with `error` exits with.
+pub fn status(error: &Error) -> u8 {
+    match error {
+        Error::Config(_) => 2,
+        Error::MalformedData { .. } | Error::DataNotFound { .. } => 3,
+        Error::Download { .. } | Error::Checksum { .. } => 4,
+        Error::Diverged { .. } => 5,
+        Error::OutOfMemory { .. } => OUT_OF_MEMORY,
+        Error::Weights { .. } | Error::Image { .. } | Error::Checkpoint { .. } => 6,
+        Error::Io { .. } | Error::Unwritable { .. } | Error::Plot { .. } => 7,
+        Error::Interrupted { .. } => crate::train::interrupt::EXIT_CODE,
+    }
+}
