@@ -89,6 +89,7 @@ pub mod report {
     pub mod artifacts;
     pub mod csv_file;
     pub mod html;
+    pub mod metrics;
     pub mod plots;
     pub mod provenance;
     pub mod timings;

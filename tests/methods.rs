@@ -101,7 +101,8 @@ fn a_collapsed_encoder_is_named_in_the_metrics() {
     let folder = RunFolder::create(dir.path(), false).unwrap();
     folder.write_pretext(&pretrained, &config.method, &data.unlabeled).unwrap();
     let metrics = folder.read_metrics().unwrap();
-    assert_eq!((metrics["pretext"]["collapsed"].as_bool(), metrics["pretext"]["final_feature_std"].as_f64()), (Some(true), Some(0.001)));
+    let pretext = metrics.pretext.unwrap();
+    assert_eq!((pretext.collapsed, pretext.final_feature_std), (true, Some(0.001)));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
+use crate::report::metrics::Evaluated;
 
 use crate::cli::DataDirArg;
 use crate::cli::args::DeviceArg;
@@ -71,7 +71,8 @@ pub fn execute(args: EvalArgs) -> Result<()> {
         let model = pipeline::load_classifier(&config, dataset.shape, classes, &weights, &device)?;
         let predictions = pipeline::evaluate(&model, &test, classes, config.data.pixel_map()?);
         folder.write_dataset(&dataset)?;
-        folder.set_metrics("evaluated", json!({"classifier": std::path::absolute(&weights).unwrap_or(weights.clone())}))?;
+        let classifier = std::path::absolute(&weights).unwrap_or(weights.clone());
+        folder.update_metrics(|m| m.evaluated = Some(Evaluated { classifier }))?;
         folder.write_evaluation(&predictions, &test, &dataset.classes)?;
         crate::report::html::write_report(folder)?;
         let eval = predictions.evaluation();

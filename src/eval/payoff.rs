@@ -3,7 +3,7 @@
 //! `metrics.json` (`ssl_payoff`) and in its report, so that nobody keeps an encoder that made
 //! their data worse without being told.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::eval::protocols::{Protocol, ProtocolResult};
 use crate::train::history::EpochRecord;
@@ -12,7 +12,7 @@ use crate::train::history::EpochRecord;
 const FALLS_IN_A_ROW: usize = 3;
 
 /// One sign that self-supervision is not paying.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "sign", rename_all = "snake_case")]
 pub enum Sign {
     /// The k-NN monitor fell at each of its last measurements: pretraining went on making
@@ -80,11 +80,12 @@ pub struct RunContext {
 }
 
 /// The verdict on one run: its signs and, when there are any, what to try.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payoff {
     /// No sign was seen.
     pub paying: bool,
-    /// The signs seen (in JSON, each with its `message`).
+    /// The signs seen (in JSON, each with its `message`, which reading ignores: the message
+    /// is made from the fields).
     #[serde(serialize_with = "with_messages")]
     pub signs: Vec<Sign>,
     /// What to try instead (empty when paying).

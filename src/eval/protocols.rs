@@ -3,12 +3,12 @@
 //! are supervised; the semi-supervised ones continue from one of those and use the unlabeled
 //! images again.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::semi::SemiMethod;
 
 /// A way of obtaining the encoder under the head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// (a) The encoder as initialised, frozen: what the architecture gives for free.
@@ -121,7 +121,7 @@ impl Protocol {
 }
 
 /// What one protocol reached.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolResult {
     /// Which protocol.
     pub protocol: Protocol,

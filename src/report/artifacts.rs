@@ -19,7 +19,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
 
 use crate::config::RunConfig;
 use crate::data::dataset::DatasetInfo;
@@ -39,7 +38,7 @@ use crate::report::plots::{confusion_matrix, embedding, image_grid, training_cur
 use crate::methods::MethodConfig;
 use crate::semi::SemiMethod;
 use crate::report::csv_file::write_rows;
-use crate::train::history::EpochRecord;
+use crate::report::metrics::{DownstreamMetrics, Metrics, PhaseMetrics, PretextMetrics, SemiEpoch, SemiMetrics, TestMetrics};
 use crate::train::live_log::history_file;
 
 /// File name of the pretext model's weights.
@@ -201,11 +200,8 @@ impl RunFolder {
         for phase in ["downstream", "semi"] {
             remove_folder(&self.path(TENSORBOARD).join(phase))?;
         }
-        let mut metrics = self.read_metrics()?;
-        if let Some(sections) = metrics.as_object_mut() {
-            sections.retain(|section, _| section == "pretext");
-        }
-        write_json(&self.path(METRICS), &metrics)
+        let pretext = self.read_metrics()?.pretext;
+        self.write_metrics(&Metrics { pretext, ..Metrics::default() })
     }
 
     /// Removes those of `files` that exist.
@@ -274,21 +270,26 @@ impl RunFolder {
         serde_json::from_slice(&bytes).map_err(|e| Error::malformed(&path, e.to_string()))
     }
 
-    /// The run's metrics so far (empty object when none were written).
-    pub fn read_metrics(&self) -> Result<Value> {
+    /// The run's metrics so far (none when none were written).
+    pub fn read_metrics(&self) -> Result<Metrics> {
         let path = self.path(METRICS);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::malformed(&path, e.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Metrics::default()),
             Err(e) => Err(Error::io(&path, e)),
         }
     }
 
-    /// Sets one top-level section of `metrics.json`, keeping the others.
-    pub fn set_metrics(&self, section: &str, value: Value) -> Result<()> {
+    /// Changes `metrics.json` with `change`, keeping the sections it leaves.
+    pub fn update_metrics(&self, change: impl FnOnce(&mut Metrics)) -> Result<()> {
         let mut metrics = self.read_metrics()?;
-        metrics[section] = value;
-        write_json(&self.path(METRICS), &metrics)
+        change(&mut metrics);
+        self.write_metrics(&metrics)
+    }
+
+    fn write_metrics(&self, metrics: &Metrics) -> Result<()> {
+        // Through a JSON value, whose keys are sorted: the order metrics.json has always had.
+        write_json(&self.path(METRICS), &serde_json::to_value(metrics).expect("metrics serialise"))
     }
 
     /// Weights, history, curves and the method's figure of the pretext phase; a collapse is
@@ -302,15 +303,17 @@ impl RunFolder {
             let shape = images.shape();
             image_grid(&self.path(figure.file), figure.title, &figure.tiles, shape, figure.columns, tile_scale(shape))?;
         }
-        let mut metrics = phase_metrics(&pretrained.history);
-        metrics["method"] = json!(name.to_string());
-        metrics["final_knn_accuracy"] = json!(pretrained.last_measured(|r| r.knn_accuracy));
-        metrics["final_feature_std"] = json!(pretrained.last_measured(|r| r.feature_std));
-        metrics["collapsed"] = json!(pretrained.collapse().is_some());
+        let metrics = PretextMetrics {
+            phase: PhaseMetrics::of(&pretrained.history),
+            method: name.to_string(),
+            final_knn_accuracy: pretrained.last_measured(|r| r.knn_accuracy),
+            final_feature_std: pretrained.last_measured(|r| r.feature_std),
+            collapsed: pretrained.collapse().is_some(),
+        };
         if let Some(spread) = pretrained.collapse() {
             eprintln!("warning: collapse: the {name} encoder's features have spread {spread:.4} (below {COLLAPSE_BELOW}): they all point one way; try another learning rate or method");
         }
-        self.set_metrics("pretext", metrics)
+        self.update_metrics(|m| m.pretext = Some(metrics))
     }
 
     /// Weights, history and curves of the downstream phase.
@@ -318,9 +321,8 @@ impl RunFolder {
         crate::model::weights::save(&probed.model, &self.path(CLASSIFIER_WEIGHTS))?;
         write_rows(&probed.history, &self.path(&history_file("downstream")))?;
         training_curves(&self.path("downstream_curves.png"), "Downstream: classifier trained on the labelled images", &probed.history)?;
-        let mut metrics = phase_metrics(&probed.history);
-        metrics["restored_epoch"] = json!(probed.restored_epoch);
-        self.set_metrics("downstream", metrics)
+        let metrics = DownstreamMetrics { phase: PhaseMetrics::of(&probed.history), restored_epoch: probed.restored_epoch };
+        self.update_metrics(|m| m.downstream = Some(metrics))
     }
 
     /// Weights, history and curves of the semi-supervised phase, whose classifier the run
@@ -330,30 +332,26 @@ impl RunFolder {
         write_rows(&semi.history, &self.path(&history_file("semi")))?;
         let title = format!("Semi-supervised ({method}): labelled and unlabeled images");
         training_curves(&self.path("semi_curves.png"), &title, &semi.history)?;
-        let mut metrics = phase_metrics(&semi.history);
-        metrics["method"] = json!(method.to_string());
-        metrics["restored_epoch"] = json!(semi.restored_epoch);
-        metrics["final_mask_rate"] = json!(semi.history.last().and_then(|r| r.mask_rate));
-        metrics["final_pseudo_label_accuracy"] = json!(semi.history.last().and_then(|r| r.pseudo_label_accuracy));
-        // Per epoch without the seconds: metrics.json holds no timings.
-        let per_epoch: Vec<Value> = semi
-            .history
-            .iter()
-            .map(|r| json!({"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy, "val_accuracy": r.val_accuracy, "mask_rate": r.mask_rate, "pseudo_label_accuracy": r.pseudo_label_accuracy}))
-            .collect();
-        metrics["per_epoch"] = json!(per_epoch);
-        self.set_metrics("semi", metrics)
+        let metrics = SemiMetrics {
+            phase: PhaseMetrics::of(&semi.history),
+            method: method.to_string(),
+            restored_epoch: semi.restored_epoch,
+            final_mask_rate: semi.history.last().and_then(|r| r.mask_rate),
+            final_pseudo_label_accuracy: semi.history.last().and_then(|r| r.pseudo_label_accuracy),
+            per_epoch: semi.history.iter().map(SemiEpoch::from).collect(),
+        };
+        self.update_metrics(|m| m.semi = Some(metrics))
     }
 
     /// The side-by-side comparison of protocols, as JSON in metrics and a Markdown table.
     pub fn write_protocols(&self, results: &[ProtocolResult]) -> Result<()> {
         write_atomically(&self.path("protocols.md"), markdown_table(results).as_bytes())?;
-        self.set_metrics("protocols", serde_json::to_value(results).expect("results serialise"))
+        self.update_metrics(|m| m.protocols = Some(results.to_vec()))
     }
 
     /// Whether self-supervision paid, in `metrics.json` (`ssl_payoff`) for the report.
     pub fn write_payoff(&self, payoff: &Payoff) -> Result<()> {
-        self.set_metrics("ssl_payoff", serde_json::to_value(payoff).expect("payoff serialises"))
+        self.update_metrics(|m| m.ssl_payoff = Some(payoff.clone()))
     }
 
     /// The test images' features, from the encoder of the classifier `encoder` describes,
@@ -371,16 +369,14 @@ impl RunFolder {
         let predicted = predictions.predicted();
         let matrix = ConfusionMatrix::new(&predicted, &predictions.targets, predictions.classes);
         let eval = predictions.evaluation();
-        self.set_metrics(
-            "test",
-            json!({
-                "n": predictions.len(),
-                "loss": eval.loss,
-                "accuracy": eval.accuracy,
-                "per_class_accuracy": matrix.per_class_accuracy(),
-                "confusion_matrix": matrix.counts,
-            }),
-        )?;
+        let measured = TestMetrics {
+            n: predictions.len(),
+            loss: eval.loss,
+            accuracy: eval.accuracy,
+            per_class_accuracy: matrix.per_class_accuracy(),
+            confusion_matrix: matrix.counts.clone(),
+        };
+        self.update_metrics(|m| m.test = Some(measured))?;
         confusion_matrix(&self.path("confusion_matrix.png"), &matrix, classes)?;
         let caption = |i: usize| {
             let p = predicted[i];
@@ -411,18 +407,6 @@ fn first_names(mut names: Vec<String>) -> String {
     let more = names.len().saturating_sub(4);
     names.truncate(4);
     if more > 0 { format!("{}, and {more} more", names.join(", ")) } else { names.join(", ") }
-}
-
-/// Epochs run and the last epoch's numbers.
-fn phase_metrics(history: &[EpochRecord]) -> Value {
-    let last = history.last();
-    json!({
-        "epochs_run": history.len(),
-        "final_loss": last.map(|r| r.loss),
-        "final_accuracy": last.and_then(|r| r.accuracy),
-        "final_val_loss": last.and_then(|r| r.val_loss),
-        "final_val_accuracy": last.and_then(|r| r.val_accuracy),
-    })
 }
 
 /// How many times a figure enlarges each image: 5 for MNIST's 28 pixels, less for larger ones.

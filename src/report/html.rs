@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use crate::data::dataset::DatasetInfo;
 use crate::error::Result;
-use crate::eval::protocols::Protocol;
 use crate::files::write_atomically;
 use crate::config::RunConfig;
 use crate::report::artifacts::{CONFIG, RunFolder, TIMINGS};
+use crate::report::metrics::Metrics;
 use crate::report::provenance;
 use crate::semi::SemiMethod;
 
@@ -51,8 +51,8 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
     if let Some(dataset) = &dataset {
         write_dataset(&mut html, dataset);
     }
-    if let Some(classifier) = metrics["evaluated"]["classifier"].as_str() {
-        let _ = writeln!(html, "<p>Evaluation of the classifier <code>{}</code>.</p>", escape(classifier));
+    if let Some(evaluated) = &metrics.evaluated {
+        let _ = writeln!(html, "<p>Evaluation of the classifier <code>{}</code>.</p>", escape(&evaluated.classifier.display().to_string()));
     }
     if let Ok(config) = folder.read_config() {
         write_settings(&mut html, &config);
@@ -78,102 +78,104 @@ pub fn write_report(folder: &RunFolder) -> Result<()> {
     write_atomically(&folder.path("report.html"), html.as_bytes())
 }
 
-fn number(value: &Value) -> String {
-    value.as_f64().map_or_else(|| "-".into(), |v| if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.4}") })
+/// A measurement with four decimals, a whole number without, a missing one as "-".
+fn number(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.4}") })
 }
 
-fn write_summary(html: &mut String, metrics: &Value) {
+fn write_summary(html: &mut String, metrics: &Metrics) {
     html.push_str("<h2>Summary</h2>\n");
-    let phases: Vec<&str> = ["pretext", "downstream", "semi"].into_iter().filter(|phase| !metrics[*phase].is_null()).collect();
+    // Each phase with the epoch whose weights early stopping kept, where it kept one.
+    let phases = [
+        metrics.pretext.as_ref().map(|m| ("pretext", &m.phase, None)),
+        metrics.downstream.as_ref().map(|m| ("downstream", &m.phase, m.restored_epoch)),
+        metrics.semi.as_ref().map(|m| ("semi", &m.phase, m.restored_epoch)),
+    ];
+    let phases: Vec<_> = phases.into_iter().flatten().collect();
     // An evaluation folder holds no training phase.
     if !phases.is_empty() {
         html.push_str("<table><tr><th>phase</th><th>epochs</th><th>final loss</th><th>final accuracy</th><th>final val accuracy</th></tr>\n");
-        for phase in phases {
-            let m = &metrics[phase];
-            // Early stopping may have kept an earlier epoch's weights than the last one's.
-            let kept = m["restored_epoch"].as_u64().map_or_else(String::new, |epoch| format!(" (weights of epoch {epoch} kept)"));
+        for (phase, m, restored) in phases {
+            let kept = restored.map_or_else(String::new, |epoch| format!(" (weights of epoch {epoch} kept)"));
             let _ = writeln!(
                 html,
                 "<tr><td>{phase}</td><td>{}{kept}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                number(&m["epochs_run"]),
-                number(&m["final_loss"]),
-                number(&m["final_accuracy"]),
-                number(&m["final_val_accuracy"])
+                m.epochs_run,
+                number(m.final_loss),
+                number(m.final_accuracy),
+                number(m.final_val_accuracy)
             );
         }
         html.push_str("</table>\n");
     }
-    let test = &metrics["test"];
+    let test = metrics.test.as_ref();
     let _ = writeln!(
         html,
         "<p><b>Test accuracy {}</b> on {} held-out images (loss {}).</p>",
-        number(&test["accuracy"]),
-        number(&test["n"]),
-        number(&test["loss"])
+        number(test.map(|t| t.accuracy)),
+        number(test.map(|t| t.n as f64)),
+        number(test.map(|t| t.loss))
     );
 }
 
 /// The signs that self-supervision did not pay, and what to try, where there are any.
-fn write_payoff(html: &mut String, metrics: &Value) {
-    let payoff = &metrics["ssl_payoff"];
-    let Some(signs) = payoff["signs"].as_array().filter(|signs| !signs.is_empty()) else { return };
+fn write_payoff(html: &mut String, metrics: &Metrics) {
+    let Some(payoff) = metrics.ssl_payoff.as_ref().filter(|payoff| !payoff.signs.is_empty()) else { return };
     html.push_str("<h2>Self-supervision is not paying on this run</h2>\n<ul>\n");
-    for sign in signs {
-        let _ = writeln!(html, "<li>{}</li>", escape(sign["message"].as_str().unwrap_or("?")));
+    for sign in &payoff.signs {
+        let _ = writeln!(html, "<li>{}</li>", escape(&sign.message()));
     }
     html.push_str("</ul>\n<p>Try:</p>\n<ul>\n");
-    for tip in payoff["suggestions"].as_array().into_iter().flatten() {
-        let _ = writeln!(html, "<li>{}</li>", escape(tip.as_str().unwrap_or("?")));
+    for tip in &payoff.suggestions {
+        let _ = writeln!(html, "<li>{}</li>", escape(tip));
     }
     html.push_str("</ul>\n");
 }
 
 /// The method, its last k-NN monitor reading, and a collapse named where there was one.
-fn write_pretext_method(html: &mut String, metrics: &Value) {
-    let pretext = &metrics["pretext"];
-    if pretext["final_knn_accuracy"].is_null() {
-        return; // the monitor was off
-    }
+fn write_pretext_method(html: &mut String, metrics: &Metrics) {
+    // Nothing to say with the monitor off.
+    let Some(pretext) = metrics.pretext.as_ref().filter(|pretext| pretext.final_knn_accuracy.is_some()) else { return };
     let _ = writeln!(
         html,
         "<p>Pretext monitor after the last epoch: k-NN accuracy {} on the monitor images, feature spread {}.</p>",
-        number(&pretext["final_knn_accuracy"]),
-        number(&pretext["final_feature_std"])
+        number(pretext.final_knn_accuracy),
+        number(pretext.final_feature_std)
     );
-    if pretext["collapsed"].as_bool() == Some(true) {
+    if pretext.collapsed {
         html.push_str("<p><b>Collapse:</b> the encoder's features all point one way; results trained on them are poor.</p>\n");
     }
 }
 
 /// The semi-supervised phase epoch by epoch: how many unlabeled images got a pseudo-label and
 /// how many of those were right, what FixMatch users look at first.
-fn write_semi(html: &mut String, metrics: &Value) {
-    let semi = &metrics["semi"];
-    let Some(method) = semi["method"].as_str() else { return };
+fn write_semi(html: &mut String, metrics: &Metrics) {
+    let Some(semi) = &metrics.semi else { return };
+    let method = &semi.method;
     let _ = writeln!(
         html,
         "<h2>Semi-supervised: {method}</h2>\n<p>Mask rate: the share of unlabeled images whose pseudo-label passed the confidence threshold \
          (distillation: all of them, with the teacher's most probable class). Pseudo-label accuracy: the share of those equal to the true label, \
          which training never reads.</p>\n<table><tr><th>epoch</th><th>loss</th><th>labelled accuracy</th><th>mask rate</th><th>pseudo-label accuracy</th><th>val accuracy</th></tr>"
     );
-    for epoch in semi["per_epoch"].as_array().into_iter().flatten() {
-        let cells = ["epoch", "loss", "accuracy", "mask_rate", "pseudo_label_accuracy", "val_accuracy"].map(|key| number(&epoch[key]));
+    for epoch in &semi.per_epoch {
+        let cells = [Some(epoch.epoch as f64), Some(epoch.loss), epoch.accuracy, epoch.mask_rate, epoch.pseudo_label_accuracy, epoch.val_accuracy].map(number);
         let _ = writeln!(html, "<tr><td>{}</td></tr>", cells.join("</td><td>"));
     }
     html.push_str("</table>\n");
 }
 
-fn write_protocols(html: &mut String, metrics: &Value) {
-    let Some(protocols) = metrics["protocols"].as_array() else { return };
+fn write_protocols(html: &mut String, metrics: &Metrics) {
+    let Some(protocols) = &metrics.protocols else { return };
     html.push_str("<h2>Protocols on the same labelled and test images</h2>\n<table><tr><th>protocol</th><th>test accuracy</th><th>k-NN accuracy</th><th>epochs</th></tr>\n");
     for m in protocols {
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            m["protocol"].as_str().and_then(Protocol::from_id).map_or("?", Protocol::description),
-            number(&m["test_accuracy"]),
-            number(&m["knn_accuracy"]),
-            number(&m["epochs_run"])
+            m.protocol.description(),
+            number(Some(m.test_accuracy)),
+            number(Some(m.knn_accuracy)),
+            m.epochs_run
         );
     }
     html.push_str("</table>\n");
@@ -246,8 +248,8 @@ fn write_timings(html: &mut String, folder: &RunFolder) {
 }
 
 /// Each classifier's accuracy per class, the columns named by `classes` (numbered without).
-fn write_per_class(html: &mut String, metrics: &Value, classes: &[String]) {
-    let Some(run) = metrics["test"]["per_class_accuracy"].as_array() else { return };
+fn write_per_class(html: &mut String, metrics: &Metrics, classes: &[String]) {
+    let Some(run) = metrics.test.as_ref().map(|test| &test.per_class_accuracy) else { return };
     html.push_str("<h2>Per-class test accuracy</h2>\n<table><tr><th>classifier</th>");
     for class in 0..run.len() {
         let name = classes.get(class).map_or_else(|| class.to_string(), |c| escape(c));
@@ -255,15 +257,12 @@ fn write_per_class(html: &mut String, metrics: &Value, classes: &[String]) {
     }
     html.push_str("</tr>\n");
     let mut rows = vec![("this classifier", run)];
-    for m in metrics["protocols"].as_array().into_iter().flatten() {
-        let name = m["protocol"].as_str().and_then(Protocol::from_id).map_or("?", Protocol::description);
-        if let Some(accs) = m["per_class_accuracy"].as_array() {
-            rows.push((name, accs));
-        }
+    for m in metrics.protocols.iter().flatten() {
+        rows.push((m.protocol.description(), &m.per_class_accuracy));
     }
     for (name, accs) in rows {
         let _ = write!(html, "<tr><td>{name}</td>");
-        for acc in accs {
+        for &acc in accs {
             let _ = write!(html, "<td>{}</td>", number(acc));
         }
         html.push_str("</tr>\n");
