@@ -14,7 +14,7 @@ use crate::data::folder::FolderOptions;
 use crate::device::DeviceChoice;
 use crate::eval::knn::KnnConfig;
 use crate::eval::monitor::MonitorConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::methods::rotation::RotationConfig;
 use crate::methods::{MethodConfig, MethodName};
 use crate::model::encoders::{EncoderName, ModelConfig};
@@ -56,12 +56,10 @@ impl Count {
     }
 
     /// How many of `available` items this selects, refusing to ask for more than there are
-    /// (`flag` and `pool` name the setting and the images for the message).
-    pub fn within(self, available: usize, flag: &str, pool: &str) -> Result<usize> {
+    /// (`key` and `pool` name the setting and the images for the message).
+    pub fn within(self, available: usize, key: &str, pool: &str) -> Result<usize, Invalid> {
         match self {
-            Count::N(n) if n > available => {
-                Err(Error::Config(format!("{flag} {n} asks for more than the {available} {pool}; pass at most {available} or `all`")))
-            }
+            Count::N(n) if n > available => Err(Invalid::new(key, format!("{n} asks for more than the {available} {pool}; pass at most {available} or `all`"))),
             _ => Ok(self.of(available)),
         }
     }
@@ -347,31 +345,40 @@ impl RunConfig {
 
     /// Rejects settings that cannot work, before any data is read or any training starts.
     pub fn validate(&self) -> Result<()> {
-        self.pretext.validate("pretext")?;
-        self.method.validate(self.pretext.batch_size).map_err(Error::Config)?;
+        self.settings_that_cannot_work()?;
+        DataSource::parse(&self.data.dataset)?.check(&self.data.folder)
+    }
+
+    /// The first setting that cannot work, by its key.
+    fn settings_that_cannot_work(&self) -> Result<(), Invalid> {
+        self.pretext.validate().map_err(|e| e.within("pretext"))?;
+        self.method.validate(self.pretext.batch_size)?;
         if self.monitor.every > 0 && self.monitor.images < 2 {
-            return Err(Error::Config(format!("--monitor-images must be at least 2 (a k-NN bank and queries), got {}", self.monitor.images)));
+            return Err(Invalid::new("monitor.images", format!("must be at least 2 (a k-NN bank and queries), got {}", self.monitor.images)));
         }
-        self.downstream.validate("downstream")?;
-        self.semi.validate()?;
+        self.downstream.validate().map_err(|e| e.within("downstream"))?;
+        self.semi.validate().map_err(|e| e.within("semi"))?;
         let split = self.data.validation_split;
         if !(0.0..1.0).contains(&split) {
-            return Err(Error::Config(format!("validation split must be in [0, 1), got {split}")));
+            return Err(Invalid::new("data.validation_split", format!("must be in [0, 1), got {split}")));
         }
-        let sizes = [("--unlabeled", "unlabeled_size", self.data.unlabeled_size), ("--labels", "labels", self.data.labels), ("--test-size", "test_size", self.data.test_size)];
-        if let Some((flag, key, _)) = sizes.iter().find(|(.., size)| *size == Count::N(0)) {
-            return Err(Error::Config(format!("{flag} (data.{key} in TOML) must be at least 1 image, or `all`; got 0")));
+        let sizes = [("unlabeled_size", self.data.unlabeled_size), ("labels", self.data.labels), ("test_size", self.data.test_size)];
+        if let Some((key, _)) = sizes.iter().find(|(_, size)| *size == Count::N(0)) {
+            return Err(Invalid::new(format!("data.{key}"), "must be at least 1 image, or `all`; got 0"));
         }
-        self.model.validate().map_err(Error::Config)?;
-        self.data.folder.validate().map_err(Error::Config)?;
+        self.model.validate()?;
+        self.data.folder.validate().map_err(|e| e.within("data.folder"))?;
         let needs_val = self.downstream.early_stopping.as_ref().is_some_and(|e| e.monitor.needs_validation());
         if needs_val && split == 0.0 {
-            return Err(Error::Config("early stopping on a val_ metric needs --validation-split > 0".into()));
+            return Err(Invalid::new("data.validation_split", "must be > 0 for early stopping on a val_ metric"));
         }
-        if self.knn.k == 0 || !(self.knn.temperature.is_finite() && self.knn.temperature > 0.0) {
-            return Err(Error::Config("k-NN needs k >= 1 and a positive temperature".into()));
+        if self.knn.k == 0 {
+            return Err(Invalid::new("knn.k", "must be at least 1"));
         }
-        DataSource::parse(&self.data.dataset)?.check(&self.data.folder)
+        if !(self.knn.temperature.is_finite() && self.knn.temperature > 0.0) {
+            return Err(Invalid::new("knn.temperature", format!("must be positive, got {}", self.knn.temperature)));
+        }
+        Ok(())
     }
 }
 
@@ -492,10 +499,10 @@ mod tests {
         assert!(err.contains("epochz"), "{err}");
         let mut c = RunConfig::preset(Preset::Seed);
         c.data.validation_split = 1.0;
-        assert!(c.validate().unwrap_err().to_string().contains("validation split"));
+        assert!(c.validate().unwrap_err().to_string().contains("data.validation_split must be in [0, 1), got 1"));
         let mut c = RunConfig::preset(Preset::Seed);
         c.downstream.batch_size = 0;
-        assert!(c.validate().unwrap_err().to_string().contains("downstream: batch size"));
+        assert!(c.validate().unwrap_err().to_string().contains("downstream.batch_size must be at least 1"));
     }
 
     #[test]

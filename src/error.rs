@@ -52,6 +52,9 @@ pub enum Error {
     /// A flag or config value is invalid; caught before any work starts.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// One setting cannot work; caught before any work starts.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Invalid),
     /// Training produced a non-finite loss.
     #[error(
         "training diverged in the {phase} phase: loss is {loss} at epoch {epoch}, step {step}; \
@@ -163,6 +166,29 @@ impl Error {
     /// A malformed-data error for `path`.
     pub fn malformed(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
         Error::MalformedData { path: path.into(), problem: problem.into() }
+    }
+}
+
+/// A setting that cannot work, named by its key as the TOML config spells it
+/// (`method.augment.crop_scale`); the command line names its flag instead where it has one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key} {problem}")]
+pub struct Invalid {
+    /// The dotted key.
+    pub key: String,
+    /// What is wrong, worded to follow the setting's name (`must be in [0, 1], got 2`).
+    pub problem: String,
+}
+
+impl Invalid {
+    /// `key` cannot work because of `problem`.
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self { key: key.into(), problem: problem.into() }
+    }
+
+    /// The same setting as a key of `table` (`crop_scale` within `method.augment`).
+    pub fn within(self, table: &str) -> Self {
+        Self { key: format!("{table}.{}", self.key), ..self }
     }
 }
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cli.execute())) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", pretext::cli::flags::describe(&e));
             ExitCode::from(pretext::cli::exit::status(&e))
         }
         Err(panic) if pretext::device::out_of_memory(&*panic) => {

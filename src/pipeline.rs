@@ -15,7 +15,7 @@ use crate::data::folder::FolderOptions;
 use crate::data::registry::DataSource;
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::data::source::Labeled;
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::eval::confusion::ConfusionMatrix;
 pub use crate::eval::features::encode;
 use crate::eval::features::INFERENCE_BATCH;
@@ -193,14 +193,13 @@ pub fn load_other_test(config: &RunConfig, trained: &DatasetInfo, dataset: &str,
 
 /// The configured numbers of unlabeled, labelled and test images of `full`.
 pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
-    let unlabeled = full.pretext_images(config.data.unlabeled_size.within(full.pretext_pool_len(), "--unlabeled", "training images")?);
+    let unlabeled = full.pretext_images(config.data.unlabeled_size.within(full.pretext_pool_len(), "data.unlabeled_size", "training images")?);
     let unlabeled_known = unlabeled.len().min(full.train.len());
-    let labels = config.data.labels.within(full.train.len(), "--labels", "labelled training images")?;
+    let labels = config.data.labels.within(full.train.len(), "data.labels", "labelled training images")?;
     let classes = full.classes.len();
     if config.data.balanced_labels && labels < classes {
-        return Err(Error::Config(format!(
-            "--labels {labels} with --balanced-labels gives 0 per class with {classes} classes; use at least --labels {classes}"
-        )));
+        let problem = format!("{labels} with balanced labels gives 0 per class with {classes} classes; use at least {classes}");
+        return Err(Invalid::new("data.labels", problem).into());
     }
     let labelled = if config.data.balanced_labels {
         full.train.balanced(labels / classes, classes)
@@ -208,19 +207,14 @@ pub fn select(config: &RunConfig, full: &Dataset) -> Result<RunData> {
         full.train.head(labels)
     };
     if labelled.len() < labels / classes * classes {
-        return Err(Error::Config(format!(
-            "--labels {labels} with --balanced-labels needs {} images of every class, but some class has fewer; pass fewer labels",
-            labels / classes
-        )));
+        let problem = format!("{labels} with balanced labels needs {} images of every class, but some class has fewer; pass fewer labels", labels / classes);
+        return Err(Invalid::new("data.labels", problem).into());
     }
     if labelled.split_point(config.data.validation_split) == 0 {
-        return Err(Error::Config(format!(
-            "--labels {} with --validation-split {} leaves no image to train the head; use more labels or a smaller split",
-            labelled.len(),
-            config.data.validation_split
-        )));
+        let problem = format!("{} with a validation split of {} leaves no image to train the head; use more labels or a smaller split", labelled.len(), config.data.validation_split);
+        return Err(Invalid::new("data.labels", problem).into());
     }
-    let test = full.test.head(config.data.test_size.within(full.test.len(), "--test-size", "test images")?);
+    let test = full.test.head(config.data.test_size.within(full.test.len(), "data.test_size", "test images")?);
     let watched = if config.monitor.every > 0 { config.monitor.images.min(full.train.len()) } else { 0 };
     let monitor = full.train.slice(full.train.len() - watched..full.train.len());
     Ok(RunData { unlabeled, unlabeled_known, labelled, test, monitor, dataset: full.info(), pixels: config.data.pixel_map()? })

@@ -8,16 +8,16 @@ use common::{pretext, stderr};
 fn bad_flags_exit_2_with_the_problem_named() {
     let output = pretext(&["run", "--pretext-batch-size", "0", "--out", "/nonexistent/x"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("pretext: batch size must be at least 1"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--pretext-batch-size (`pretext.batch_size` in a config file) must be at least 1"), "{}", stderr(&output));
 
     let output = pretext(&["run", "--validation-split", "1.5"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("validation split must be in [0, 1)"));
+    assert!(stderr(&output).contains("--validation-split (`data.validation_split` in a config file) must be in [0, 1)"));
 
     // Negative numbers reach the checks of the settings instead of reading as unknown flags.
     let output = pretext(&["run", "--pretext-lr", "-1"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("pretext: learning rate must be positive, got -1"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--pretext-lr (`pretext.learning_rate` in a config file) must be positive, got -1"), "{}", stderr(&output));
     let output = pretext(&["run", "--downstream-batch-size", "-3"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("invalid value '-3' for '--downstream-batch-size"), "{}", stderr(&output));
@@ -25,7 +25,7 @@ fn bad_flags_exit_2_with_the_problem_named() {
     // Sizes of 0 name their flag (and the TOML key).
     let output = pretext(&["run", "--labels", "0"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("--labels (data.labels in TOML) must be at least 1 image, or `all`; got 0"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--labels (`data.labels` in a config file) must be at least 1 image, or `all`; got 0"), "{}", stderr(&output));
 
     let output = pretext(&["run", "--preset", "nope"]);
     assert_eq!(output.status.code(), Some(2));
@@ -47,12 +47,12 @@ fn bad_flags_exit_2_with_the_problem_named() {
 #[test]
 fn method_settings_that_cannot_work_exit_2_naming_the_flag() {
     let cases: [(&[&str], &str); 6] = [
-        (&["--method", "simclr", "--temperature", "0"], "--temperature must be > 0, got 0"),
-        (&["--method", "simclr", "--projector-dim", "0"], "--projector-hidden and --projector-dim must be at least 1"),
-        (&["--method", "vicreg", "--pretext-batch-size", "1"], "--method vicreg compares images within a batch: --pretext-batch-size must be at least 2"),
+        (&["--method", "simclr", "--temperature", "0"], "--temperature (`method.temperature` in a config file) must be > 0, got 0"),
+        (&["--method", "simclr", "--projector-dim", "0"], "--projector-dim (`method.projector.output` in a config file) must be at least 1"),
+        (&["--method", "vicreg", "--pretext-batch-size", "1"], "--pretext-batch-size (`pretext.batch_size` in a config file) must be at least 2 for vicreg, which compares images within a batch"),
         (&["--method", "byol", "--temperature", "0.5"], "--temperature does not apply to --method byol"),
         (&["--method", "rotation", "--crop-scale", "0.2,1"], "--crop-scale does not apply to --method rotation"),
-        (&["--method", "barlow-twins", "--crop-scale", "0.9,0.2"], "--crop-scale must be two numbers 0 < low <= high <= 1"),
+        (&["--method", "barlow-twins", "--crop-scale", "0.9,0.2"], "--crop-scale (`method.augment.crop_scale` in a config file) must be two numbers 0 < low <= high <= 1"),
     ];
     for (flags, message) in cases {
         let mut args = vec!["run", "--out", "/nonexistent/never-created"];
@@ -69,9 +69,9 @@ fn asking_for_more_images_than_the_data_set_holds_exits_2_before_training() {
     let data = common::data_dir();
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 4] = [
-        (&["--labels", "70000"], "--labels 70000 asks for more than the 60000 labelled training images"),
-        (&["--labels", "5", "--balanced-labels", "true"], "--labels 5 with --balanced-labels gives 0 per class with 10 classes; use at least --labels 10"),
-        (&["--test-size", "10001"], "--test-size 10001 asks for more than the 10000 test images"),
+        (&["--labels", "70000"], "--labels (`data.labels` in a config file) 70000 asks for more than the 60000 labelled training images"),
+        (&["--labels", "5", "--balanced-labels", "true"], "--labels (`data.labels` in a config file) 5 with balanced labels gives 0 per class with 10 classes; use at least 10"),
+        (&["--test-size", "10001"], "--test-size (`data.test_size` in a config file) 10001 asks for more than the 10000 test images"),
         (&["--labels", "60000", "--balanced-labels", "true"], "needs 6000 images of every class"),
     ];
     for (i, (flags, message)) in cases.into_iter().enumerate() {
@@ -282,5 +282,5 @@ fn a_sweep_resolves_the_set_keys_of_the_method_it_compares() {
     // The preset's method (VICReg) has no temperature: the shared settings take SimCLR's.
     let output = pretext(&["sweep", "--methods", "simclr", "--set", "method.temperature=0", "--out", "/nonexistent/never-created"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--temperature must be > 0, got 0"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--temperature (`method.temperature` in a config file) must be > 0, got 0"), "{}", stderr(&output));
 }

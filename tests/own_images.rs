@@ -234,7 +234,7 @@ fn loose_images_and_an_unlabeled_dir_feed_only_the_pretext_phase() {
     // The pretext phase may use the 48 training images and the 15 unlabeled ones: 63.
     let output = pretext(&["run", "--dataset", &dataset, "--unlabeled-dir", extra.to_str().unwrap(), "--unlabeled", "64", "--out", dir.path().join("r").to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--unlabeled 64 asks for more than the 63 training images"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--unlabeled (`data.unlabeled_size` in a config file) 64 asks for more than the 63 training images"), "{}", stderr(&output));
 }
 
 /// Writes the six CIFAR-10 batch files with `per_file` records each: label `i % 10`, pixels a

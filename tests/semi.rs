@@ -102,8 +102,8 @@ fn bad_semi_supervised_settings_are_refused_by_name() {
         assert!(stderr(&output).contains(named), "{flags:?}: {}", stderr(&output));
         assert!(!out.exists(), "{flags:?}: refused before a run folder is made");
     };
-    refused(&["--semi-supervised", "fixmatch", "--threshold", "0"], "--threshold must be in (0, 1], got 0");
-    refused(&["--semi-supervised", "fixmatch", "--threshold", "1.5"], "--threshold must be in (0, 1], got 1.5");
+    refused(&["--semi-supervised", "fixmatch", "--threshold", "0"], "--threshold (`semi.threshold` in a config file) must be in (0, 1], got 0");
+    refused(&["--semi-supervised", "fixmatch", "--threshold", "1.5"], "--threshold (`semi.threshold` in a config file) must be in (0, 1], got 1.5");
     refused(&["--semi-supervised", "fixmatch", "--unlabeled-ratio", "0"], "--unlabeled-ratio");
     refused(&["--semi-supervised", "fixmatch,distill"], "`pretext sweep` takes several");
 

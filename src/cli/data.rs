@@ -81,7 +81,7 @@ pub fn execute(command: DataCommand) -> Result<()> {
             let source = DataSource::parse(&name)?;
             let mut options = FolderOptions::default();
             folder.apply(&mut options);
-            options.validate().map_err(Error::Config)?;
+            options.validate().map_err(|e| e.within("data.folder"))?;
             if let DataSource::Idx(spec) = &source {
                 let found = spec.resolve_dir(dir.data_dir.as_deref())?;
                 let checksums = match spec.verify(&found) {

@@ -58,7 +58,7 @@ pub fn execute(args: EvalArgs) -> Result<()> {
                 // Read where --data-dir says, not where the run found its own data.
                 let (test, dataset) = pipeline::load_other_test(&config, &run.read_dataset()?, other, args.data.data_dir.as_deref())?;
                 dataset.warn_skipped(None);
-                let n = args.test_size.map_or(Ok(test.len()), |n| n.within(test.len(), "--test-size", "images there"))?;
+                let n = args.test_size.map_or(Ok(test.len()), |n| n.within(test.len(), "data.test_size", "images there"))?;
                 (test.head(n), dataset)
             }
             None => {

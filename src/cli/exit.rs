@@ -8,7 +8,7 @@ pub const OUT_OF_MEMORY: u8 = 8;
 /// The status a command that failed with `error` exits with.
 pub fn status(error: &Error) -> u8 {
     match error {
-        Error::Config(_) => 2,
+        Error::Config(_) | Error::Invalid(_) => 2,
         Error::MalformedData { .. } | Error::DataNotFound { .. } => 3,
         Error::Download { .. } | Error::Checksum { .. } => 4,
         Error::Diverged { .. } => 5,

@@ -11,6 +11,7 @@ mod choice;
 mod data;
 mod encoders;
 pub mod exit;
+pub mod flags;
 mod eval;
 mod export;
 mod methods;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::{Dataset, SkippedFile};
 use crate::data::images::{ImageShape, LabeledImages};
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 
 /// File extensions read as images (case-insensitive).
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -73,15 +73,15 @@ impl Default for FolderOptions {
 
 impl FolderOptions {
     /// Names the first setting that cannot work.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.channels.is_some_and(|c| c != 1 && c != 3) {
-            return Err(format!("--channels must be 1 (grey) or 3 (RGB), got {}", self.channels.unwrap_or(0)));
+            return Err(Invalid::new("channels", format!("must be 1 (grey) or 3 (RGB), got {}", self.channels.unwrap_or(0))));
         }
         if self.image_size == Some(0) {
-            return Err("--image-size must be at least 1".into());
+            return Err(Invalid::new("image_size", "must be at least 1"));
         }
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return Err(format!("--test-fraction must be in (0, 1), got {}", self.test_fraction));
+            return Err(Invalid::new("test_fraction", format!("must be in (0, 1), got {}", self.test_fraction)));
         }
         Ok(())
     }

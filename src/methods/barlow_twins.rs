@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::data::batch::Batch;
 use crate::data::images::ImageShape;
 use crate::methods::losses::barlow_twins;
@@ -45,8 +46,8 @@ impl PretextMethod for BarlowTwinsConfig {
         BarlowTwins { encoder, projector: self.projector.init(features, model.kernels, rng, device), lambda: self.lambda }
     }
 
-    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
-        two_view::non_negative("barlow-lambda", self.lambda)?;
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), Invalid> {
+        two_view::non_negative("lambda", self.lambda)?;
         two_view::validate(name, &self.projector, &self.augment, batch_size)
     }
 }

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::data::batch::{Batch, BatchSource, ImageBatches};
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::data::source::Labeled;
@@ -49,8 +50,8 @@ impl PretextMethod for BrightnessConfig {
         TrainConfig { batch_size: 64, ..TrainConfig::default() }
     }
 
-    fn validate(&self, _name: MethodName, _batch_size: usize) -> Result<(), String> {
-        if self.weight.is_finite() && self.weight > 0.0 { Ok(()) } else { Err(format!("method.weight must be > 0, got {}", self.weight)) }
+    fn validate(&self, _name: MethodName, _batch_size: usize) -> Result<(), Invalid> {
+        if self.weight.is_finite() && self.weight > 0.0 { Ok(()) } else { Err(Invalid::new("method.weight", format!("must be > 0, got {}", self.weight))) }
     }
 
     fn figure(&self, _images: &LabeledImages) -> Option<Figure> {

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::data::batch::Batch;
 use crate::data::images::ImageShape;
 use crate::methods::losses::byol_regression;
@@ -72,11 +73,13 @@ impl PretextMethod for ByolConfig {
         }
     }
 
-    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), Invalid> {
         if !(0.0..=1.0).contains(&self.base_momentum) {
-            return Err(format!("--base-momentum must be in [0, 1], got {}", self.base_momentum));
+            return Err(Invalid::new("method.base_momentum", format!("must be in [0, 1], got {}", self.base_momentum)));
         }
-        self.predictor().validate("predictor")?;
+        if self.predictor_hidden == 0 {
+            return Err(Invalid::new("method.predictor_hidden", "must be at least 1"));
+        }
         two_view::validate(name, &self.projector, &self.augment, batch_size)
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::batch::{BatchSource, PixelMap};
 use crate::data::images::{ImageShape, LabeledImages, Tile};
-use crate::error::Result;
+use crate::error::{Invalid, Result};
 use crate::model::encoders::{Encoder, ModelConfig};
 use crate::model::summary::Summary;
 use crate::model::weights;
@@ -52,7 +52,7 @@ pub trait PretextMethod: Default + Clone + PartialEq + fmt::Debug + Serialize + 
 
     /// Names the first setting that cannot work, given the pretext batch size (`name` is the
     /// method's, for the message).
-    fn validate(&self, name: MethodName, batch_size: usize) -> std::result::Result<(), String>;
+    fn validate(&self, name: MethodName, batch_size: usize) -> std::result::Result<(), Invalid>;
 
     /// A figure of what the method is asked to learn, drawn from the first images.
     fn figure(&self, images: &LabeledImages) -> Option<Figure>;
@@ -171,7 +171,7 @@ macro_rules! methods {
             }
 
             /// Names the first setting that cannot work, given the pretext batch size.
-            pub fn validate(&self, batch_size: usize) -> std::result::Result<(), String> {
+            pub fn validate(&self, batch_size: usize) -> std::result::Result<(), Invalid> {
                 match self {
                     $($(#[cfg($cfg)])? MethodConfig::$variant(c) => c.validate(MethodName::$variant, batch_size),)*
                 }

@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::data::batch::{Batch, BatchSource, ImageBatches};
 use crate::data::images::{ImageShape, LabeledImages, Tile};
 use crate::data::source::SampleSource;
@@ -48,7 +49,7 @@ impl PretextMethod for RotationConfig {
         TrainConfig { batch_size: 64, epochs: 30, max_shift: 2, ..TrainConfig::default() }
     }
 
-    fn validate(&self, _name: MethodName, _batch_size: usize) -> Result<(), String> {
+    fn validate(&self, _name: MethodName, _batch_size: usize) -> Result<(), Invalid> {
         Ok(())
     }
 

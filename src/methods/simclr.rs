@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::data::batch::Batch;
 use crate::data::images::ImageShape;
 use crate::methods::losses::nt_xent;
@@ -45,7 +46,7 @@ impl PretextMethod for SimClrConfig {
         SimClr { encoder, projector: self.projector.init(features, model.kernels, rng, device), temperature: self.temperature }
     }
 
-    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), Invalid> {
         two_view::positive("temperature", self.temperature)?;
         two_view::validate(name, &self.projector, &self.augment, batch_size)
     }

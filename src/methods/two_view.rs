@@ -7,6 +7,7 @@ use rand::SeedableRng;
 
 use crate::data::batch::ViewBatches;
 use crate::data::images::{LabeledImages, Tile};
+use crate::error::Invalid;
 use crate::methods::{Figure, MethodName, PretextData};
 use crate::model::encoders::Encoder;
 use crate::model::heads::{Mlp, MlpConfig};
@@ -57,12 +58,12 @@ pub fn pretext_training() -> TrainConfig {
 }
 
 /// Names the first setting of the batch, projector or augmentations that cannot work.
-pub fn validate(name: MethodName, projector: &MlpConfig, augment: &AugmentConfig, batch_size: usize) -> Result<(), String> {
+pub fn validate(name: MethodName, projector: &MlpConfig, augment: &AugmentConfig, batch_size: usize) -> Result<(), Invalid> {
     if batch_size < 2 {
-        return Err(format!("--method {name} compares images within a batch: --pretext-batch-size must be at least 2, got {batch_size}"));
+        return Err(Invalid::new("pretext.batch_size", format!("must be at least 2 for {name}, which compares images within a batch; got {batch_size}")));
     }
-    projector.validate("projector")?;
-    augment.validate()
+    projector.validate().map_err(|e| e.within("method.projector"))?;
+    augment.validate().map_err(|e| e.within("method.augment"))
 }
 
 /// Two augmented views of each of the first four images, beside the image: what the method
@@ -91,12 +92,12 @@ pub(crate) fn project_views(encoder: &Encoder, head: &Mlp, views: Vec<Tensor<4>>
     [z.clone().narrow(0, 0, n), z.narrow(0, n, n)]
 }
 
-/// `Ok` when `value` is finite and above 0, else a message naming `--flag`.
-pub fn positive(flag: &str, value: f64) -> Result<(), String> {
-    if value.is_finite() && value > 0.0 { Ok(()) } else { Err(format!("--{flag} must be > 0, got {value}")) }
+/// `Ok` when `value` is finite and above 0, else the refusal of `method.KEY`.
+pub fn positive(key: &str, value: f64) -> Result<(), Invalid> {
+    if value.is_finite() && value > 0.0 { Ok(()) } else { Err(Invalid::new(format!("method.{key}"), format!("must be > 0, got {value}"))) }
 }
 
-/// `Ok` when `value` is finite and at least 0, else a message naming `--flag`.
-pub fn non_negative(flag: &str, value: f64) -> Result<(), String> {
-    if value.is_finite() && value >= 0.0 { Ok(()) } else { Err(format!("--{flag} must be >= 0, got {value}")) }
+/// `Ok` when `value` is finite and at least 0, else the refusal of `method.KEY`.
+pub fn non_negative(key: &str, value: f64) -> Result<(), Invalid> {
+    if value.is_finite() && value >= 0.0 { Ok(()) } else { Err(Invalid::new(format!("method.{key}"), format!("must be >= 0, got {value}"))) }
 }

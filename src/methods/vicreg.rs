@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::data::batch::Batch;
 use crate::data::images::ImageShape;
 use crate::methods::losses::{VicRegWeights, vicreg};
@@ -59,10 +60,10 @@ impl PretextMethod for VicRegConfig {
         }
     }
 
-    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), String> {
-        two_view::non_negative("invariance-weight", self.invariance_weight)?;
-        two_view::non_negative("variance-weight", self.variance_weight)?;
-        two_view::non_negative("covariance-weight", self.covariance_weight)?;
+    fn validate(&self, name: MethodName, batch_size: usize) -> Result<(), Invalid> {
+        two_view::non_negative("invariance_weight", self.invariance_weight)?;
+        two_view::non_negative("variance_weight", self.variance_weight)?;
+        two_view::non_negative("covariance_weight", self.covariance_weight)?;
         two_view::validate(name, &self.projector, &self.augment, batch_size)
     }
 }

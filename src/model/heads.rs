@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::model::init::init_linear_uniform;
 use crate::model::ops::{Kernels, batch_norm};
 
@@ -37,9 +38,11 @@ impl MlpConfig {
     }
 
     /// Names the first size that cannot work (`flag` is the flag prefix for messages).
-    pub fn validate(&self, flag: &str) -> Result<(), String> {
-        if self.hidden == 0 || self.output == 0 {
-            return Err(format!("--{flag}-hidden and --{flag}-dim must be at least 1, got {} and {}", self.hidden, self.output));
+    pub fn validate(&self) -> Result<(), Invalid> {
+        for (key, width) in [("hidden", self.hidden), ("output", self.output)] {
+            if width == 0 {
+                return Err(Invalid::new(key, "must be at least 1"));
+            }
         }
         Ok(())
     }

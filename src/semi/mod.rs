@@ -12,7 +12,7 @@ use std::fmt;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Invalid;
 use crate::methods::supervised::classification_step;
 use crate::model::classifier::{Classifier, Logits};
 use crate::train::step::{PseudoLabels, StepOutput};
@@ -84,23 +84,22 @@ impl Default for SemiConfig {
 }
 
 impl SemiConfig {
-    /// Names the first setting that cannot work, by its flag.
-    pub fn validate(&self) -> Result<()> {
-        let refuse = |message: String| Err(Error::Config(message));
+    /// Names the first setting that cannot work, by its key within `[semi]`.
+    pub fn validate(&self) -> Result<(), Invalid> {
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return refuse(format!("--threshold must be in (0, 1], got {}", self.threshold));
+            return Err(Invalid::new("threshold", format!("must be in (0, 1], got {}", self.threshold)));
         }
         if self.unlabeled_ratio == 0 {
-            return refuse("--unlabeled-ratio (μ, unlabeled images per labelled one) must be at least 1, got 0".into());
+            return Err(Invalid::new("unlabeled_ratio", "(μ, unlabeled images per labelled one) must be at least 1, got 0"));
         }
         if !(self.unlabeled_weight.is_finite() && self.unlabeled_weight >= 0.0) {
-            return refuse(format!("--unlabeled-weight must be >= 0, got {}", self.unlabeled_weight));
+            return Err(Invalid::new("unlabeled_weight", format!("must be >= 0, got {}", self.unlabeled_weight)));
         }
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return refuse(format!("--distill-temperature must be > 0, got {}", self.temperature));
+            return Err(Invalid::new("temperature", format!("must be > 0, got {}", self.temperature)));
         }
-        self.strong.validate().map_err(Error::Config)?;
-        self.training.validate("semi")
+        self.strong.validate().map_err(|e| e.within("strong"))?;
+        self.training.validate().map_err(|e| e.within("training"))
     }
 
     /// The trainer's settings: its batches hold `unlabeled_ratio` unlabeled images per

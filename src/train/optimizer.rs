@@ -5,7 +5,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, LambConfig, ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Invalid;
 use crate::train::early_stopping::EarlyStoppingConfig;
 
 /// Which update rule to use.
@@ -122,26 +122,25 @@ impl TrainConfig {
         }
     }
 
-    /// Rejects settings that cannot train; `phase` names the flags in the message.
-    pub fn validate(&self, phase: &str) -> Result<()> {
-        let bad = |what: String| Err(Error::Config(format!("{phase}: {what}")));
+    /// Rejects settings that cannot train, naming the key within the phase's table.
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.batch_size == 0 {
-            return bad("batch size must be at least 1".into());
+            return Err(Invalid::new("batch_size", "must be at least 1"));
         }
         if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
+            return Err(Invalid::new("epochs", "must be at least 1"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(format!("learning rate must be positive, got {}", self.learning_rate));
+            return Err(Invalid::new("learning_rate", format!("must be positive, got {}", self.learning_rate)));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return bad(format!("momentum must be in [0, 1), got {}", self.momentum));
+            return Err(Invalid::new("momentum", format!("must be in [0, 1), got {}", self.momentum)));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(format!("weight decay must be >= 0, got {}", self.weight_decay));
+            return Err(Invalid::new("weight_decay", format!("must be >= 0, got {}", self.weight_decay)));
         }
         if self.early_stopping.as_ref().is_some_and(|e| e.patience == 0) {
-            return bad("early-stopping patience must be at least 1".into());
+            return Err(Invalid::new("early_stopping.patience", "must be at least 1"));
         }
         Ok(())
     }

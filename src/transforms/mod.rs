@@ -19,6 +19,8 @@ mod tone;
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
+
 pub use geometric::Geometry;
 pub use photometric::{ColorJitter, GaussianBlur, GaussianNoise, RandomErasing};
 pub use randaugment::{RandAugment, RandAugmentConfig};
@@ -96,33 +98,33 @@ impl Default for AugmentConfig {
 }
 
 impl AugmentConfig {
-    /// Names the first setting that cannot work, by its flag.
-    pub fn validate(&self) -> Result<(), String> {
-        let range = |name: &str, [lo, hi]: [f64; 2], max: f64| {
+    /// Names the first setting that cannot work, by its key.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let range = |key: &str, [lo, hi]: [f64; 2], max: f64| {
             if lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi && hi <= max {
                 Ok(())
             } else {
-                Err(format!("--{name} must be two numbers 0 < low <= high <= {max}, got {lo},{hi}"))
+                Err(Invalid::new(key, format!("must be two numbers 0 < low <= high <= {max}, got {lo},{hi}")))
             }
         };
-        let probability = |name: &str, p: f64| {
-            if (0.0..=1.0).contains(&p) { Ok(()) } else { Err(format!("--{name} must be in [0, 1], got {p}")) }
+        let probability = |key: &str, p: f64| {
+            if (0.0..=1.0).contains(&p) { Ok(()) } else { Err(Invalid::new(key, format!("must be in [0, 1], got {p}"))) }
         };
-        let non_negative = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 { Ok(()) } else { Err(format!("--{name} must be a number >= 0, got {v}")) }
+        let non_negative = |key: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 { Ok(()) } else { Err(Invalid::new(key, format!("must be a number >= 0, got {v}"))) }
         };
-        range("crop-scale", self.crop_scale, 1.0)?;
-        range("blur-sigma", self.blur_sigma, 10.0)?;
-        range("erase-scale", self.erase_scale, 1.0)?;
-        non_negative("rotation-degrees", self.rotation_degrees)?;
-        non_negative("shear-degrees", self.shear_degrees)?;
-        non_negative("noise-std", self.noise_std)?;
+        range("crop_scale", self.crop_scale, 1.0)?;
+        range("blur_sigma", self.blur_sigma, 10.0)?;
+        range("erase_scale", self.erase_scale, 1.0)?;
+        non_negative("rotation_degrees", self.rotation_degrees)?;
+        non_negative("shear_degrees", self.shear_degrees)?;
+        non_negative("noise_std", self.noise_std)?;
         probability("translate", self.translate)?;
         probability("brightness", self.brightness)?;
         probability("contrast", self.contrast)?;
-        probability("jitter-probability", self.jitter_probability)?;
-        probability("blur-probability", self.blur_probability)?;
-        probability("erase-probability", self.erase_probability)
+        probability("jitter_probability", self.jitter_probability)?;
+        probability("blur_probability", self.blur_probability)?;
+        probability("erase_probability", self.erase_probability)
     }
 
     /// The pipeline these settings describe.
@@ -234,11 +236,11 @@ mod tests {
     }
 
     #[test]
-    fn settings_that_cannot_work_name_their_flag() {
+    fn settings_that_cannot_work_name_their_key() {
         let bad = AugmentConfig { crop_scale: [0.0, 1.0], ..AugmentConfig::default() };
-        assert!(bad.validate().unwrap_err().contains("--crop-scale"));
+        assert_eq!(bad.validate().unwrap_err(), Invalid::new("crop_scale", "must be two numbers 0 < low <= high <= 1, got 0,1"));
         let bad = AugmentConfig { blur_probability: 1.5, ..AugmentConfig::default() };
-        assert!(bad.validate().unwrap_err().contains("--blur-probability"));
+        assert_eq!(bad.validate().unwrap_err().key, "blur_probability");
         assert!(AugmentConfig::default().validate().is_ok());
     }
 }

@@ -5,6 +5,8 @@ use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
+
 use super::tone::{AutoContrast, Equalize, Posterize, Sharpness, Solarize};
 use super::{ColorJitter, Geometry, Transform};
 
@@ -33,10 +35,10 @@ impl Default for RandAugmentConfig {
 
 impl RandAugmentConfig {
     /// Names the first setting that cannot work, by its flag.
-    pub fn validate(&self) -> Result<(), String> {
-        for (flag, value) in [("cutout", self.cutout), ("strong-magnitude", self.magnitude)] {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        for (key, value) in [("cutout", self.cutout), ("magnitude", self.magnitude)] {
             if !(0.0..=1.0).contains(&value) {
-                return Err(format!("--{flag} must be in [0, 1], got {value}"));
+                return Err(Invalid::new(key, format!("must be in [0, 1], got {value}")));
             }
         }
         Ok(())
@@ -146,6 +148,6 @@ mod tests {
         assert_eq!(view(1), view(1));
         let changed = (0..20).filter(|&s| view(s) != image).count();
         assert!(changed >= 18, "{changed} of 20 views changed");
-        assert!(RandAugmentConfig { cutout: 1.5, ..RandAugmentConfig::default() }.validate().unwrap_err().contains("--cutout"));
+        assert_eq!(RandAugmentConfig { cutout: 1.5, ..RandAugmentConfig::default() }.validate().unwrap_err().key, "cutout");
     }
 }

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageShape;
+use crate::error::Invalid;
 use crate::model::init::init_linear;
 use crate::model::network::NetworkBuilder;
 use crate::model::ops::Kernels;
@@ -33,8 +34,8 @@ pub trait EncoderKind: fmt::Debug + Clone + PartialEq + Default + Serialize + De
     /// Length of its features for images of `shape`.
     fn feature_dim(&self, shape: ImageShape) -> usize;
 
-    /// Names the first setting that cannot work.
-    fn validate(&self) -> Result<(), String>;
+    /// Names the first setting that cannot work by its key (`model.encoder.width`).
+    fn validate(&self) -> Result<(), Invalid>;
 }
 
 /// What an encoder's module does: features from images, and its layers in inference form (for
@@ -102,9 +103,9 @@ impl ModelConfig {
     }
 
     /// Names the first setting that cannot work.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if !(self.init_std.is_finite() && self.init_std > 0.0) {
-            return Err(format!("init std must be positive, got {}", self.init_std));
+            return Err(Invalid::new("model.init_std", format!("must be positive, got {}", self.init_std)));
         }
         self.encoder.validate()
     }
@@ -176,7 +177,7 @@ macro_rules! encoders {
             }
 
             /// Names the first setting that cannot work.
-            pub fn validate(&self) -> Result<(), String> {
+            pub fn validate(&self) -> Result<(), Invalid> {
                 match self {
                     $($(#[cfg($cfg)])? EncoderConfig::$variant(c) => c.validate(),)*
                 }

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageShape;
+use crate::error::Invalid;
 use crate::model::encoders::{EncoderKind, EncoderModule, ModelConfig};
 use crate::model::init::init_conv;
 use crate::model::network::{Layer, NetworkBuilder};
@@ -70,9 +71,12 @@ impl EncoderKind for NotebookConfig {
         self.filters[1] * h * w
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.kernel_size == 0 || self.filters.contains(&0) {
-            return Err("kernel size and filter counts must be at least 1".into());
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.kernel_size == 0 {
+            return Err(Invalid::new("model.encoder.kernel_size", "must be at least 1"));
+        }
+        if self.filters.contains(&0) {
+            return Err(Invalid::new("model.encoder.filters", format!("must be at least 1 each, got {:?}", self.filters)));
         }
         Ok(())
     }

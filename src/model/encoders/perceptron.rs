@@ -9,6 +9,7 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageShape;
+use crate::error::Invalid;
 use crate::model::encoders::{EncoderKind, EncoderModule, ModelConfig};
 use crate::model::network::{Layer, NetworkBuilder};
 
@@ -38,9 +39,9 @@ impl EncoderKind for PerceptronConfig {
         self.features
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Invalid> {
         match self.features {
-            0 => Err("model.encoder.features must be at least 1".into()),
+            0 => Err(Invalid::new("model.encoder.features", "must be at least 1")),
             _ => Ok(()),
         }
     }

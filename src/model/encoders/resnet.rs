@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::ops::{Kernels, batch_norm, conv2d};
 use crate::data::images::ImageShape;
+use crate::error::Invalid;
 use crate::model::encoders::{EncoderKind, EncoderModule, ModelConfig};
 use crate::model::network::{Layer, NetworkBuilder};
 
@@ -68,12 +69,12 @@ impl EncoderKind for ResNetConfig {
         self.width << (self.blocks.len().max(1) - 1)
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.width == 0 || !(1..=4).contains(&self.blocks.len()) || self.blocks.contains(&0) {
-            return Err(format!(
-                "model.encoder.width must be at least 1 and model.encoder.blocks one to four numbers of at least 1, got {} and {:?}",
-                self.width, self.blocks
-            ));
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.width == 0 {
+            return Err(Invalid::new("model.encoder.width", "must be at least 1"));
+        }
+        if !(1..=4).contains(&self.blocks.len()) || self.blocks.contains(&0) {
+            return Err(Invalid::new("model.encoder.blocks", format!("must be one to four numbers of at least 1, got {:?}", self.blocks)));
         }
         Ok(())
     }
@@ -219,7 +220,7 @@ mod tests {
     fn settings_that_cannot_work_are_refused() {
         assert!(ResNetConfig { width: 0, ..ResNetConfig::default() }.validate().is_err());
         assert!(ResNetConfig { width: 8, blocks: vec![] }.validate().is_err());
-        assert!(ResNetConfig { width: 8, blocks: vec![1; 5] }.validate().unwrap_err().contains("model.encoder.blocks"));
+        assert_eq!(ResNetConfig { width: 8, blocks: vec![1; 5] }.validate().unwrap_err().key, "model.encoder.blocks");
         assert!(ResNetConfig::default().validate().is_ok());
     }
 }
