@@ -312,7 +312,7 @@ impl RunConfig {
         self.overlaid(overlay, |_, message| refuse(message))
     }
 
-    /// `overlay` merged over this config (switching method first when it names one), read
+    /// `overlay` merged over this config (switching method or encoder first when it names one), read
     /// back with every key checked; `error(key, message)` words a refusal.
     fn overlaid(self, mut overlay: toml::Table, error: impl Fn(&str, &str) -> Error) -> Result<Self> {
         let mut base = self;
