@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use crate::cli::choice::choice;
+use crate::cli::flags::key_of;
 
 use clap::Args;
 
@@ -481,54 +482,34 @@ impl MethodArgs {
     fn apply(&self, config: RunConfig) -> Result<RunConfig> {
         let float = |value: Option<f64>| value.map(toml::Value::from);
         let count = |value: Option<usize>| value.map(|v| toml::Value::from(v as i64));
-        set_aliases(config, AliasedTable::Method, [
-            ("temperature", "temperature", float(self.temperature)),
-            ("projector-hidden", "projector.hidden", count(self.projector_hidden)),
-            ("projector-dim", "projector.output", count(self.projector_dim)),
-            ("projector-batch-norm", "projector.batch_norm", self.projector_batch_norm.map(toml::Value::from)),
-            ("predictor-hidden", "predictor_hidden", count(self.predictor_hidden)),
-            ("base-momentum", "base_momentum", float(self.base_momentum)),
-            ("invariance-weight", "invariance_weight", float(self.invariance_weight)),
-            ("variance-weight", "variance_weight", float(self.variance_weight)),
-            ("covariance-weight", "covariance_weight", float(self.covariance_weight)),
-            ("barlow-lambda", "lambda", float(self.barlow_lambda)),
+        set_aliases(config, [
+            ("--temperature", float(self.temperature)),
+            ("--projector-hidden", count(self.projector_hidden)),
+            ("--projector-dim", count(self.projector_dim)),
+            ("--projector-batch-norm", self.projector_batch_norm.map(toml::Value::from)),
+            ("--predictor-hidden", count(self.predictor_hidden)),
+            ("--base-momentum", float(self.base_momentum)),
+            ("--invariance-weight", float(self.invariance_weight)),
+            ("--variance-weight", float(self.variance_weight)),
+            ("--covariance-weight", float(self.covariance_weight)),
+            ("--barlow-lambda", float(self.barlow_lambda)),
         ])
     }
 }
 
-/// A table whose keys have flags: `[method]`, or `[model.encoder]`.
-#[derive(Debug, Clone, Copy)]
-enum AliasedTable {
-    Method,
-    Encoder,
-}
-
-impl AliasedTable {
-    /// The table's dotted key.
-    fn key(self) -> &'static str {
-        match self {
-            AliasedTable::Method => "method",
-            AliasedTable::Encoder => "model.encoder",
-        }
-    }
-
-    /// The flag that picks the table's variant, with the variant `config` has.
-    fn chosen(self, config: &RunConfig) -> String {
-        match self {
-            AliasedTable::Method => format!("--method {}", config.method.name()),
-            AliasedTable::Encoder => format!("--encoder {}", config.model.encoder.name()),
-        }
-    }
-}
-
-/// `config` with each `(flag, key, value)` given, where a flag is the alias of a key of
-/// `table`, set as `--set TABLE.KEY` sets it; a flag whose key the chosen method or encoder
-/// lacks is refused by name.
-fn set_aliases<const N: usize>(mut config: RunConfig, table: AliasedTable, aliases: [(&str, &str, Option<toml::Value>); N]) -> Result<RunConfig> {
-    for (flag, key, value) in aliases {
+/// `config` with each `(flag, value)` given, where a flag is the alias of a key of the
+/// `[method]` or `[model.encoder]` table (`flags::key_of`), set as `--set KEY` sets it; a flag
+/// whose key the chosen method or encoder lacks is refused by name.
+fn set_aliases<const N: usize>(mut config: RunConfig, aliases: [(&str, Option<toml::Value>); N]) -> Result<RunConfig> {
+    for (flag, value) in aliases {
         let Some(value) = value else { continue };
-        let chosen = table.chosen(&config);
-        config = config.set(&format!("{}.{key}", table.key()), &value.to_string()).map_err(|_| Error::Config(format!("--{flag} does not apply to {chosen}")))?;
+        let key = key_of(flag);
+        let chosen = if key.starts_with("model.encoder.") {
+            format!("--encoder {}", config.model.encoder.name())
+        } else {
+            format!("--method {}", config.method.name())
+        };
+        config = config.set(key, &value.to_string()).map_err(|_| Error::Config(format!("{flag} does not apply to {chosen}")))?;
     }
     Ok(config)
 }
@@ -562,10 +543,10 @@ impl EncoderArgs {
             return Err(Error::Config(format!("--filters takes three numbers A,B,C, got {}", self.filters.len())));
         }
         let list = |values: &[usize]| (!values.is_empty()).then(|| toml::Value::Array(values.iter().map(|&v| toml::Value::from(v as i64)).collect()));
-        set_aliases(config, AliasedTable::Encoder, [
-            ("resnet-width", "width", self.resnet_width.map(|v| toml::Value::from(v as i64))),
-            ("resnet-blocks", "blocks", list(&self.resnet_blocks)),
-            ("filters", "filters", list(&self.filters)),
+        set_aliases(config, [
+            ("--resnet-width", self.resnet_width.map(|v| toml::Value::from(v as i64))),
+            ("--resnet-blocks", list(&self.resnet_blocks)),
+            ("--filters", list(&self.filters)),
         ])
     }
 }
@@ -620,20 +601,20 @@ impl AugmentArgs {
     fn apply(&self, config: RunConfig) -> Result<RunConfig> {
         let float = |value: Option<f64>| value.map(toml::Value::from);
         let pair = |value: Option<Pair>| value.map(|Pair(low, high)| toml::Value::from(vec![low, high]));
-        set_aliases(config, AliasedTable::Method, [
-            ("crop-scale", "augment.crop_scale", pair(self.crop_scale)),
-            ("rotation-degrees", "augment.rotation_degrees", float(self.rotation_degrees)),
-            ("shear-degrees", "augment.shear_degrees", float(self.shear_degrees)),
-            ("translate", "augment.translate", float(self.translate)),
-            ("horizontal-flip", "augment.horizontal_flip", self.horizontal_flip.map(toml::Value::from)),
-            ("brightness", "augment.brightness", float(self.brightness)),
-            ("contrast", "augment.contrast", float(self.contrast)),
-            ("jitter-probability", "augment.jitter_probability", float(self.jitter_probability)),
-            ("blur-probability", "augment.blur_probability", float(self.blur_probability)),
-            ("blur-sigma", "augment.blur_sigma", pair(self.blur_sigma)),
-            ("noise-std", "augment.noise_std", float(self.noise_std)),
-            ("erase-probability", "augment.erase_probability", float(self.erase_probability)),
-            ("erase-scale", "augment.erase_scale", pair(self.erase_scale)),
+        set_aliases(config, [
+            ("--crop-scale", pair(self.crop_scale)),
+            ("--rotation-degrees", float(self.rotation_degrees)),
+            ("--shear-degrees", float(self.shear_degrees)),
+            ("--translate", float(self.translate)),
+            ("--horizontal-flip", self.horizontal_flip.map(toml::Value::from)),
+            ("--brightness", float(self.brightness)),
+            ("--contrast", float(self.contrast)),
+            ("--jitter-probability", float(self.jitter_probability)),
+            ("--blur-probability", float(self.blur_probability)),
+            ("--blur-sigma", pair(self.blur_sigma)),
+            ("--noise-std", float(self.noise_std)),
+            ("--erase-probability", float(self.erase_probability)),
+            ("--erase-scale", pair(self.erase_scale)),
         ])
     }
 }

@@ -1,5 +1,6 @@
-//! The flag of each setting that has one, so that an error naming a key (`data.labels`) is
-//! shown with the flag the user typed (`--labels`); the library names keys only.
+//! The flag of each setting that has one: the method's and encoder's flags are aliases of
+//! these keys, and an error naming a key (`data.labels`) is shown with the flag the user
+//! typed (`--labels`); the library names keys only.
 
 use crate::error::{Error, Invalid};
 
@@ -24,12 +25,26 @@ const FLAGS: &[(&str, &str)] = &[
     ("method.temperature", "--temperature"),
     ("method.projector.hidden", "--projector-hidden"),
     ("method.projector.output", "--projector-dim"),
+    ("method.projector.batch_norm", "--projector-batch-norm"),
     ("method.predictor_hidden", "--predictor-hidden"),
     ("method.base_momentum", "--base-momentum"),
     ("method.invariance_weight", "--invariance-weight"),
     ("method.variance_weight", "--variance-weight"),
     ("method.covariance_weight", "--covariance-weight"),
     ("method.lambda", "--barlow-lambda"),
+    ("method.augment.crop_scale", "--crop-scale"),
+    ("method.augment.rotation_degrees", "--rotation-degrees"),
+    ("method.augment.shear_degrees", "--shear-degrees"),
+    ("method.augment.translate", "--translate"),
+    ("method.augment.horizontal_flip", "--horizontal-flip"),
+    ("method.augment.brightness", "--brightness"),
+    ("method.augment.contrast", "--contrast"),
+    ("method.augment.jitter_probability", "--jitter-probability"),
+    ("method.augment.blur_probability", "--blur-probability"),
+    ("method.augment.blur_sigma", "--blur-sigma"),
+    ("method.augment.noise_std", "--noise-std"),
+    ("method.augment.erase_probability", "--erase-probability"),
+    ("method.augment.erase_scale", "--erase-scale"),
     ("semi.threshold", "--threshold"),
     ("semi.unlabeled_ratio", "--unlabeled-ratio"),
     ("semi.unlabeled_weight", "--unlabeled-weight"),
@@ -47,12 +62,14 @@ pub fn flag_of(key: &str) -> Option<String> {
     if let Some((_, flag)) = FLAGS.iter().find(|(k, _)| *k == key) {
         return Some((*flag).to_owned());
     }
-    if let Some(augment) = key.strip_prefix("method.augment.") {
-        return Some(format!("--{}", augment.replace('_', "-")));
-    }
     let (phase, setting) = key.strip_prefix("semi.training.").map(|s| ("semi", s)).or_else(|| key.split_once('.'))?;
     let (_, flag) = PHASE_FLAGS.iter().find(|(k, _)| *k == setting)?;
     ["pretext", "downstream", "semi"].contains(&phase).then(|| format!("--{phase}-{flag}"))
+}
+
+/// The key that `flag`, an alias of a method's or an encoder's key, sets.
+pub fn key_of(flag: &str) -> &'static str {
+    FLAGS.iter().find(|(_, f)| *f == flag).map(|(key, _)| *key).unwrap_or_else(|| panic!("{flag} is in the table of flags"))
 }
 
 /// The error as the command line shows it: a setting by its flag, with its key for config
@@ -93,7 +110,7 @@ mod tests {
         });
         let tables: Vec<toml::Value> = configs.map(|c| toml::Value::try_from(c).unwrap()).collect();
         let phases = ["pretext", "downstream", "semi.training"].iter().flat_map(|phase| PHASE_FLAGS.iter().map(move |(key, _)| format!("{phase}.{key}")));
-        let keys = FLAGS.iter().map(|(key, _)| key.to_string()).chain(phases).chain(["method.augment.crop_scale".to_string()]);
+        let keys = FLAGS.iter().map(|(key, _)| key.to_string()).chain(phases);
         for key in keys {
             let flag = flag_of(&key).unwrap();
             assert!(flags.contains(&flag), "{flag} (for {key}) is not a flag");
