@@ -20,7 +20,7 @@ use crate::eval::confusion::ConfusionMatrix;
 pub use crate::eval::features::encode;
 use crate::eval::features::INFERENCE_BATCH;
 use crate::eval::knn;
-use crate::eval::monitor::{COLLAPSE_BELOW, FeatureMonitor};
+use crate::eval::monitor::{COLLAPSE_BELOW, FEATURE_SPREAD, FeatureMonitor};
 use crate::eval::predict::{Predictions, evaluate as evaluate_on, predict};
 use crate::eval::protocols::{Protocol, ProtocolResult};
 use crate::methods::{Method, PretextData, PretextMethod, PretextModel, WithMethod};
@@ -29,7 +29,7 @@ use crate::model::encoders::Encoder;
 use crate::model::heads::FeatureNorm;
 use crate::train::checkpoint::Checkpoints;
 use crate::train::live_log::RunLogs;
-use crate::train::history::{EpochMeasures, EpochRecord};
+use crate::train::history::{EpochRecord, Measures, VAL_ACCURACY, VAL_LOSS};
 use crate::train::optimizer::TrainConfig;
 use crate::train::trainer::{PhaseRng, Trainer};
 use crate::semi::SemiMethod;
@@ -230,15 +230,15 @@ pub struct Pretrained {
 }
 
 impl Pretrained {
-    /// The latest value `pick` finds in the history (the monitor does not measure every epoch).
-    pub fn last_measured(&self, pick: fn(&EpochRecord) -> Option<f64>) -> Option<f64> {
-        self.history.iter().rev().find_map(pick)
+    /// The latest value named `name` in the history (the monitor does not measure every epoch).
+    pub fn last_measured(&self, name: &str) -> Option<f64> {
+        self.history.iter().rev().find_map(|record| record.get(name))
     }
 
     /// The last measured feature spread when it is below [`COLLAPSE_BELOW`]: the encoder's
     /// features all point one way, and whatever is trained on them will be poor.
     pub fn collapse(&self) -> Option<f64> {
-        self.last_measured(|r| r.feature_std).filter(|&spread| spread < COLLAPSE_BELOW)
+        self.last_measured(FEATURE_SPREAD).filter(|&spread| spread < COLLAPSE_BELOW)
     }
 }
 
@@ -350,7 +350,7 @@ fn initial_classifier(config: &RunConfig, encoder: Encoder, features: Option<&Fe
 }
 
 /// Loss and accuracy on `val` (when there is one) of the model after an epoch.
-fn validation<M, B>(val: Option<&B>, batch_size: usize) -> impl FnMut(&M, usize) -> EpochMeasures
+fn validation<M, B>(val: Option<&B>, batch_size: usize) -> impl FnMut(&M, usize) -> Measures
 where
     B: BatchSource,
     M: Logits<B::Input>,
@@ -359,9 +359,9 @@ where
         Some(val) => {
             let model = model.valid();
             let eval = evaluate_on(&model, val, batch_size, &crate::device::of(&model));
-            EpochMeasures { val_loss: Some(eval.loss), val_accuracy: Some(eval.accuracy), ..EpochMeasures::default() }
+            [(VAL_LOSS, eval.loss), (VAL_ACCURACY, eval.accuracy)].into_iter().collect()
         }
-        None => EpochMeasures::default(),
+        None => Measures::default(),
     }
 }
 

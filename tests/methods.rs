@@ -6,6 +6,7 @@ mod common;
 
 use burn::tensor::Device;
 use pretext::config::{Count, Preset, RunConfig};
+use pretext::eval::monitor::{FEATURE_SPREAD, KNN_ACCURACY};
 use pretext::methods::MethodName;
 use pretext::model::encoders::EncoderConfig;
 use pretext::model::encoders::resnet::ResNetConfig;
@@ -41,9 +42,9 @@ fn check_method(method: MethodName) {
     assert!(last.is_finite() && last < first, "{method}: loss {first} -> {last}");
     assert!(common::parameter_values(pretrained.model.encoder()).iter().all(|v| v.is_finite()), "{method}: non-finite encoder weights");
     for record in history {
-        let knn = record.knn_accuracy.expect("monitor measures every epoch");
+        let knn = record.get(KNN_ACCURACY).expect("monitor measures every epoch");
         assert!(knn > 0.3, "{method}: k-NN accuracy {knn} at epoch {} (chance 0.1)", record.epoch);
-        assert!(record.feature_std.is_some_and(|s| s > 0.0));
+        assert!(record.get(FEATURE_SPREAD).is_some_and(|s| s > 0.0));
     }
     assert!(pretrained.collapse().is_none(), "{method}: collapsed");
 }
@@ -95,7 +96,7 @@ fn a_collapsed_encoder_is_named_in_the_metrics() {
     let mut pretrained = pipeline::pretrain(&RunConfig { pretext: TrainConfig { epochs: 1, ..config.pretext.clone() }, ..config.clone() }, &data, &Session::default()).unwrap();
     assert!(pretrained.collapse().is_none());
     // The spread a collapsed encoder shows: every feature vector pointing the same way.
-    pretrained.history.last_mut().unwrap().feature_std = Some(0.001);
+    pretrained.history.last_mut().unwrap().measured.set(FEATURE_SPREAD, 0.001);
     assert_eq!(pretrained.collapse(), Some(0.001));
     let dir = tempfile::tempdir().unwrap();
     let folder = RunFolder::create(dir.path(), false).unwrap();

@@ -9,6 +9,8 @@ use pretext::config::{Count, Preset, RunConfig};
 use pretext::eval::protocols::Protocol;
 use pretext::pipeline::{self, Probed, RunData, Session};
 use pretext::semi::SemiMethod;
+use pretext::semi::pseudo_labels::{MASK_RATE, PSEUDO_LABEL_ACCURACY};
+use pretext::train::history::VAL_ACCURACY;
 
 use common::{assert_success, pretext, stderr};
 
@@ -46,12 +48,12 @@ fn fixmatch_and_distillation_on_real_mnist() {
     let history = &fixmatch.history;
     assert_eq!(history.len(), 4);
     assert!(common::parameter_values(&fixmatch.model).iter().all(|v| v.is_finite()), "non-finite weights");
-    let (first, last) = (history[0].val_accuracy.unwrap(), history[3].val_accuracy.unwrap());
+    let (first, last) = (history[0].get(VAL_ACCURACY).unwrap(), history[3].get(VAL_ACCURACY).unwrap());
     assert!(last > first, "validation accuracy {first} -> {last}");
     let end = test_accuracy(&fixmatch, &data);
     assert!(end > start + 0.02, "test accuracy {start} -> {end}");
     for record in history {
-        let (mask, right) = (record.mask_rate.unwrap(), record.pseudo_label_accuracy.unwrap());
+        let (mask, right) = (record.get(MASK_RATE).unwrap(), record.get(PSEUDO_LABEL_ACCURACY).unwrap());
         assert!(mask > 0.0 && mask < 1.0 && right > 0.8, "epoch {}: mask rate {mask}, pseudo-label accuracy {right}", record.epoch);
     }
 
@@ -59,8 +61,9 @@ fn fixmatch_and_distillation_on_real_mnist() {
     let distilled = pipeline::semi_supervise(&config, SemiMethod::Distill, scratch.model.clone(), &encoder, &data, &Session::default()).unwrap();
     let teacher = pipeline::evaluate(&scratch.model, &data.unlabeled, data.num_classes(), data.pixels).evaluation().accuracy;
     for record in &distilled.history {
-        assert_eq!(record.mask_rate, Some(1.0));
-        assert!((record.pseudo_label_accuracy.unwrap() - teacher).abs() < 1e-12, "{:?} vs the teacher's {teacher}", record.pseudo_label_accuracy);
+        assert_eq!(record.get(MASK_RATE), Some(1.0));
+        let right = record.get(PSEUDO_LABEL_ACCURACY).unwrap();
+        assert!((right - teacher).abs() < 1e-12, "{right} vs the teacher's {teacher}");
     }
     let student = test_accuracy(&distilled, &data);
     // Four epochs from a fresh head on a random encoder (0.1 by chance) come close to the teacher.

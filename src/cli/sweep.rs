@@ -7,6 +7,7 @@ use crate::cli::DataDirArg;
 use crate::cli::args::{ClassifierArgs, ConfigArgs, MethodArgs, SemiArgs};
 use crate::config::{Count, DataConfig, RunConfig};
 use crate::error::{Error, Result};
+use crate::eval::monitor::{FEATURE_SPREAD, KNN_ACCURACY};
 use crate::eval::protocols::Protocol;
 use crate::eval::sweep::{NO_METHOD, SweepRow, best_per_budget, markdown, summarize};
 use crate::methods::MethodName;
@@ -153,9 +154,9 @@ impl PretrainingRow {
             seed,
             method: method.to_string(),
             seconds,
-            final_loss: pretrained.last_measured(|r| Some(r.loss)),
-            final_knn_accuracy: pretrained.last_measured(|r| r.knn_accuracy),
-            final_feature_std: pretrained.last_measured(|r| r.feature_std),
+            final_loss: pretrained.history.last().map(|r| r.loss),
+            final_knn_accuracy: pretrained.last_measured(KNN_ACCURACY),
+            final_feature_std: pretrained.last_measured(FEATURE_SPREAD),
             collapsed: pretrained.collapse().is_some(),
         }
     }

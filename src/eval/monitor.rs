@@ -14,7 +14,7 @@ use crate::eval::features::encode;
 use crate::eval::knn::{KnnConfig, knn_accuracy};
 use crate::model::encoders::Encoder;
 use crate::model::norms::l2_normalize;
-use crate::train::history::EpochMeasures;
+use crate::train::history::Measures;
 
 /// When and on what the pretext phase is watched.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,11 @@ impl Default for MonitorConfig {
 /// spread over many directions; collapsed ones all point the same way (spread 0).
 pub const COLLAPSE_BELOW: f64 = 0.05;
 
+/// The k-NN accuracy of the encoder's features on the monitor images, as histories name it.
+pub const KNN_ACCURACY: &str = "knn_accuracy";
+/// The spread of the encoder's normalised features on the monitor images (near 0: collapse).
+pub const FEATURE_SPREAD: &str = "feature_std";
+
 /// Measures an encoder on a fixed labelled set.
 #[derive(Debug)]
 pub struct FeatureMonitor {
@@ -58,18 +63,14 @@ impl FeatureMonitor {
     }
 
     /// k-NN accuracy and feature spread after `epoch`, when one is due.
-    pub fn measure(&self, encoder: &Encoder, epoch: usize) -> EpochMeasures {
+    pub fn measure(&self, encoder: &Encoder, epoch: usize) -> Measures {
         let due = self.every > 0 && (epoch % self.every == 0 || epoch == self.epochs);
         if !due || self.bank.is_empty() || self.queries.is_empty() {
-            return EpochMeasures::default();
+            return Measures::default();
         }
         let bank = encode(encoder, &self.bank, self.classes, self.pixels);
         let queries = encode(encoder, &self.queries, self.classes, self.pixels);
-        EpochMeasures {
-            knn_accuracy: Some(knn_accuracy(&bank, &queries, self.classes, self.knn)),
-            feature_std: Some(feature_spread(queries.features().clone())),
-            ..EpochMeasures::default()
-        }
+        [(KNN_ACCURACY, knn_accuracy(&bank, &queries, self.classes, self.knn)), (FEATURE_SPREAD, feature_spread(queries.features().clone()))].into_iter().collect()
     }
 }
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::eval::protocols::{Protocol, ProtocolResult};
+use crate::eval::monitor::KNN_ACCURACY;
 use crate::train::history::EpochRecord;
 
 /// How many falls in a row, at the k-NN monitor's last measurements, make a sign.
@@ -125,7 +126,7 @@ fn with_messages<S: serde::Serializer>(signs: &[Sign], serializer: S) -> Result<
 /// The k-NN curve's last measurements when each fell from the one before, [`FALLS_IN_A_ROW`]
 /// times or more.
 fn knn_falling(history: &[EpochRecord]) -> Option<Sign> {
-    let measured: Vec<(usize, f64)> = history.iter().filter_map(|r| r.knn_accuracy.map(|a| (r.epoch, a))).collect();
+    let measured: Vec<(usize, f64)> = history.iter().filter_map(|r| r.get(KNN_ACCURACY).map(|a| (r.epoch, a))).collect();
     let falls = measured.windows(2).rev().take_while(|pair| pair[1].1 < pair[0].1).count();
     (falls >= FALLS_IN_A_ROW).then(|| {
         let fallen = &measured[measured.len() - falls - 1..];
@@ -185,19 +186,7 @@ mod tests {
     use super::*;
 
     fn epoch(epoch: usize, knn: Option<f64>) -> EpochRecord {
-        EpochRecord {
-            epoch,
-            loss: 1.0,
-            accuracy: None,
-            val_loss: None,
-            val_accuracy: None,
-            knn_accuracy: knn,
-            feature_std: None,
-            mask_rate: None,
-            pseudo_label_accuracy: None,
-            learning_rate: 0.1,
-            seconds: 1.0,
-        }
+        EpochRecord { epoch, loss: 1.0, measured: knn.map(|knn| (KNN_ACCURACY, knn)).into_iter().collect(), learning_rate: 0.1, seconds: 1.0 }
     }
 
     fn result(protocol: Protocol, test_accuracy: f64) -> ProtocolResult {

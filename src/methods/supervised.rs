@@ -8,6 +8,7 @@ use crate::data::batch::Batch;
 use crate::eval::predict::argmax_rows;
 use crate::methods::losses::cross_entropy;
 use crate::model::classifier::{Classifier, Logits};
+use crate::train::history::ACCURACY;
 use crate::train::step::{StepOutput, Tally, TrainStep};
 
 /// Cross-entropy of `logits` against `targets`, and how many rows the logits classify right.
@@ -15,7 +16,7 @@ pub fn classification_step(logits: Tensor<2>, targets: &[usize]) -> StepOutput {
     let [_, classes] = logits.dims();
     let predicted = argmax_rows(&logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits"), classes);
     let correct = predicted.iter().zip(targets).filter(|(p, t)| p == t).count();
-    StepOutput { loss: cross_entropy(logits, targets), accuracy: Some(Tally { hits: correct, of: targets.len() }), pseudo_labels: None }
+    StepOutput::loss(cross_entropy(logits, targets)).with(ACCURACY, Tally { hits: correct, of: targets.len() })
 }
 
 impl TrainStep<Tensor<2>> for Linear {

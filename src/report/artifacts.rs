@@ -29,7 +29,7 @@ use crate::eval::payoff::Payoff;
 use crate::eval::protocols::{ProtocolResult, markdown_table};
 use crate::eval::predict::Predictions;
 use crate::files::{remove_folder, write_atomically};
-use crate::eval::monitor::COLLAPSE_BELOW;
+use crate::eval::monitor::{COLLAPSE_BELOW, FEATURE_SPREAD, KNN_ACCURACY};
 use crate::pipeline::{Pretrained, Probed};
 use crate::data::batch::FeatureBatches;
 use crate::eval::pca::pca_project;
@@ -37,8 +37,9 @@ use crate::data::images::Tile;
 use crate::report::plots::{confusion_matrix, embedding, image_grid, training_curves};
 use crate::methods::MethodConfig;
 use crate::semi::SemiMethod;
-use crate::report::csv_file::write_rows;
+use crate::semi::pseudo_labels::{MASK_RATE, PSEUDO_LABEL_ACCURACY};
 use crate::report::metrics::{DownstreamMetrics, Metrics, PhaseMetrics, PretextMetrics, SemiEpoch, SemiMetrics, TestMetrics};
+use crate::train::history::write_csv;
 use crate::train::live_log::history_file;
 
 /// File name of the pretext model's weights.
@@ -296,7 +297,7 @@ impl RunFolder {
     /// recorded in `metrics.json` and named on stderr.
     pub fn write_pretext(&self, pretrained: &Pretrained, method: &MethodConfig, images: &LabeledImages) -> Result<()> {
         pretrained.model.save(&self.path(PRETEXT_WEIGHTS))?;
-        write_rows(&pretrained.history, &self.path(&history_file("pretext")))?;
+        write_csv(&pretrained.history, &self.path(&history_file("pretext")))?;
         let name = method.name();
         training_curves(&self.path("pretext_curves.png"), &format!("Pretext training: {name}"), &pretrained.history)?;
         if let Some(figure) = method.figure(images) {
@@ -306,8 +307,8 @@ impl RunFolder {
         let metrics = PretextMetrics {
             phase: PhaseMetrics::of(&pretrained.history),
             method: name.to_string(),
-            final_knn_accuracy: pretrained.last_measured(|r| r.knn_accuracy),
-            final_feature_std: pretrained.last_measured(|r| r.feature_std),
+            final_knn_accuracy: pretrained.last_measured(KNN_ACCURACY),
+            final_feature_std: pretrained.last_measured(FEATURE_SPREAD),
             collapsed: pretrained.collapse().is_some(),
         };
         if let Some(spread) = pretrained.collapse() {
@@ -319,7 +320,7 @@ impl RunFolder {
     /// Weights, history and curves of the downstream phase.
     pub fn write_downstream(&self, probed: &Probed) -> Result<()> {
         crate::model::weights::save(&probed.model, &self.path(CLASSIFIER_WEIGHTS))?;
-        write_rows(&probed.history, &self.path(&history_file("downstream")))?;
+        write_csv(&probed.history, &self.path(&history_file("downstream")))?;
         training_curves(&self.path("downstream_curves.png"), "Downstream: classifier trained on the labelled images", &probed.history)?;
         let metrics = DownstreamMetrics { phase: PhaseMetrics::of(&probed.history), restored_epoch: probed.restored_epoch };
         self.update_metrics(|m| m.downstream = Some(metrics))
@@ -329,15 +330,15 @@ impl RunFolder {
     /// keeps (it replaces the downstream one in `classifier.safetensors`).
     pub fn write_semi(&self, semi: &Probed, method: SemiMethod) -> Result<()> {
         crate::model::weights::save(&semi.model, &self.path(CLASSIFIER_WEIGHTS))?;
-        write_rows(&semi.history, &self.path(&history_file("semi")))?;
+        write_csv(&semi.history, &self.path(&history_file("semi")))?;
         let title = format!("Semi-supervised ({method}): labelled and unlabeled images");
         training_curves(&self.path("semi_curves.png"), &title, &semi.history)?;
         let metrics = SemiMetrics {
             phase: PhaseMetrics::of(&semi.history),
             method: method.to_string(),
             restored_epoch: semi.restored_epoch,
-            final_mask_rate: semi.history.last().and_then(|r| r.mask_rate),
-            final_pseudo_label_accuracy: semi.history.last().and_then(|r| r.pseudo_label_accuracy),
+            final_mask_rate: semi.history.last().and_then(|r| r.get(MASK_RATE)),
+            final_pseudo_label_accuracy: semi.history.last().and_then(|r| r.get(PSEUDO_LABEL_ACCURACY)),
             per_epoch: semi.history.iter().map(SemiEpoch::from).collect(),
         };
         self.update_metrics(|m| m.semi = Some(metrics))

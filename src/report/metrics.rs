@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::payoff::Payoff;
 use crate::eval::protocols::ProtocolResult;
-use crate::train::history::EpochRecord;
+use crate::semi::pseudo_labels::{MASK_RATE, PSEUDO_LABEL_ACCURACY};
+use crate::train::history::{ACCURACY, EpochRecord, VAL_ACCURACY, VAL_LOSS};
 
 /// The whole file; a section a run has not reached yet is absent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -61,9 +62,9 @@ impl PhaseMetrics {
         Self {
             epochs_run: history.len(),
             final_loss: last.map(|r| r.loss),
-            final_accuracy: last.and_then(|r| r.accuracy),
-            final_val_loss: last.and_then(|r| r.val_loss),
-            final_val_accuracy: last.and_then(|r| r.val_accuracy),
+            final_accuracy: last.and_then(|r| r.get(ACCURACY)),
+            final_val_loss: last.and_then(|r| r.get(VAL_LOSS)),
+            final_val_accuracy: last.and_then(|r| r.get(VAL_ACCURACY)),
         }
     }
 }
@@ -134,10 +135,10 @@ impl From<&EpochRecord> for SemiEpoch {
         Self {
             epoch: r.epoch,
             loss: r.loss,
-            accuracy: r.accuracy,
-            val_accuracy: r.val_accuracy,
-            mask_rate: r.mask_rate,
-            pseudo_label_accuracy: r.pseudo_label_accuracy,
+            accuracy: r.get(ACCURACY),
+            val_accuracy: r.get(VAL_ACCURACY),
+            mask_rate: r.get(MASK_RATE),
+            pseudo_label_accuracy: r.get(PSEUDO_LABEL_ACCURACY),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::data::images::{ImageShape, Tile};
 use crate::error::{Error, Result};
 use crate::eval::confusion::ConfusionMatrix;
 use crate::eval::sweep::{SweepCell, row_names};
-use crate::train::history::EpochRecord;
+use crate::train::history::{EpochRecord, measured_names};
 
 /// Bundled so figures look the same everywhere, with no system font lookup.
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -93,39 +93,57 @@ pub fn image_grid(path: &Path, title: &str, tiles: &[Tile], shape: ImageShape, c
     root.present().map_err(|e| plot_error(path, e))
 }
 
-/// Loss and accuracy per epoch, side by side: training, validation and the k-NN monitor,
-/// each where the history has it.
+/// One chart of the training curves: a value and its validation counterpart (`loss` and
+/// `val_loss`), as Keras users plot them.
+#[derive(Debug, PartialEq)]
+struct CurvePanel<'a> {
+    /// The value's name, the chart's caption.
+    name: &'a str,
+    /// The names of the curves drawn on it, each a column of the history.
+    series: Vec<&'a str>,
+}
+
+/// A panel for the loss and one for each other value `history` recorded, in the order first
+/// measured; a `val_` value goes on the panel of the value it validates.
+fn curve_panels(history: &[EpochRecord]) -> Vec<CurvePanel<'_>> {
+    let mut panels = vec![CurvePanel { name: "loss", series: vec!["loss"] }];
+    for name in measured_names(history) {
+        let family = name.strip_prefix("val_").unwrap_or(name);
+        match panels.iter_mut().find(|panel| panel.name == family) {
+            Some(panel) => panel.series.push(name),
+            None => panels.push(CurvePanel { name: family, series: vec![name] }),
+        }
+    }
+    panels
+}
+
+/// Every value a phase recorded per epoch, a chart each (three to a row): training curves in
+/// blue, validation in red, the rest in the colours after them.
 pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Result<()> {
     register_font();
-    let root = BitMapBackend::new(path, (1100, 420)).into_drawing_area();
+    let panels = curve_panels(history);
+    let columns = panels.len().min(3);
+    let rows = panels.len().div_ceil(columns);
+    let root = BitMapBackend::new(path, (550 * columns as u32, 420 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
     let root = root.titled(title, (FONT_NAME, 22)).map_err(|e| plot_error(path, e))?;
-    let panels = root.split_evenly((1, 2));
     let epochs = history.len().max(2) as f64;
-    type Pick = fn(&EpochRecord) -> Option<f64>;
-    let metrics: [(&str, &[(&str, Pick, RGBColor)]); 2] = [
-        ("loss", &[("training", |r| Some(r.loss), BLUE), ("validation", |r| r.val_loss, RED)]),
-        ("accuracy", &[("training", |r| r.accuracy, BLUE), ("validation", |r| r.val_accuracy, RED), ("k-NN (monitor images)", |r| r.knn_accuracy, GREEN),
-            ("mask rate (unlabeled images pseudo-labelled)", |r| r.mask_rate, MAGENTA),
-            ("pseudo-label accuracy", |r| r.pseudo_label_accuracy, CYAN),
-        ]),
-    ];
-    for (panel, (name, series)) in panels.iter().zip(metrics) {
-        let values: Vec<f64> = history.iter().flat_map(|r| series.iter().map(|(_, pick, _)| pick(r))).flatten().filter(|v| v.is_finite()).collect();
+    let value = |record: &EpochRecord, name: &str| if name == "loss" { Some(record.loss) } else { record.get(name) };
+    for (area, panel) in root.split_evenly((rows, columns)).iter().zip(&panels) {
+        let values: Vec<f64> = history.iter().flat_map(|r| panel.series.iter().filter_map(|name| value(r, name))).filter(|v| v.is_finite()).collect();
         // A loss that falls over decades (the notebook's raw pixels start it near 100) is read
         // on a log scale: the values are drawn as log10 and the axis labelled with the values.
-        let log = name == "loss" && spans_decades(&values);
+        let log = panel.name == "loss" && spans_decades(&values);
         let scale = move |v: f64| if log { v.log10() } else { v };
         let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(scale(v)), hi.max(scale(v))));
-        // An empty panel (a two-view method with the monitor off has no accuracy) keeps axes.
         let (lo, hi) = match (lo < hi, values.is_empty()) {
             (true, _) => (lo, hi),
             (false, false) => (lo - 0.5, lo + 0.5),
             (false, true) => (0.0, 1.0),
         };
         let pad = (hi - lo) * 0.05;
-        let caption = if log { format!("{name} (log scale)") } else { name.to_string() };
-        let mut chart = ChartBuilder::on(panel)
+        let caption = if log { format!("{} (log scale)", panel.name) } else { panel.name.to_string() };
+        let mut chart = ChartBuilder::on(area)
             .margin(12)
             .caption(caption, (FONT_NAME, 18))
             .x_label_area_size(36)
@@ -141,15 +159,12 @@ pub fn training_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
             .label_style((FONT_NAME, 13))
             .draw()
             .map_err(|e| plot_error(path, e))?;
-        for &(label, pick, color) in series {
-            let points: Vec<(f64, f64)> = history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, scale(v)))).collect();
-            if points.is_empty() {
-                continue;
-            }
+        for (&name, color) in panel.series.iter().zip([BLUE, RED, GREEN, MAGENTA, CYAN].into_iter().cycle()) {
+            let points: Vec<(f64, f64)> = history.iter().filter_map(|r| value(r, name).map(|v| (r.epoch as f64, scale(v)))).collect();
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(|e| plot_error(path, e))?
-                .label(label)
+                .label(name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
         }
         draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
@@ -290,25 +305,28 @@ pub fn label_curves(path: &Path, cells: &[SweepCell]) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn record(epoch: usize, measured: &[(&'static str, f64)]) -> EpochRecord {
+        EpochRecord { epoch, loss: 3.0 - epoch as f64, measured: measured.iter().copied().collect(), learning_rate: 0.002, seconds: 1.0 }
+    }
+
     #[test]
-    fn curves_draw_a_history_without_any_accuracy() {
-        let record = |epoch| EpochRecord {
-            epoch,
-            loss: 3.0 - epoch as f64,
-            accuracy: None,
-            val_loss: None,
-            val_accuracy: None,
-            knn_accuracy: None,
-            feature_std: None,
-            mask_rate: None,
-            pseudo_label_accuracy: None,
-            learning_rate: 0.002,
-            seconds: 1.0,
-        };
+    fn each_value_recorded_gets_a_chart_with_its_validation_counterpart() {
+        let history = [record(1, &[("accuracy", 0.5), ("val_loss", 2.0), ("val_accuracy", 0.4)]), record(2, &[("accuracy", 0.6), ("knn_accuracy", 0.7)])];
+        let panels = curve_panels(&history);
+        let drawn: Vec<(&str, Vec<&str>)> = panels.into_iter().map(|p| (p.name, p.series)).collect();
+        assert_eq!(drawn, [("loss", vec!["loss", "val_loss"]), ("accuracy", vec!["accuracy", "val_accuracy"]), ("knn_accuracy", vec!["knn_accuracy"])]);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("curves.png");
-        training_curves(&path, "Pretext training: simclr", &[record(1), record(2)]).unwrap();
-        assert!(std::fs::metadata(&path).unwrap().len() > 0);
+        training_curves(&path, "Pretext training: rotation", &history).unwrap();
+        assert_eq!(image::image_dimensions(&path).unwrap(), (3 * 550, 420));
+    }
+
+    #[test]
+    fn curves_draw_a_history_of_the_loss_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("curves.png");
+        training_curves(&path, "Pretext training: simclr", &[record(1, &[]), record(2, &[])]).unwrap();
+        assert_eq!(image::image_dimensions(&path).unwrap(), (550, 420));
     }
 
     #[test]

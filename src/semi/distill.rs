@@ -11,7 +11,7 @@ use crate::eval::predict::argmax_rows;
 use crate::methods::losses::distillation;
 use crate::model::classifier::{Classifier, Logits};
 use crate::semi::batches::SemiInput;
-use crate::semi::fixmatch::tally;
+use crate::semi::pseudo_labels::PseudoLabels;
 use crate::semi::joint_step;
 use crate::train::step::{StepOutput, TrainStep};
 
@@ -40,7 +40,7 @@ impl TrainStep<SemiInput> for Distill {
         let teacher = teacher.expect("distillation batches carry the teacher's outputs");
         let [_, classes] = teacher.dims();
         let pseudo: Vec<Option<usize>> = argmax_rows(&teacher.clone().into_data().try_to_vec::<f32>().expect("f32 log-probabilities"), classes).into_iter().map(Some).collect();
-        let counts = tally(&pseudo, &truth);
+        let counts = PseudoLabels::tally(&pseudo, &truth);
         let loss = |logits| distillation(logits, teacher, self.temperature);
         joint_step(&self.student, (labelled, weak), &batch.targets, loss, self.unlabeled_weight, counts)
     }

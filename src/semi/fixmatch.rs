@@ -12,7 +12,8 @@ use crate::methods::losses::masked_cross_entropy;
 use crate::model::classifier::{Classifier, Logits};
 use crate::semi::batches::SemiInput;
 use crate::semi::joint_step;
-use crate::train::step::{PseudoLabels, StepOutput, Tally, TrainStep};
+use crate::semi::pseudo_labels::PseudoLabels;
+use crate::train::step::{StepOutput, TrainStep};
 
 /// The pseudo-label of each row of `probabilities` (`[n, classes]`, row-major): its most
 /// probable class (the first of ties) when that probability is at least `threshold` (compared
@@ -23,14 +24,6 @@ pub fn pseudo_labels(probabilities: &[f32], classes: usize, threshold: f64) -> V
         .zip(probabilities.chunks(classes))
         .map(|(class, row)| (row[class] >= threshold as f32).then_some(class))
         .collect()
-}
-
-/// How many of `pseudo` passed, and how many of those that have a known true label in `truth`
-/// equal it.
-pub fn tally(pseudo: &[Option<usize>], truth: &[Option<usize>]) -> PseudoLabels {
-    let passed = Tally { hits: pseudo.iter().flatten().count(), of: pseudo.len() };
-    let checked: Vec<bool> = pseudo.iter().zip(truth).filter_map(|(p, t)| Some(p.as_ref()? == t.as_ref()?)).collect();
-    PseudoLabels { passed, right: Tally { hits: checked.iter().filter(|&&right| right).count(), of: checked.len() } }
 }
 
 /// A classifier trained by FixMatch.
@@ -60,7 +53,7 @@ impl TrainStep<SemiInput> for FixMatch {
         let confidences = softmax(self.classifier.logits(weak).detach(), 1);
         let [_, classes] = confidences.dims();
         let pseudo = pseudo_labels(&confidences.into_data().try_to_vec::<f32>().expect("f32 probabilities"), classes, self.threshold);
-        let counts = tally(&pseudo, &truth);
+        let counts = PseudoLabels::tally(&pseudo, &truth);
         let loss = |logits| masked_cross_entropy(logits, &pseudo);
         joint_step(&self.classifier, (labelled, strong), &batch.targets, loss, self.unlabeled_weight, counts)
     }
@@ -82,6 +75,7 @@ mod tests {
     use crate::data::images::ImageShape;
     use crate::methods::supervised::classification_step;
     use crate::model::encoders::ModelConfig;
+    use crate::train::step::Tally;
 
     #[test]
     fn pseudo_labels_are_the_confident_argmax_and_tallied_against_known_truth() {
@@ -91,7 +85,7 @@ mod tests {
         assert_eq!(pseudo, [Some(0), Some(2), None, Some(1)]);
         assert_eq!(pseudo_labels(&probabilities, 3, 0.965), [None, None, None, Some(1)]);
         // True labels: right, wrong, (not passed), unknown.
-        let counts = tally(&pseudo, &[Some(0), Some(1), Some(1), None]);
+        let counts = PseudoLabels::tally(&pseudo, &[Some(0), Some(1), Some(1), None]);
         assert_eq!(counts.passed, Tally { hits: 3, of: 4 });
         assert_eq!(counts.right, Tally { hits: 1, of: 2 });
     }
@@ -109,6 +103,6 @@ mod tests {
         let labelled_only = classification_step(classifier.logits(labelled), &targets);
         let (got, want) = (out.loss.into_scalar::<f32>(), labelled_only.loss.into_scalar::<f32>());
         assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-        assert_eq!(out.pseudo_labels.unwrap().passed, Tally { hits: 0, of: 3 });
+        assert_eq!(out.tallies, [("accuracy", labelled_only.tallies[0].1), ("mask_rate", Tally { hits: 0, of: 3 }), ("pseudo_label_accuracy", Tally::default())]);
     }
 }

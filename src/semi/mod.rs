@@ -6,6 +6,7 @@
 pub mod batches;
 pub mod distill;
 pub mod fixmatch;
+pub mod pseudo_labels;
 
 use std::fmt;
 
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Invalid;
 use crate::methods::supervised::classification_step;
 use crate::model::classifier::{Classifier, Logits};
-use crate::train::step::{PseudoLabels, StepOutput};
+use crate::semi::pseudo_labels::PseudoLabels;
+use crate::train::step::StepOutput;
 use crate::train::optimizer::{Schedule, TrainConfig};
 use crate::transforms::RandAugmentConfig;
 
@@ -124,5 +126,5 @@ fn joint_step(
     let logits = classifier.logits(Tensor::cat(vec![labelled, unlabeled], 0));
     let supervised = classification_step(logits.clone().narrow(0, 0, labelled_rows), targets);
     let unlabeled = unlabeled_loss(logits.narrow(0, labelled_rows, unlabeled_rows));
-    StepOutput { loss: supervised.loss + unlabeled.mul_scalar(weight), accuracy: supervised.accuracy, pseudo_labels: Some(pseudo_labels) }
+    pseudo_labels.counted_in(StepOutput { loss: supervised.loss + unlabeled.mul_scalar(weight), ..supervised })
 }

@@ -19,7 +19,7 @@ use crate::model::weights;
 use crate::train::early_stopping::EarlyStopping;
 use crate::train::history::EpochRecord;
 use crate::train::optimizer::TrainConfig;
-use crate::train::step::{PseudoLabels, Tally};
+use crate::train::step::Tallies;
 
 const STATE: &str = "state.json";
 
@@ -40,10 +40,9 @@ pub struct Progress {
     pub steps_done: usize,
     /// Sum of the per-sample losses of those steps.
     pub loss_sum: f64,
-    /// Correct predictions of those steps, of the rows classified (models that classify).
-    pub accuracy: Option<Tally>,
-    /// Pseudo-labels of those steps (semi-supervised phases).
-    pub pseudo_labels: Option<PseudoLabels>,
+    /// What those steps counted, by name (accuracy, pseudo-labels).
+    #[serde(flatten)]
+    pub tallies: Tallies,
     /// Learning rate of the last step.
     pub learning_rate: f64,
     /// The phase ended (all epochs run, or early stopping).
@@ -229,6 +228,7 @@ mod tests {
     use rand::SeedableRng;
 
     use crate::train::optimizer::OptimizerKind;
+    use crate::train::step::Tally;
 
     fn settings() -> Settings {
         let config = TrainConfig { optimizer: OptimizerKind::Sgd, learning_rate: 0.1, momentum: 0.9, batch_size: 2, epochs: 3, ..TrainConfig::default() };
@@ -249,7 +249,8 @@ mod tests {
     fn state_after_one_step() -> PhaseState<Linear> {
         let (model, mut optimizer) = fresh();
         let model = step(model, &mut optimizer);
-        let progress = Progress { epochs_done: 1, loss_sum: 0.1 + 0.2, accuracy: Some(Tally { hits: 3, of: 4 }), ..Progress::default() };
+        let mut progress = Progress { epochs_done: 1, loss_sum: 0.1 + 0.2, ..Progress::default() };
+        progress.tallies.add("accuracy", Tally { hits: 3, of: 4 });
         PhaseState { model, optimizer, best: None, progress, augment_rng: ChaCha12Rng::seed_from_u64(4) }
     }
 
@@ -268,7 +269,8 @@ mod tests {
 
         assert_eq!(weights(&loaded.model), weights(&saved.model));
         assert_eq!(list_param_ids(&loaded.model), list_param_ids(&saved.model));
-        assert_eq!((loaded.progress.epochs_done, loaded.progress.loss_sum, loaded.progress.accuracy), (1, 0.1 + 0.2, Some(Tally { hits: 3, of: 4 })));
+        assert_eq!((loaded.progress.epochs_done, loaded.progress.loss_sum), (1, 0.1 + 0.2));
+        assert_eq!(loaded.progress.tallies, saved.progress.tallies);
         assert_eq!(loaded.augment_rng, saved.augment_rng);
         // The momentum buffers came back: the next step matches the uninterrupted one, and
         // differs from a step with a fresh optimizer.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::history::EpochRecord;
+use crate::train::history::{ACCURACY, EpochRecord, VAL_ACCURACY, VAL_LOSS};
 
 /// The quantity early stopping watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -23,9 +23,8 @@ impl Monitor {
     fn score(self, record: &EpochRecord) -> Option<f64> {
         match self {
             Monitor::Loss => Some(-record.loss),
-            Monitor::Accuracy => record.accuracy,
-            Monitor::ValLoss => record.val_loss.map(|l| -l),
-            Monitor::ValAccuracy => record.val_accuracy,
+            Monitor::Accuracy | Monitor::ValAccuracy => record.get(self.name()),
+            Monitor::ValLoss => record.get(self.name()).map(|l| -l),
         }
     }
 
@@ -33,9 +32,9 @@ impl Monitor {
     pub fn name(self) -> &'static str {
         match self {
             Monitor::Loss => "loss",
-            Monitor::Accuracy => "accuracy",
-            Monitor::ValLoss => "val_loss",
-            Monitor::ValAccuracy => "val_accuracy",
+            Monitor::Accuracy => ACCURACY,
+            Monitor::ValLoss => VAL_LOSS,
+            Monitor::ValAccuracy => VAL_ACCURACY,
         }
     }
 
@@ -121,7 +120,7 @@ mod tests {
     use super::*;
 
     fn record(epoch: usize, accuracy: f64) -> EpochRecord {
-        EpochRecord { epoch, loss: 1.0, accuracy: Some(accuracy), val_loss: None, val_accuracy: None, knn_accuracy: None, feature_std: None, mask_rate: None, pseudo_label_accuracy: None, learning_rate: 0.1, seconds: 0.0 }
+        EpochRecord { epoch, loss: 1.0, measured: [(ACCURACY, accuracy)].into_iter().collect(), learning_rate: 0.1, seconds: 0.0 }
     }
 
     fn stop_epoch(accuracies: &[f64], patience: usize) -> Option<usize> {
@@ -153,13 +152,13 @@ mod tests {
         let config = EarlyStoppingConfig { monitor: Monitor::ValLoss, patience: 1, restore_best: false };
         let mut stopping = EarlyStopping::new(config);
         let mut r = record(1, 0.0);
-        r.val_loss = Some(2.0);
+        r.measured.set(VAL_LOSS, 2.0);
         assert_eq!(stopping.update(&r), Verdict::Improved);
         r.epoch = 2;
-        r.val_loss = Some(1.0);
+        r.measured.set(VAL_LOSS, 1.0);
         assert_eq!(stopping.update(&r), Verdict::Improved);
         r.epoch = 3;
-        r.val_loss = Some(1.5);
+        r.measured.set(VAL_LOSS, 1.5);
         assert_eq!(stopping.update(&r), Verdict::Stop);
         assert_eq!(stopping.best_epoch(), 2);
     }

@@ -2,11 +2,10 @@
 //! TensorBoard) and an interrupted one keeps its curves: the history CSV, one flushed row per
 //! epoch, and optionally a TensorBoard event file.
 
-use std::fs::File;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::train::history::EpochRecord;
+use crate::train::history::{EpochRecord, write_csv};
 use crate::train::tensorboard::EventFile;
 
 /// The event file's name in its folder: TensorBoard reads the files whose name holds
@@ -47,8 +46,8 @@ pub struct LiveLog {
 /// A [`LiveLog`] open for writing.
 #[derive(Debug)]
 pub struct OpenLog {
-    csv: csv::Writer<File>,
-    path: PathBuf,
+    csv: PathBuf,
+    history: Vec<EpochRecord>,
     events: Option<EventFile>,
 }
 
@@ -56,7 +55,6 @@ impl LiveLog {
     /// Starts the files over with the epochs already run (`done`, from a checkpoint when a
     /// phase continues), so that they never hold an epoch twice.
     pub fn open(&self, done: &[EpochRecord]) -> Result<OpenLog> {
-        let csv = csv::Writer::from_path(&self.csv).map_err(|e| Error::csv(&self.csv, e))?;
         let events = match &self.tensorboard {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -64,17 +62,19 @@ impl LiveLog {
             }
             None => None,
         };
-        let mut log = OpenLog { csv, path: self.csv.clone(), events };
+        let mut log = OpenLog { csv: self.csv.clone(), history: Vec::new(), events };
         done.iter().try_for_each(|record| log.append(record))?;
         Ok(log)
     }
 }
 
 impl OpenLog {
-    /// Writes one epoch's row and scalars, flushed, so that they survive a kill.
+    /// Writes one epoch's row and scalars, so that they survive a kill. The CSV is written
+    /// whole each time: an epoch can measure a value the ones before it did not (the k-NN
+    /// monitor runs every few epochs), which adds a column.
     pub fn append(&mut self, record: &EpochRecord) -> Result<()> {
-        self.csv.serialize(record).map_err(|e| Error::csv(&self.path, e))?;
-        self.csv.flush().map_err(|e| Error::io(&self.path, e))?;
+        self.history.push(record.clone());
+        write_csv(&self.history, &self.csv)?;
         if let Some(events) = &mut self.events {
             events.write_scalars(record.epoch as i64, &record.scalars())?;
         }
@@ -87,19 +87,7 @@ mod tests {
     use super::*;
 
     fn record(epoch: usize, loss: f64) -> EpochRecord {
-        EpochRecord {
-            epoch,
-            loss,
-            accuracy: None,
-            val_loss: None,
-            val_accuracy: None,
-            knn_accuracy: Some(0.5),
-            feature_std: None,
-            mask_rate: None,
-            pseudo_label_accuracy: None,
-            learning_rate: 0.1,
-            seconds: 2.0,
-        }
+        EpochRecord { epoch, loss, measured: [("knn_accuracy", 0.5)].into_iter().collect(), learning_rate: 0.1, seconds: 2.0 }
     }
 
     #[test]
@@ -109,13 +97,13 @@ mod tests {
         let mut open = log.open(&[]).unwrap();
         open.append(&record(1, 0.9)).unwrap();
         open.append(&record(2, 0.8)).unwrap();
-        let header = "epoch,loss,accuracy,val_loss,val_accuracy,knn_accuracy,feature_std,mask_rate,pseudo_label_accuracy,learning_rate,seconds\n";
-        assert_eq!(std::fs::read_to_string(&log.csv).unwrap(), format!("{header}1,0.9,,,,0.5,,,,0.1,2.0\n2,0.8,,,,0.5,,,,0.1,2.0\n"));
+        let header = "epoch,loss,knn_accuracy,learning_rate,seconds\n";
+        assert_eq!(std::fs::read_to_string(&log.csv).unwrap(), format!("{header}1,0.9,0.5,0.1,2.0\n2,0.8,0.5,0.1,2.0\n"));
 
         // Continued from a checkpoint taken after epoch 1: epoch 2 is run again, not repeated.
         let mut open = log.open(&[record(1, 0.9)]).unwrap();
         open.append(&record(2, 0.7)).unwrap();
-        assert_eq!(std::fs::read_to_string(&log.csv).unwrap(), format!("{header}1,0.9,,,,0.5,,,,0.1,2.0\n2,0.7,,,,0.5,,,,0.1,2.0\n"));
+        assert_eq!(std::fs::read_to_string(&log.csv).unwrap(), format!("{header}1,0.9,0.5,0.1,2.0\n2,0.7,0.5,0.1,2.0\n"));
         let events = std::fs::read(dir.path().join("tb").join(EVENT_FILE)).unwrap();
         assert_eq!(events.windows(12).filter(|w| w == b"knn_accuracy").count(), 2);
     }

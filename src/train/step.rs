@@ -6,7 +6,8 @@ use std::ops::AddAssign;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::data::batch::Batch;
 
@@ -15,16 +16,21 @@ use crate::data::batch::Batch;
 pub struct StepOutput {
     /// The scalar loss to minimise.
     pub loss: Tensor<1>,
-    /// Labelled rows classified right, of those classified (models that classify).
-    pub accuracy: Option<Tally>,
-    /// How the unlabeled images were pseudo-labelled (semi-supervised steps).
-    pub pseudo_labels: Option<PseudoLabels>,
+    /// What else the step counted, by name (a classifier's `accuracy`, FixMatch's
+    /// `mask_rate`): the trainer sums each over the epoch and records its rate.
+    pub tallies: Vec<(&'static str, Tally)>,
 }
 
 impl StepOutput {
     /// A step that measures nothing but its loss.
     pub fn loss(loss: Tensor<1>) -> Self {
-        Self { loss, accuracy: None, pseudo_labels: None }
+        Self { loss, tallies: Vec::new() }
+    }
+
+    /// The step, also counting `tally` under `name`.
+    pub fn with(mut self, name: &'static str, tally: Tally) -> Self {
+        self.tallies.push((name, tally));
+        self
     }
 }
 
@@ -51,21 +57,45 @@ impl AddAssign for Tally {
     }
 }
 
-/// The diagnostics FixMatch users watch first: how many unlabeled images got a pseudo-label
-/// (passed the confidence threshold; the mask rate), and how many of those pseudo-labels are
-/// right, counted over the images whose true label is known (never used for training).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PseudoLabels {
-    /// Unlabeled images that passed the threshold, of all of them.
-    pub passed: Tally,
-    /// Pseudo-labels equal to the true label, of those passed whose label is known.
-    pub right: Tally,
+/// Tallies summed over the steps of an epoch, by name, in the order first counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tallies(IndexMap<String, Tally>);
+
+impl Tallies {
+    /// Adds `tally` to the sum named `name`.
+    pub fn add(&mut self, name: &str, tally: Tally) {
+        *self.0.entry(name.to_string()).or_default() += tally;
+    }
+
+    /// Each sum's rate, named, leaving out the sums that tested nothing.
+    pub fn rates(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.0.iter().filter_map(|(name, tally)| Some((name.as_str(), tally.rate()?)))
+    }
 }
 
-impl AddAssign for PseudoLabels {
-    fn add_assign(&mut self, other: Self) {
-        self.passed += other.passed;
-        self.right += other.right;
+impl<'de> Deserialize<'de> for Tallies {
+    /// Earlier releases' checkpoints stored `accuracy` (`null` when not counted) and FixMatch's
+    /// two tallies as one `pseudo_labels` entry: a phase they interrupted continues with them.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Tally(Tally),
+            PseudoLabels { passed: Tally, right: Tally },
+            Uncounted(()),
+        }
+        let mut tallies = Self::default();
+        for (name, stored) in IndexMap::<String, Stored>::deserialize(deserializer)? {
+            match stored {
+                Stored::Tally(tally) => tallies.add(&name, tally),
+                Stored::PseudoLabels { passed, right } => {
+                    tallies.add("mask_rate", passed);
+                    tallies.add("pseudo_label_accuracy", right);
+                }
+                Stored::Uncounted(()) => {}
+            }
+        }
+        Ok(tallies)
     }
 }
 
@@ -78,5 +108,25 @@ pub trait TrainStep<I>: Module {
     /// over all steps); BYOL moves its target network here.
     fn after_step(self, _progress: f64) -> Self {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_sum_by_name_and_an_earlier_releases_checkpoint_reads_into_them() {
+        let mut tallies = Tallies::default();
+        tallies.add("accuracy", Tally { hits: 1, of: 4 });
+        tallies.add("accuracy", Tally { hits: 2, of: 4 });
+        tallies.add("mask_rate", Tally { hits: 0, of: 0 });
+        assert_eq!(tallies.rates().collect::<Vec<_>>(), [("accuracy", 0.375)]);
+
+        let earlier = r#"{"accuracy":{"hits":3,"of":8},"pseudo_labels":{"passed":{"hits":1,"of":2},"right":{"hits":1,"of":1}}}"#;
+        let read: Tallies = serde_json::from_str(earlier).unwrap();
+        assert_eq!(read.rates().collect::<Vec<_>>(), [("accuracy", 0.375), ("mask_rate", 0.5), ("pseudo_label_accuracy", 1.0)]);
+        let uncounted: Tallies = serde_json::from_str(r#"{"accuracy":null,"pseudo_labels":null}"#).unwrap();
+        assert_eq!(uncounted, Tallies::default());
     }
 }

@@ -15,12 +15,12 @@ use crate::data::batch::BatchSource;
 use crate::error::{Error, Result};
 use crate::train::checkpoint::{Checkpoints, PhaseState, Progress, Settings};
 use crate::train::early_stopping::{EarlyStopping, Verdict};
-use crate::train::history::{EpochMeasures, EpochRecord};
+use crate::train::history::{EpochRecord, Measures};
 use crate::train::interrupt;
 use crate::train::live_log::LiveLog;
 use crate::train::optimizer::TrainConfig;
 use crate::train::progress::PhaseProgress;
-use crate::train::step::{StepOutput, Tally, TrainStep};
+use crate::train::step::{StepOutput, TrainStep};
 
 /// A trained model and how it got there.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl Trainer<'_> {
     where
         B: BatchSource,
         M: TrainStep<B::Input>,
-        F: FnMut(&M, usize) -> EpochMeasures,
+        F: FnMut(&M, usize) -> Measures,
     {
         let settings = Settings { config: self.config.clone(), samples: train.len() };
         let PhaseRng { shuffle: mut shuffle_rng, augment } = rng;
@@ -138,26 +138,21 @@ impl Trainer<'_> {
             let global_step = (epoch - 1) * steps_per_epoch + step;
             let learning_rate = config.learning_rate_at(global_step, steps_per_epoch);
             let model = state.model;
-            let (model, loss_value, accuracy, pseudo_labels) = self.out_of_memory_as_error(|| {
+            let (model, loss_value, tallies) = self.out_of_memory_as_error(|| {
                 let batch = train.training_batch(indices, &self.device, &mut state.augment_rng);
-                let StepOutput { loss, accuracy, pseudo_labels } = model.step(batch);
+                let StepOutput { loss, tallies } = model.step(batch);
                 let loss_value: f32 = loss.clone().into_scalar();
                 if !loss_value.is_finite() {
                     return Err(Error::Diverged { phase: self.phase, epoch, step: step + 1, loss: loss_value });
                 }
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 let model = state.optimizer.step(learning_rate, model, grads).after_step((global_step + 1) as f64 / total_steps);
-                Ok((model, loss_value, accuracy, pseudo_labels))
+                Ok((model, loss_value, tallies))
             })?;
             state.model = model;
             let progress = &mut state.progress;
             progress.loss_sum += loss_value as f64 * indices.len() as f64;
-            if let Some(accuracy) = accuracy {
-                *progress.accuracy.get_or_insert_default() += accuracy;
-            }
-            if let Some(pseudo_labels) = pseudo_labels {
-                *progress.pseudo_labels.get_or_insert_default() += pseudo_labels;
-            }
+            tallies.into_iter().for_each(|(name, tally)| progress.tallies.add(name, tally));
             progress.learning_rate = learning_rate;
             progress.steps_done = step + 1;
             watch.step_done(epoch, step + 1);
@@ -192,19 +187,13 @@ impl Trainer<'_> {
 
     /// Records the epoch with what was measured after it, and asks early stopping whether to
     /// go on.
-    fn end_epoch<M: Module>(&self, state: &mut PhaseState<M>, epoch: usize, measures: EpochMeasures, settings: &Settings, took: Duration) {
+    fn end_epoch<M: Module>(&self, state: &mut PhaseState<M>, epoch: usize, measures: Measures, settings: &Settings, took: Duration) {
         let progress = &mut state.progress;
         let seen = settings.samples as f64;
         let record = EpochRecord {
             epoch,
             loss: progress.loss_sum / seen,
-            accuracy: progress.accuracy.and_then(Tally::rate),
-            mask_rate: progress.pseudo_labels.and_then(|p| p.passed.rate()),
-            pseudo_label_accuracy: progress.pseudo_labels.and_then(|p| p.right.rate()),
-            val_loss: measures.val_loss,
-            val_accuracy: measures.val_accuracy,
-            knn_accuracy: measures.knn_accuracy,
-            feature_std: measures.feature_std,
+            measured: progress.tallies.rates().chain(measures.iter()).collect(),
             learning_rate: progress.learning_rate,
             seconds: took.as_secs_f64(),
         };
@@ -302,7 +291,7 @@ mod tests {
         let model: Linear = LinearConfig::new(3, 2).init(&device);
         let rng = PhaseRng { shuffle: ChaCha12Rng::seed_from_u64(0), augment: ChaCha12Rng::seed_from_u64(1) };
 
-        let err = trainer.fit(model.clone(), &train, |_: &Linear, _| EpochMeasures::default(), rng).err().expect("fails");
+        let err = trainer.fit(model.clone(), &train, |_: &Linear, _| Measures::default(), rng).err().expect("fails");
         let settings = Settings { config: config.clone(), samples: 8 };
         (err, checkpoints.load(model, config.optimizer(), &settings).unwrap())
     }
