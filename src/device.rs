@@ -1,6 +1,6 @@
-//! Which hardware computes: `--device cpu|vulkan[:N]|wgpu|cuda[:N]` (or `device` in a config
-//! file), turned into a Burn device here and nowhere else. Never `Device::default()`, which
-//! silently prefers CUDA once that backend is compiled in.
+//! Which hardware computes: `device` (`cpu|vulkan[:N]|wgpu|cuda[:N]`), turned into a Burn
+//! device here and nowhere else. Never `Device::default()`, which silently prefers CUDA once
+//! that backend is compiled in.
 //!
 //! The GPU backends are cargo features (`vulkan`, `wgpu`, `cuda`), off by default; a device
 //! whose backend is not in this build, or that this machine lacks, is refused with what exists.
@@ -28,7 +28,7 @@ pub enum DeviceChoice {
     Cuda(usize),
 }
 
-/// The CPU (Burn flex) with autodiff: what `--device cpu` opens.
+/// The CPU (Burn flex) with autodiff: what `device` cpu opens.
 pub fn cpu() -> Device {
     Device::flex().autodiff()
 }
@@ -59,7 +59,7 @@ pub fn quiet_out_of_memory_panics() {
     }));
 }
 
-/// What `--device` accepts, for messages.
+/// What `device` accepts, for messages.
 const SPELLINGS: &str = "cpu, vulkan[:N], wgpu or cuda[:N]";
 
 impl DeviceChoice {
@@ -87,19 +87,19 @@ impl DeviceChoice {
     }
 }
 
-/// The devices this build can open, as `--device` spells them.
+/// The devices this build can open, as `device` spells them.
 fn compiled() -> Vec<&'static str> {
     let gpus = [("vulkan", cfg!(feature = "vulkan")), ("wgpu", cfg!(feature = "wgpu")), ("cuda", cfg!(feature = "cuda"))];
     std::iter::once("cpu").chain(gpus.into_iter().filter(|(_, built)| *built).map(|(name, _)| name)).collect()
 }
 
-/// "--device vulkan needs a build with the `vulkan` feature ...".
+/// "`device` vulkan needs a build with the `vulkan` feature ...".
 #[cfg_attr(all(feature = "vulkan", feature = "wgpu", feature = "cuda"), allow(dead_code))]
 fn not_compiled(choice: DeviceChoice) -> Error {
     let feature = choice.feature().unwrap_or_default();
     let network = if feature == "cuda" { " (the cuda build downloads Burn's LLVM bundle, so it needs network access)" } else { "" };
     Error::Config(format!(
-        "--device {choice}: this build has no {feature} backend (it has: {}); build with `cargo build --release --features {feature}`{network}, or pass --device cpu",
+        "`device` {choice}: this build has no {feature} backend (it has: {}); build with `cargo build --release --features {feature}`{network}, or pass `device` cpu",
         compiled().join(", ")
     ))
 }
@@ -130,7 +130,7 @@ impl Found {
                 ),
                 (true, true) => format!("this machine has no {backend} GPU{hint}"),
             };
-            Error::Config(format!("--device {choice}: {has}; pass one it has, or --device cpu"))
+            Error::Config(format!("`device` {choice}: {has}; pass one it has, or `device` cpu"))
         })
     }
 }
@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn a_backend_not_built_in_names_its_cargo_feature() {
         let message = DeviceChoice::Cuda(0).open().unwrap_err().to_string();
-        assert!(message.contains("--device cuda:0: this build has no cuda backend (it has: cpu"), "{message}");
+        assert!(message.contains("`device` cuda:0: this build has no cuda backend (it has: cpu"), "{message}");
         assert!(message.contains("`cargo build --release --features cuda` (the cuda build downloads Burn's LLVM bundle, so it needs network access)"), "{message}");
     }
 }

@@ -20,7 +20,7 @@ pub enum Error {
     /// No folder holds the named data set.
     #[error(
         "data set '{name}' not found (looked in: {searched}); run `pretext data fetch {name}` \
-         or pass --data-dir DIR (or set PRETEXT_DATA_DIR) to a folder with its files"
+         or pass `data_dir` DIR (or set PRETEXT_DATA_DIR) to a folder with its files"
     )]
     DataNotFound {
         /// Data set name from the catalog.
@@ -30,7 +30,7 @@ pub enum Error {
     },
     /// A download failed from every mirror (no network, HTTP error, broken transfer).
     #[error(
-        "download failed: {}; without network, copy {needed} into a folder and pass --data-dir DIR \
+        "download failed: {}; without network, copy {needed} into a folder and pass `data_dir` DIR \
          (or set PRETEXT_DATA_DIR=DIR)", attempts(tried)
     )]
     Download {
@@ -58,7 +58,7 @@ pub enum Error {
     /// Training produced a non-finite loss.
     #[error(
         "training diverged in the {phase} phase: loss is {loss} at epoch {epoch}, step {step}; \
-         start over with a lower learning rate: the same command with a smaller --{phase}-lr and --force"
+         start over with a lower learning rate: the same command with a smaller `{}` and `force`", phase_key(phase, "learning_rate")
     )]
     Diverged {
         /// `pretext` or `downstream`.
@@ -73,7 +73,7 @@ pub enum Error {
     /// The device ran out of memory in a training step (Burn's GPU runtimes panic there).
     #[error(
         "the device ran out of memory in the {phase} phase with batches of {batch_size}; run again with a smaller \
-         --{phase}-batch-size and --force{}", resume.as_ref().map_or_else(String::new, |command| format!(
+         `{}` and `force`{}", phase_key(phase, "batch_size"), resume.as_ref().map_or_else(String::new, |command| format!(
             " (or, once the device has memory free, continue from the last checkpoint, which stays: `{command}`)"
         ))
     )]
@@ -134,6 +134,14 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A folder cannot serve as the run a command reads.
+    #[error("{}: {}", dir.display(), state.problem())]
+    RunFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// What it lacks.
+        state: RunState,
+    },
     /// A folder for results cannot be made or written.
     #[error("{}: {problem}", path.display())]
     Unwritable {
@@ -189,6 +197,39 @@ impl Invalid {
     /// The same setting as a key of `table` (`crop_scale` within `method.augment`).
     pub fn within(self, table: &str) -> Self {
         Self { key: format!("{table}.{}", self.key), ..self }
+    }
+}
+
+/// Why a folder cannot serve as the run a command reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// It holds no `config.toml`: no run wrote it.
+    NotARun,
+    /// Its run did not get to its end (interrupted, killed, or still running).
+    Unfinished,
+    /// It holds a pretrained encoder but no classifier.
+    NoClassifier,
+    /// It has no `dataset.json`, which runs before pretext knew image shapes did not write.
+    NoDatasetRecord,
+}
+
+impl RunState {
+    /// What is wrong, and what a library user does about it.
+    pub fn problem(self) -> &'static str {
+        match self {
+            RunState::NotARun => "is not a run folder (no config.toml); pretraining writes one",
+            RunState::Unfinished => "holds a run that did not finish (interrupted, or still running); continue it from its checkpoints first",
+            RunState::NoClassifier => "holds a pretrained encoder but no classifier; train one first",
+            RunState::NoDatasetRecord => "has no dataset.json (written by pretext before it knew image shapes); evaluate the run once to record it",
+        }
+    }
+}
+
+/// The key of a training phase's `setting` (`pretext.batch_size`, `semi.training.batch_size`).
+pub fn phase_key(phase: &str, setting: &str) -> String {
+    match phase {
+        "semi" => format!("semi.training.{setting}"),
+        _ => format!("{phase}.{setting}"),
     }
 }
 

@@ -24,6 +24,7 @@ pub mod files;
 pub(crate) mod kernels;
 pub mod pipeline;
 pub mod settings;
+pub mod wording;
 
 /// Reading, selecting and batching images.
 pub mod data {

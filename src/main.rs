@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     // SAFETY: restores the default action of one signal before any other thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::from_env();
+    // The library names settings by key; the command line names them by flag.
+    pretext::wording::install(pretext::cli::flags::render);
     // A device running out of memory panics in Burn's GPU runtimes. A training step turns that
     // into an error naming the batch size; anywhere else (inference) it ends up here. Either way
     // it is one line, not a panic's report.

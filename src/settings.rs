@@ -11,7 +11,7 @@ use serde_json::Value;
 /// One key of a method's or an encoder's table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting {
-    /// Dotted below the table, as `--set method.KEY=VALUE` takes it: `temperature`, `projector.hidden`.
+    /// Dotted below the table, as a config file's `[method]` table spells it: `temperature`, `projector.hidden`.
     pub key: String,
     /// The method's default, as TOML writes it.
     pub default: String,

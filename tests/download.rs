@@ -119,7 +119,7 @@ fn a_cut_transfer_is_a_download_error_and_leaves_no_complete_looking_file() {
     assert_eq!(urls, [format!("{base}/missing/train-images-idx3-ubyte.gz"), format!("{base}/cut/train-images-idx3-ubyte.gz")], "every mirror tried is named");
     // Offline, the error says what a local copy needs and where to point pretext at it.
     let message = err.to_string();
-    for needed in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "PRETEXT_DATA_DIR", "--data-dir"] {
+    for needed in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "PRETEXT_DATA_DIR", "`data_dir`"] {
         assert!(message.contains(needed), "{needed} not in: {message}");
     }
     assert!(files_in(dir.path()).iter().all(|f| f.ends_with(".part")), "{:?}", files_in(dir.path()));

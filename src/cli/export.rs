@@ -3,9 +3,10 @@ use std::path::PathBuf;
 use clap::Args;
 use crate::cli::choice::choice;
 
-use crate::error::Result;
+use crate::cli::flags;
+use crate::error::{Error, RunState, Result};
 use crate::export::{self, Format, Part};
-use crate::report::artifacts::RunFolder;
+use crate::report::artifacts::{CLASSIFIER_WEIGHTS, RunFolder};
 
 /// Flags of `pretext export`.
 #[derive(Debug, Args)]
@@ -33,7 +34,14 @@ pub struct ExportArgs {
 pub fn execute(args: ExportArgs) -> Result<()> {
     let run = RunFolder::open_finished(&args.run)?;
     let out = args.out.unwrap_or_else(|| run.path(&format!("export-{}-{}", args.format.name(), args.what.name())));
-    for file in export::export(&run, args.format, args.what, &out, args.force)? {
+    // A run without a classifier can still export its encoder.
+    let files = export::export(&run, args.format, args.what, &out, args.force).map_err(|e| match e {
+        Error::RunFolder { dir, state: RunState::NoClassifier } => {
+            Error::Weights { path: dir.join(CLASSIFIER_WEIGHTS), problem: format!("{}, or export the encoder with --what encoder", flags::no_classifier(&dir)) }
+        }
+        other => other,
+    })?;
+    for file in files {
         println!("{}", file.display());
     }
     Ok(())

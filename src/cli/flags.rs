@@ -2,11 +2,16 @@
 //! these keys, and an error naming a key (`data.labels`) is shown with the flag the user
 //! typed (`--labels`); the library names keys only.
 
-use crate::error::{Error, Invalid};
+use std::path::Path;
+
+use crate::error::{Error, Invalid, RunState};
+use crate::report::artifacts::{CLASSIFIER_WEIGHTS, CONFIG, DATASET};
 
 /// `(key, flag)` for every setting a flag sets. Keys without a flag (`model.encoder.kernel_size`)
 /// are shown as keys, which `--set` takes.
 const FLAGS: &[(&str, &str)] = &[
+    ("device", "--device"),
+    ("data.dataset", "--dataset"),
     ("data.unlabeled_size", "--unlabeled"),
     ("data.labels", "--labels"),
     ("data.test_size", "--test-size"),
@@ -14,6 +19,11 @@ const FLAGS: &[(&str, &str)] = &[
     ("data.folder.channels", "--channels"),
     ("data.folder.image_size", "--image-size"),
     ("data.folder.test_fraction", "--test-fraction"),
+    ("data.folder.resize", "--resize"),
+    ("data.folder.unlabeled_dir", "--unlabeled-dir"),
+    ("data.folder.unreadable", "--unreadable"),
+    ("method.name", "--method"),
+    ("semi.method", "--semi-supervised"),
     ("model.init_std", "--init-std"),
     ("model.encoder.filters", "--filters"),
     ("model.encoder.width", "--resnet-width"),
@@ -53,6 +63,13 @@ const FLAGS: &[(&str, &str)] = &[
     ("semi.strong.cutout", "--cutout"),
 ];
 
+/// `(argument, flag)` for the commands' inputs that are no setting, named in the library's
+/// messages as the parameter that takes them (`RunFolder::create(dir, force)`).
+const ARGUMENTS: &[(&str, &str)] = &[("out", "--out"), ("force", "--force"), ("data_dir", "--data-dir")];
+
+/// `(module, command)` for the library's modules that a command runs, named in its advice.
+const COMMANDS: &[(&str, &str)] = &[("eval::sweep", "`pretext sweep --methods rotation,simclr,vicreg --labels N`")];
+
 /// The settings every training phase has, as `<phase>.<key>` and `--<phase>-<flag>`.
 const PHASE_FLAGS: &[(&str, &str)] =
     &[("batch_size", "batch-size"), ("epochs", "epochs"), ("learning_rate", "lr"), ("momentum", "momentum"), ("weight_decay", "weight-decay")];
@@ -72,15 +89,58 @@ pub fn key_of(flag: &str) -> &'static str {
     FLAGS.iter().find(|(_, f)| *f == flag).map(|(key, _)| *key).unwrap_or_else(|| panic!("{flag} is in the table of flags"))
 }
 
+/// `text` (the library's error or advice, which names a setting by its key in backticks:
+/// `pretext.learning_rate`) as the command line says it: each key that a flag sets, and each
+/// command argument, becomes its flag, and a module its command; other backticked text stays
+/// as it is.
+pub fn render(text: &str) -> String {
+    let pieces: Vec<&str> = text.split('`').collect();
+    let mut rendered = String::with_capacity(text.len());
+    for (i, piece) in pieces.iter().enumerate() {
+        let quoted = i % 2 == 1 && i + 1 < pieces.len();
+        let named = |table: &[(&str, &str)]| table.iter().find(|(name, _)| name == piece).map(|(_, said)| (*said).to_owned());
+        match flag_of(piece).or_else(|| named(ARGUMENTS)).or_else(|| named(COMMANDS)).filter(|_| quoted) {
+            Some(flag) => rendered.push_str(&flag),
+            None if quoted => rendered.push_str(&format!("`{piece}`")),
+            // A backtick that no other closes stays.
+            None if i % 2 == 1 => rendered.push_str(&format!("`{piece}")),
+            None => rendered.push_str(piece),
+        }
+    }
+    rendered
+}
+
 /// The error as the command line shows it: a setting by its flag, with its key for config
-/// files.
+/// files, and a run folder with the command that makes it usable.
 pub fn describe(error: &Error) -> String {
     match error {
         Error::Invalid(Invalid { key, problem }) => match flag_of(key) {
-            Some(flag) => format!("invalid configuration: {flag} (`{key}` in a config file) {problem}"),
-            None => error.to_string(),
+            Some(flag) => format!("invalid configuration: {flag} (`{key}` in a config file) {}", render(problem)),
+            None => render(&error.to_string()),
         },
-        _ => error.to_string(),
+        Error::RunFolder { dir, state } => run_folder(dir, *state),
+        _ => render(&error.to_string()),
+    }
+}
+
+/// What a run folder without a classifier lacks, and the command that trains one.
+pub fn no_classifier(dir: &Path) -> String {
+    let dir = dir.display();
+    format!("missing: {dir} holds a pretrained encoder but no classifier; train one with `pretext probe --run {dir}` first")
+}
+
+/// Why `dir` cannot serve the command, with the command that makes it usable.
+pub fn run_folder(dir_path: &Path, state: RunState) -> String {
+    let dir = dir_path.display();
+    match state {
+        RunState::NotARun => format!("invalid configuration: {dir} is not a run folder (no {CONFIG}); run `pretext run` or `pretext pretrain` first"),
+        RunState::Unfinished => format!(
+            "invalid configuration: {dir} holds a run that did not finish (interrupted, or still running); continue it with `pretext run --resume {dir}` (or `pretext pretrain --resume {dir}`, which stops after the pretext phase)"
+        ),
+        RunState::NoClassifier => format!("weights {}: {}", dir_path.join(CLASSIFIER_WEIGHTS).display(), no_classifier(dir_path)),
+        RunState::NoDatasetRecord => {
+            format!("invalid configuration: {dir} has no {DATASET} (written by pretext before it knew image shapes); run `pretext eval --run {dir}` once to record it")
+        }
     }
 }
 
@@ -104,7 +164,8 @@ mod tests {
             EncoderName::ALL.iter().map(move |&encoder| {
                 let mut config = RunConfig::preset(Preset::Default).with_method(method);
                 // The folder settings that are unset by default, and so not written.
-                (config.data.folder.channels, config.data.folder.image_size) = (Some(1), Some(28));
+                let folder = &mut config.data.folder;
+                (folder.channels, folder.image_size, folder.unlabeled_dir) = (Some(1), Some(28), Some("unlabeled".into()));
                 RunConfig { model: config.model.clone().with_encoder(encoder), ..config }
             })
         });
@@ -117,6 +178,13 @@ mod tests {
             let found = tables.iter().any(|table| key.split('.').try_fold(table, |value, part| value.get(part)).is_some());
             assert!(found, "{key} (of {flag}) is no setting");
         }
+    }
+
+    #[test]
+    fn keys_and_arguments_in_backticks_become_flags_and_other_quotes_stay() {
+        let advice = "a smaller `semi.training.learning_rate` and `force`; `data.dataset` folder:PATH; `eval::sweep`; `pretext eval --run x`; `model.encoder.kernel_size`; a ` stray";
+        let expected = "a smaller --semi-lr and --force; --dataset folder:PATH; `pretext sweep --methods rotation,simclr,vicreg --labels N`; `pretext eval --run x`; `model.encoder.kernel_size`; a ` stray";
+        assert_eq!(render(advice), expected);
     }
 
     #[test]

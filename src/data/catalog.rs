@@ -101,7 +101,7 @@ pub const FASHION_MNIST: DatasetSpec = DatasetSpec {
 /// The data sets in the IDX layout.
 pub const CATALOG: &[DatasetSpec] = &[MNIST, FASHION_MNIST];
 
-/// Folders searched for the data set `name`, in order: `--data-dir` (and its `<name>`
+/// Folders searched for the data set `name`, in order: the `data_dir` given (and its `<name>`
 /// sub-folder), `$PRETEXT_DATA_DIR` (likewise), the user cache folder,
 /// `/usr/share/datasets/<name>` (Debian packages).
 pub fn candidate_dirs(name: &str, explicit: Option<&Path>) -> Vec<PathBuf> {

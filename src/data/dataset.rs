@@ -11,7 +11,7 @@ use crate::data::images::{ImageShape, LabeledImages};
 /// The images of a data set.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    /// How `--dataset` names it.
+    /// How `data.dataset` names it.
     pub name: String,
     /// Labelled training images (for the pretext task and the labelled head).
     pub train: LabeledImages,
@@ -25,7 +25,7 @@ pub struct Dataset {
     pub test_source: String,
     /// The folder its files were read from.
     pub location: PathBuf,
-    /// Files left out because they could not be read as images (`--unreadable skip`).
+    /// Files left out because they could not be read as images (`data.folder.unreadable` skip).
     pub skipped: Vec<SkippedFile>,
     /// Mean and standard deviation of each channel over the training images, measured once
     /// when the data set is made.
@@ -150,7 +150,7 @@ impl ChannelStats {
 /// A data set described: what a run was trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetInfo {
-    /// How `--dataset` names it.
+    /// How `data.dataset` names it.
     pub name: String,
     /// Channels, height and width of every image.
     pub shape: ImageShape,
@@ -164,7 +164,7 @@ pub struct DatasetInfo {
     pub test: usize,
     /// Where the test images come from.
     pub test_source: String,
-    /// The folder its files were read from, where `--resume`, `eval` and `probe` look first
+    /// The folder its files were read from, where a resumed run, `eval` and `probe` look first
     /// (absent in runs of pretext 0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! Image folders, the layout torchvision's `ImageFolder` reads: `PATH/<class>/*.png|jpg` for
-//! labelled images; images directly in `PATH` (or in `--unlabeled-dir`) for unlabeled ones;
+//! labelled images; images directly in `PATH` (or in `data.folder.unlabeled_dir`) for unlabeled ones;
 //! `PATH/test/<class>/` for test images when it exists, else a seeded split of the labelled
-//! images. Every image is brought to one shape (grey or RGB, `--image-size` square).
+//! images. Every image is brought to one shape (grey or RGB, `data.folder.image_size` square).
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::dataset::{Dataset, SkippedFile};
 use crate::data::images::{ImageShape, LabeledImages};
 use crate::error::{Error, Invalid, Result};
+use crate::wording::worded;
 
 /// File extensions read as images (case-insensitive).
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -23,7 +24,7 @@ const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 /// folder tests on the same images whatever its own seed.
 const SPLIT_SEED: u64 = 0x5EED;
 
-/// How an image of another size is brought to `--image-size`.
+/// How an image of another size is brought to `data.folder.image_size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Resize {
@@ -86,8 +87,8 @@ impl FolderOptions {
         Ok(())
     }
 
-    /// The names of the settings that differ from their defaults: the flags that a data set
-    /// other than a folder refuses.
+    /// The keys of the settings that differ from their defaults, which a data set other than a
+    /// folder refuses.
     pub fn changed(&self) -> Vec<&'static str> {
         let default = Self::default();
         let mut changed = Vec::new();
@@ -96,12 +97,12 @@ impl FolderOptions {
                 changed.push(flag);
             }
         };
-        note(self.channels != default.channels, "--channels");
-        note(self.image_size != default.image_size, "--image-size");
-        note(self.resize != default.resize, "--resize");
-        note(self.test_fraction != default.test_fraction, "--test-fraction");
-        note(self.unlabeled_dir != default.unlabeled_dir, "--unlabeled-dir");
-        note(self.unreadable != default.unreadable, "--unreadable");
+        note(self.channels != default.channels, "data.folder.channels");
+        note(self.image_size != default.image_size, "data.folder.image_size");
+        note(self.resize != default.resize, "data.folder.resize");
+        note(self.test_fraction != default.test_fraction, "data.folder.test_fraction");
+        note(self.unlabeled_dir != default.unlabeled_dir, "data.folder.unlabeled_dir");
+        note(self.unreadable != default.unreadable, "data.folder.unreadable");
         changed
     }
 }
@@ -109,7 +110,7 @@ impl FolderOptions {
 /// Reads the image folder at `root`.
 pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     if !root.is_dir() {
-        return Err(Error::malformed(root, "is not a folder; --dataset folder:PATH reads PATH/<class>/*.png|jpg"));
+        return Err(Error::malformed(root, "is not a folder; `data.dataset` folder:PATH reads PATH/<class>/*.png|jpg"));
     }
     let train_root = if root.join("train").is_dir() { root.join("train") } else { root.to_path_buf() };
     let test_root = root.join("test");
@@ -117,7 +118,7 @@ pub fn load(root: &Path, options: &FolderOptions) -> Result<Dataset> {
     if listing.classes.is_empty() {
         return Err(Error::malformed(
             &train_root,
-            "holds no class sub-folders; put labelled images in PATH/<class>/ (unlabeled ones may sit in PATH itself or in --unlabeled-dir)",
+            "holds no class sub-folders; put labelled images in PATH/<class>/ (unlabeled ones may sit in PATH itself or in `data.folder.unlabeled_dir`)",
         ));
     }
     if let [(only, _)] = listing.classes.as_slice() {
@@ -163,11 +164,11 @@ fn hold_out(mut labelled: Vec<Decoded>, fraction: f64, root: &Path) -> Result<(V
     if held_out == 0 || held_out == labelled.len() {
         return Err(Error::malformed(
             root,
-            format!("{} labelled images with --test-fraction {fraction} leave no test or no training image; add images or a test/ folder", labelled.len()),
+            format!("{} labelled images with `data.folder.test_fraction` {fraction} leave no test or no training image; add images or a test/ folder", labelled.len()),
         ));
     }
     let train = labelled.split_off(held_out);
-    let source = format!("{held_out} of the labelled images, --test-fraction {fraction} drawn with split seed {SPLIT_SEED}");
+    let source = worded(&format!("{held_out} of the labelled images, `data.folder.test_fraction` {fraction} drawn with split seed {SPLIT_SEED}"));
     Ok((train, labelled, source))
 }
 
@@ -253,7 +254,7 @@ struct Decoded {
 }
 
 /// Decodes `files` on every core; an unreadable one is added to `skipped` or refused. With
-/// `--image-size`, each image is brought to its size at once, so that a folder of large photos
+/// `data.folder.image_size`, each image is brought to its size at once, so that a folder of large photos
 /// never sits in memory at full size.
 fn decode(files: &[(PathBuf, u8)], options: &FolderOptions, skipped: &mut Vec<SkippedFile>) -> Result<Vec<Decoded>> {
     let results: Vec<_> = files
@@ -272,7 +273,7 @@ fn decode(files: &[(PathBuf, u8)], options: &FolderOptions, skipped: &mut Vec<Sk
             (Ok(image), _) => decoded.push(Decoded { path: path.clone(), label, image }),
             (Err(problem), Unreadable::Skip) => skipped.push(SkippedFile { path: path.clone(), problem }),
             (Err(problem), Unreadable::Fail) => {
-                return Err(Error::Image { path: path.clone(), problem: format!("cannot be read as an image ({problem}); pass --unreadable skip to leave such files out") });
+                return Err(Error::Image { path: path.clone(), problem: format!("cannot be read as an image ({problem}); pass `data.folder.unreadable` skip to leave such files out") });
             }
         }
     }
@@ -305,13 +306,13 @@ fn shape_of<'a>(mut images: impl Iterator<Item = &'a Decoded> + Clone, options: 
             if let Some(other) = images.find(|d| d.image.dimensions() != (w, h)) {
                 let (ow, oh) = other.image.dimensions();
                 return Err(Error::Config(format!(
-                    "images differ in size ({} is {w}x{h}, {} is {ow}x{oh}); pass --image-size N to bring them all to NxN",
+                    "images differ in size ({} is {w}x{h}, {} is {ow}x{oh}); pass `data.folder.image_size` N to bring them all to NxN",
                     first.path.display(),
                     other.path.display()
                 )));
             }
             if w != h {
-                return Err(Error::Config(format!("images are {w}x{h}, not square; pass --image-size N to bring them to NxN")));
+                return Err(Error::Config(format!("images are {w}x{h}, not square; pass `data.folder.image_size` N to bring them to NxN")));
             }
             w as usize
         }

@@ -1,5 +1,5 @@
-//! The data sets pretext knows, the one place that tells them apart: `--dataset
-//! mnist|fashion-mnist|cifar10|folder:PATH`, and how each is found, downloaded and loaded.
+//! The data sets pretext knows, the one place that tells them apart: `data.dataset`
+//! (`mnist|fashion-mnist|cifar10|folder:PATH`), and how each is found, downloaded and loaded.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,15 +21,15 @@ pub enum DataSource {
     Folder(PathBuf),
 }
 
-/// The `--dataset` prefix of image folders.
+/// The `data.dataset` prefix of image folders.
 const FOLDER_PREFIX: &str = "folder:";
 
 impl DataSource {
-    /// Reads a `--dataset` value.
+    /// Reads a `data.dataset` value.
     pub fn parse(name: &str) -> Result<Self> {
         if let Some(path) = name.strip_prefix(FOLDER_PREFIX) {
             if path.is_empty() {
-                return Err(Error::Config("--dataset folder:PATH needs a path after 'folder:'".into()));
+                return Err(Error::Config("`data.dataset` folder:PATH needs a path after 'folder:'".into()));
             }
             return Ok(DataSource::Folder(PathBuf::from(path)));
         }
@@ -60,11 +60,11 @@ impl DataSource {
         }
     }
 
-    /// Refuses folder settings for a data set that is not a folder, naming the first flag.
+    /// Refuses folder settings for a data set that is not a folder, naming the first.
     pub fn check(&self, options: &FolderOptions) -> Result<()> {
         match (self, options.changed().first()) {
             (DataSource::Folder(_), _) | (_, None) => Ok(()),
-            (_, Some(flag)) => Err(Error::Config(format!("{flag} applies to image folders (--dataset folder:PATH), not to {self}"))),
+            (_, Some(key)) => Err(Error::Config(format!("`{key}` applies to image folders (`data.dataset` folder:PATH), not to {self}"))),
         }
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::protocols::{Protocol, ProtocolResult};
 use crate::eval::monitor::KNN_ACCURACY;
+use crate::wording::worded;
 use crate::train::history::EpochRecord;
 
 /// How many falls in a row, at the k-NN monitor's last measurements, make a sign.
@@ -164,21 +165,21 @@ fn below_scratch(results: &[ProtocolResult]) -> Option<Sign> {
 fn suggestions(signs: &[Sign], context: &RunContext) -> Vec<String> {
     let mut tips = Vec::new();
     if context.channels == 1 && context.method != "rotation" {
-        tips.push("--method rotation: predicting rotations suits small grey images".to_string());
+        tips.push("`method.name` rotation: predicting rotations suits small grey images".to_string());
     }
-    tips.push("another method: `pretext sweep --methods rotation,simclr,vicreg --labels N` compares them on these images".to_string());
+    tips.push("another method: `eval::sweep` compares them on these images".to_string());
     if signs.iter().any(|s| matches!(s, Sign::KnnFalling { .. })) {
-        tips.push("fewer --pretext-epochs or a lower --pretext-lr: the features were better before the k-NN monitor fell".to_string());
+        tips.push("fewer `pretext.epochs` or a lower `pretext.learning_rate`: the features were better before the k-NN monitor fell".to_string());
     } else {
         tips.push(format!(
-            "more pretraining: --pretext-epochs (this run: {}) or more unlabeled images (--unlabeled; this run: {})",
+            "more pretraining: `pretext.epochs` (this run: {}) or more unlabeled images (`data.unlabeled_size`; this run: {})",
             context.pretext_epochs, context.unlabeled
         ));
     }
     if !context.semi_supervised {
-        tips.push("--semi-supervised fixmatch, which learns from the labels and the unlabeled images together".to_string());
+        tips.push("`semi.method` fixmatch, which learns from the labels and the unlabeled images together".to_string());
     }
-    tips
+    tips.iter().map(|tip| worded(tip)).collect()
 }
 
 #[cfg(test)]
@@ -225,9 +226,9 @@ mod tests {
              0.5167 (epoch 1) -> 0.5133 (epoch 2) -> 0.4900 (epoch 3) -> 0.4700 (epoch 4) -> 0.4617 (epoch 5)"
         );
         let tips = payoff.suggestions.join("\n");
-        assert!(tips.contains("fewer --pretext-epochs") && tips.contains("--semi-supervised fixmatch"), "{tips}");
+        assert!(tips.contains("fewer `pretext.epochs`") && tips.contains("`semi.method` fixmatch"), "{tips}");
         // Colour images: rotation is not pushed.
-        assert!(!tips.contains("--method rotation"), "{tips}");
+        assert!(!tips.contains("`method.name` rotation"), "{tips}");
         let json = serde_json::to_value(&payoff).unwrap();
         assert_eq!(json["signs"][1]["sign"], "probe_below_random");
         assert_eq!(json["signs"][1]["message"], payoff.signs[1].message());
@@ -248,7 +249,7 @@ mod tests {
         let history: Vec<EpochRecord> = (1..=8).map(|e| epoch(e, (e % 2 == 0).then(|| 1.0 - e as f64 / 100.0))).collect();
         let payoff = Payoff::judge(&history, &[result(Protocol::SslProbe, 0.1)], &context("simclr", 1));
         assert_eq!(payoff.signs, [Sign::KnnFalling { epochs: vec![2, 4, 6, 8], accuracies: vec![0.98, 0.96, 0.94, 0.92] }]);
-        assert!(payoff.suggestions[0].starts_with("--method rotation"), "{:?}", payoff.suggestions);
+        assert!(payoff.suggestions[0].starts_with("`method.name` rotation"), "{:?}", payoff.suggestions);
     }
 
     #[test]
@@ -259,6 +260,6 @@ mod tests {
             payoff.signs,
             [Sign::BelowScratch { pretrained: Protocol::SslFixmatch, pretrained_accuracy: 0.85, without: Protocol::ScratchFixmatch, without_accuracy: 0.90 }]
         );
-        assert!(!payoff.suggestions.iter().any(|s| s.contains("fixmatch") && s.starts_with("--semi")), "{:?}", payoff.suggestions);
+        assert!(!payoff.suggestions.iter().any(|s| s.contains("fixmatch") && s.starts_with("`semi.method`")), "{:?}", payoff.suggestions);
     }
 }

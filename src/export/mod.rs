@@ -20,7 +20,7 @@ use crate::report::artifacts::{PRETEXT_WEIGHTS, RunFolder};
 use crate::report::provenance;
 use crate::model::network::{Layer, Network};
 
-/// The formats `--format` takes.
+/// The formats an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
@@ -31,7 +31,7 @@ pub enum Format {
     Torch,
 }
 
-/// What `--what` exports.
+/// What an export writes: the classifier or the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Part {
@@ -43,7 +43,7 @@ pub enum Part {
 }
 
 impl Format {
-    /// The name `--format` takes.
+    /// The format's name.
     pub fn name(self) -> &'static str {
         match self {
             Format::Onnx => "onnx",
@@ -53,7 +53,7 @@ impl Format {
 }
 
 impl Part {
-    /// The name `--what` takes.
+    /// The part's name.
     pub fn name(self) -> &'static str {
         match self {
             Part::Classifier => "classifier",
@@ -109,7 +109,7 @@ pub struct Input {
     pub resize: ResizeRule,
 }
 
-/// The run's `--resize`, and what it does step by step.
+/// The run's `data.folder.resize`, and what it does step by step.
 #[derive(Debug, Serialize)]
 pub struct ResizeRule {
     /// `crop` or `stretch`.
@@ -186,7 +186,7 @@ pub fn export(run: &RunFolder, format: Format, what: Part, out: &Path, force: bo
     let json = serde_json::to_vec_pretty(&sidecar).expect("the sidecar serialises");
     let files: Vec<(PathBuf, Vec<u8>)> = files.into_iter().chain([(out.join("model.json"), json)]).collect();
     if let Some((taken, _)) = files.iter().find(|(path, _)| path.exists() && !force) {
-        return Err(Error::Unwritable { path: taken.clone(), problem: "already exists; pass --force to replace it, or choose another --out".into() });
+        return Err(Error::Unwritable { path: taken.clone(), problem: "already exists; pass `force` to replace it, or choose another `out`".into() });
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     for (path, bytes) in &files {
@@ -200,10 +200,7 @@ fn network_of(run: &RunFolder, config: &RunConfig, dataset: &DatasetInfo, what: 
     let device = Device::flex();
     match what {
         Part::Classifier => {
-            let weights = run.classifier_weights().map_err(|e| match e {
-                Error::Weights { path, problem } => Error::Weights { path, problem: format!("{problem}, or export the encoder with --what encoder") },
-                other => other,
-            })?;
+            let weights = run.classifier_weights()?;
             let classifier = pipeline::load_classifier(config, dataset.shape, dataset.classes.len(), &weights, &device)?;
             Ok(Network::classifier(&classifier, dataset.shape))
         }

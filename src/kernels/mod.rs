@@ -65,7 +65,7 @@ pub trait KernelOps: Backend {
 /// spells the tuple out: its macro reads the signature's syntax).
 type NormOutput<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 
-/// The SIMD level our kernels run at on this CPU (chosen at run time), as `--version` names it.
+/// The SIMD level our kernels run at on this CPU (chosen at run time), as provenance and the version line name it.
 pub fn simd_level() -> &'static str {
     simd::Level::detected().name()
 }

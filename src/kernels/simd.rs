@@ -46,7 +46,7 @@ impl Level {
         }
     }
 
-    /// How `--version` names it.
+    /// How provenance and the version line name it.
     pub fn name(self) -> &'static str {
         match self {
             Level::Baseline => "the build target's",

@@ -88,7 +88,7 @@ mod tests {
     use crate::pipeline::{self, Session};
 
     /// The registry's acceptance test: this file and one line registered a method that the
-    /// name list, the settings table, `--set`, the pipeline and the saved model all know.
+    /// name list, the settings table, the pipeline and the saved model all know.
     #[test]
     fn a_method_in_one_file_and_one_registry_line_trains_through_the_pipeline() {
         assert!(MethodName::ALL.contains(&MethodName::Brightness));

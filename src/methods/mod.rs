@@ -114,14 +114,14 @@ pub trait WithMethod {
 }
 
 /// Generates from one line per method what must be closed over all of them: the method's
-/// module, the names `--method` takes, the tagged `[method]` table, the model a run saves,
+/// module, the names `method.name` takes, the tagged `[method]` table, the model a run saves,
 /// and their dispatch. A line may be `#[cfg(...)]`, which then holds for all of these.
 macro_rules! methods {
     ($($(#[doc = $doc:literal])* $(#[cfg($cfg:meta)])? $variant:ident($module:ident::$config:ident),)*) => {
         $($(#[cfg($cfg)])? pub mod $module;)*
         $($(#[cfg($cfg)])? use $module::$config;)*
 
-        /// The methods by name, as `--method` takes them.
+        /// The methods by name, as `method.name` takes them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "kebab-case")]
         pub enum MethodName {

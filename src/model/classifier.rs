@@ -28,7 +28,7 @@ impl Logits<Tensor<2>> for Linear {
 pub struct Classifier {
     /// Encoder, usually taken from a pretext model.
     pub encoder: Encoder,
-    /// Standardisation of the features before the head (`--standardize-features`).
+    /// Standardisation of the features before the head (`standardize_features`).
     pub norm: Option<FeatureNorm>,
     /// Dense layer over the features.
     pub head: Linear,

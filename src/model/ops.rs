@@ -2,7 +2,7 @@
 //! ResNet's plain convolutions) and training-mode batch norms (the ResNet's and the
 //! projectors', with the residual add and ReLU after them), and the one place that chooses who
 //! computes them
-//! (`--kernels`, and the device): our CPU kernels (the crate-private `kernels` module, which exist for Burn
+//! (`model.kernels`, and the device): our CPU kernels (the crate-private `kernels` module, which exist for Burn
 //! flex only) or Burn's standard ops, which run on any Burn device. The encoders call these
 //! functions and never name either.
 

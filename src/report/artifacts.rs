@@ -7,14 +7,14 @@
 //! timings.json             seconds per step (load_data, pretext, downstream, test, baselines, ...)
 //! history_pretext.csv      one row per epoch (loss, accuracy, val_*, seconds)
 //! history_downstream.csv
-//! history_semi.csv         with --semi-supervised (adds mask_rate, pseudo_label_accuracy)
+//! history_semi.csv         with a semi-supervised phase (adds mask_rate, pseudo_label_accuracy)
 //! pretext.safetensors      pretext model weights
 //! classifier.safetensors   encoder + head weights (the semi-supervised classifier when there is one)
-//! tensorboard/<phase>/     with --tensorboard: an event file per training phase, written as it trains
+//! tensorboard/<phase>/     with TensorBoard logging: an event file per training phase, written as it trains
 //! checkpoints/             one folder per training phase while a run is under way (removed
-//!                          when it completes; `--resume` continues from them)
+//!                          when it completes; a resumed run continues from them)
 //! rotations.png (rotation) or views.png (two-view methods), pretext_curves.png, downstream_curves.png,
-//! semi_curves.png (with --semi-supervised), examples.png, misclassified.png, confusion_matrix.png
+//! semi_curves.png (semi-supervised), examples.png, misclassified.png, confusion_matrix.png
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::config::RunConfig;
 use crate::data::dataset::DatasetInfo;
 use crate::data::images::{ImageShape, LabeledImages};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, RunState};
 use crate::eval::confusion::ConfusionMatrix;
 use crate::eval::payoff::Payoff;
 use crate::eval::protocols::{ProtocolResult, markdown_table};
@@ -56,7 +56,7 @@ pub const METRICS: &str = "metrics.json";
 pub const EVALUATION_PREFIX: &str = "eval-";
 /// Folder of the checkpoints of a run under way.
 pub const CHECKPOINTS: &str = "checkpoints";
-/// Folder of the TensorBoard event files (`--tensorboard`), one sub-folder per phase.
+/// Folder of the TensorBoard event files (when TensorBoard logging is on), one sub-folder per phase.
 pub const TENSORBOARD: &str = "tensorboard";
 /// File name of the seconds each step of a run took.
 pub const TIMINGS: &str = "timings.json";
@@ -92,7 +92,7 @@ impl RunFolder {
     pub fn create(dir: &Path, force: bool) -> Result<Self> {
         let unwritable = |problem: String| Error::Unwritable { path: dir.to_path_buf(), problem };
         if dir.exists() && !dir.is_dir() {
-            return Err(unwritable("it is a file, not a folder; choose another --out".into()));
+            return Err(unwritable("it is a file, not a folder; choose another `out`".into()));
         }
         let held: Vec<String> = std::fs::read_dir(dir)
             .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
@@ -100,12 +100,12 @@ impl RunFolder {
         if !held.is_empty() && !force {
             let what = if held.iter().any(|f| f == CONFIG) { "a run" } else { "files" };
             return Err(Error::Config(format!(
-                "{} already holds {what} ({}); choose another --out, or pass --force to overwrite it",
+                "{} already holds {what} ({}); choose another `out`, or pass `force` to overwrite it",
                 dir.display(),
                 first_names(held)
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|e| unwritable(format!("cannot create it ({e}); choose another --out")))?;
+        std::fs::create_dir_all(dir).map_err(|e| unwritable(format!("cannot create it ({e}); choose another `out`")))?;
         let folder = Self { dir: dir.to_path_buf() };
         if force {
             // Nothing of the overwritten run stays.
@@ -114,7 +114,7 @@ impl RunFolder {
             remove_folder(&folder.path(TENSORBOARD))?;
         }
         let probe = dir.join(".pretext-write-check");
-        std::fs::write(&probe, b"").map_err(|e| unwritable(format!("cannot write in it ({e}); choose a folder you can write to with --out")))?;
+        std::fs::write(&probe, b"").map_err(|e| unwritable(format!("cannot write in it ({e}); choose a folder you can write to with `out`")))?;
         std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))?;
         Ok(folder)
     }
@@ -122,10 +122,7 @@ impl RunFolder {
     /// Opens the folder of an earlier run.
     pub fn open(dir: &Path) -> Result<Self> {
         if !dir.join(CONFIG).is_file() {
-            return Err(Error::Config(format!(
-                "{} is not a run folder (no {CONFIG}); run `pretext run` or `pretext pretrain` first",
-                dir.display()
-            )));
+            return Err(Error::RunFolder { dir: dir.to_path_buf(), state: RunState::NotARun });
         }
         Ok(Self { dir: dir.to_path_buf() })
     }
@@ -136,20 +133,17 @@ impl RunFolder {
     pub fn open_finished(dir: &Path) -> Result<Self> {
         let folder = Self::open(dir)?;
         if !folder.finished() {
-            let dir = dir.display();
-            return Err(Error::Config(format!(
-                "{dir} holds a run that did not finish (interrupted, or still running); continue it with `pretext run --resume {dir}` (or `pretext pretrain --resume {dir}`, which stops after the pretext phase)"
-            )));
+            return Err(Error::RunFolder { dir: dir.to_path_buf(), state: RunState::Unfinished });
         }
         Ok(folder)
     }
 
     /// A folder for the results of a command on this run (`eval`, `probe`): `dir`, which must
-    /// be another folder, since `--force` there would remove this run's files.
+    /// be another folder, since `force` there would remove this run's files.
     pub fn beside(&self, dir: &Path, force: bool) -> Result<Self> {
         let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().is_ok_and(|b| a == b));
         if same(dir, &self.dir) {
-            return Err(Error::Config(format!("--out {} is the run folder itself; choose another folder", dir.display())));
+            return Err(Error::Config(format!("`out` {} is the run folder itself; choose another folder", dir.display())));
         }
         Self::create(dir, force)
     }
@@ -175,26 +169,19 @@ impl RunFolder {
     pub fn classifier_weights(&self) -> Result<PathBuf> {
         let path = self.path(CLASSIFIER_WEIGHTS);
         if !path.is_file() {
-            return Err(Error::Weights {
-                path,
-                problem: format!(
-                    "missing: {} holds a pretrained encoder but no classifier; train one with `pretext probe --run {}` first",
-                    self.dir.display(),
-                    self.dir.display()
-                ),
-            });
+            return Err(Error::RunFolder { dir: self.dir.clone(), state: RunState::NoClassifier });
         }
         Ok(path)
     }
 
-    /// Where to read the data set: `given` (`--data-dir`), else the folder the run read it
+    /// Where to read the data set: `given`, else the folder the run read it
     /// from.
     pub fn data_dir(&self, given: Option<&Path>) -> Option<PathBuf> {
         given.map(Path::to_path_buf).or_else(|| self.read_dataset().ok()?.location.filter(|dir| dir.is_dir()))
     }
 
     /// Removes every result of the classifier (weights, histories, figures, metrics, report),
-    /// before `probe --force` trains another, so that nothing left describes the old one.
+    /// before a forced probe trains another, so that nothing left describes the old one.
     pub fn clear_classifier(&self) -> Result<()> {
         self.remove_files(CLASSIFIER_FILES)?;
         self.remove_evaluations()?;
@@ -261,11 +248,7 @@ impl RunFolder {
     pub fn read_dataset(&self) -> Result<DatasetInfo> {
         let path = self.path(DATASET);
         let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Config(format!(
-                "{} has no {DATASET} (written by pretext before it knew image shapes); run `pretext eval --run {}` once to record it",
-                self.dir.display(),
-                self.dir.display()
-            )),
+            std::io::ErrorKind::NotFound => Error::RunFolder { dir: self.dir.clone(), state: RunState::NoDatasetRecord },
             _ => Error::io(&path, e),
         })?;
         serde_json::from_slice(&bytes).map_err(|e| Error::malformed(&path, e.to_string()))

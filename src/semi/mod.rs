@@ -21,7 +21,7 @@ use crate::train::step::StepOutput;
 use crate::train::optimizer::{Schedule, TrainConfig};
 use crate::transforms::RandAugmentConfig;
 
-/// The semi-supervised ways by name, as `--semi-supervised` takes them.
+/// The semi-supervised ways by name, as `semi.method` takes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SemiMethod {

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::error::phase_key;
 use crate::train::memory;
+use crate::wording::worded;
 
 /// Time between progress lines without a terminal, unless `$PRETEXT_PROGRESS_SECONDS` holds
 /// another number of seconds (one that is not a number of seconds is ignored).
@@ -187,9 +189,10 @@ impl Estimate {
             (false, true) => format!("holds {} of memory, over half the machine's", memory::gib(self.peak_memory.unwrap_or(0))),
             (true, true) => format!("will take about {} and holds {} of memory, over half the machine's", clock(self.whole), memory::gib(self.peak_memory.unwrap_or(0))),
         };
-        Some(format!(
-            "warning: the {phase} phase {what}; a smaller encoder (--resnet-width 16 --resnet-blocks 1,1), fewer --{phase}-epochs or fewer images cost less, and a smaller --{phase}-batch-size less memory (Ctrl-C keeps a checkpoint)"
-        ))
+        let (epochs, batch_size) = (phase_key(phase, "epochs"), phase_key(phase, "batch_size"));
+        Some(worded(&format!(
+            "warning: the {phase} phase {what}; a smaller encoder (`model.encoder.width` 16 `model.encoder.blocks` 1,1), fewer `{epochs}` or fewer images cost less, and a smaller `{batch_size}` less memory (Ctrl-C keeps a checkpoint)"
+        )))
     }
 }
 
@@ -229,8 +232,8 @@ mod tests {
         assert_eq!(quick.warning(), None);
         assert!(Estimate { steps: 1, ..quick }.line().starts_with("pretext phase: 1 step took 0:00:04: "));
         let slow = estimate(3 * 3600, 2).warning().unwrap();
-        assert!(slow.starts_with("warning: the pretext phase will take about 3:00:00; a smaller encoder (--resnet-width 16"), "{slow}");
-        assert!(slow.contains("fewer --pretext-epochs") && slow.contains("--pretext-batch-size"), "{slow}");
+        assert!(slow.starts_with("warning: the pretext phase will take about 3:00:00; a smaller encoder (`model.encoder.width` 16"), "{slow}");
+        assert!(slow.contains("fewer `pretext.epochs`") && slow.contains("`pretext.batch_size`"), "{slow}");
         let big = estimate(1050, 9).warning().unwrap();
         assert!(big.starts_with("warning: the pretext phase holds 9.0 GiB of memory, over half the machine's;"), "{big}");
         assert!(estimate(3 * 3600, 9).warning().unwrap().contains("will take about 3:00:00 and holds 9.0 GiB"));

@@ -302,7 +302,7 @@ mod tests {
         let kept = kept.expect("checkpoint kept");
         // Two steps per epoch: the fifth step is the first of epoch 3.
         assert!(matches!(err, Error::Diverged { phase: "downstream", epoch: 3, step: 1, .. }), "{err}");
-        assert!(err.to_string().contains("a smaller --downstream-lr and --force"), "{err}");
+        assert!(err.to_string().contains("a smaller `downstream.learning_rate` and `force`"), "{err}");
         assert_eq!((kept.progress.epochs_done, kept.progress.history.len()), (2, 2));
         let weights: Vec<f32> = kept.model.weight.val().into_data().try_to_vec::<f32>().unwrap();
         assert!(weights.iter().all(|w| w.is_finite()), "{weights:?}");
@@ -314,7 +314,7 @@ mod tests {
         let (err, kept) = train_until(out_of_memory, 5);
         assert!(matches!(err, Error::OutOfMemory { phase: "downstream", batch_size: 4, .. }), "{err}");
         let message = err.to_string();
-        assert!(message.contains("with batches of 4; run again with a smaller --downstream-batch-size and --force"), "{message}");
+        assert!(message.contains("with batches of 4; run again with a smaller `downstream.batch_size` and `force`"), "{message}");
         assert!(message.contains("continue from the last checkpoint, which stays: `resume`"), "{message}");
         assert_eq!(kept.expect("checkpoint kept").progress.epochs_done, 2);
 

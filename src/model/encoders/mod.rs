@@ -24,7 +24,7 @@ pub trait EncoderKind: fmt::Debug + Clone + PartialEq + Default + Serialize + De
     /// The module it initialises.
     type Module: EncoderModule + Into<Encoder>;
 
-    /// One line for `--help` and the documentation.
+    /// One line for listings and the documentation.
     const DESCRIPTION: &'static str;
 
     /// A freshly initialised encoder for images of `shape`; `model` holds the settings every
@@ -112,7 +112,7 @@ impl ModelConfig {
 }
 
 /// Generates from one line per encoder what must be closed over all of them: the encoder's
-/// module, the names `--encoder` takes, the tagged `[model.encoder]` table, the [`Encoder`]
+/// module, the names `model.encoder.name` takes, the tagged `[model.encoder]` table, the [`Encoder`]
 /// module every model holds, and their dispatch. A line may be `#[cfg(...)]`, which then
 /// holds for all of these.
 macro_rules! encoders {
@@ -120,7 +120,7 @@ macro_rules! encoders {
         $($(#[cfg($cfg)])? pub mod $module;)*
         $($(#[cfg($cfg)])? use $module::{$config, $encoder};)*
 
-        /// The encoders by name, as `--encoder` takes them.
+        /// The encoders by name, as `model.encoder.name` takes them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "kebab-case")]
         pub enum EncoderName {

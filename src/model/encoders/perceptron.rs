@@ -77,7 +77,7 @@ mod tests {
     use crate::pipeline::{self, Session};
 
     /// The registry's acceptance test: this file and one line registered an encoder that the
-    /// name list, the `[model.encoder]` table, `--set`, every method's model, the pipeline,
+    /// name list, the `[model.encoder]` table, the settings, every method's model, the pipeline,
     /// the summary and export all know.
     #[test]
     fn an_encoder_in_one_file_and_one_registry_line_trains_through_the_pipeline() {
