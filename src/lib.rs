@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod experiment;
 pub mod export;
 pub mod files;
 pub(crate) mod kernels;

@@ -1,15 +1,13 @@
 use crate::cli::run::RunArgs;
 use crate::error::Result;
-use crate::report::artifacts::TIMINGS;
-use crate::report::timings::Timings;
+use crate::experiment::Experiment;
 
 /// Trains the pretext model alone; takes the same flags as `run`.
 pub fn execute(args: RunArgs) -> Result<()> {
-    args.in_run_folder("pretrain", |mut config, folder, session| {
-        let mut timings = Timings::start();
-        args.pretrain(&mut config, folder, session, &mut timings)?;
-        timings.write(&folder.path(TIMINGS))?;
-        session.remove_checkpoints()?;
+    args.in_run_folder("pretrain", |config, folder, session| {
+        let mut experiment = Experiment::new(config, session, Some(folder));
+        args.pretrain(&mut experiment, folder)?;
+        experiment.finish()?;
         println!("pretext model saved in {}", folder.path("").display());
         Ok(())
     })

@@ -5,11 +5,11 @@ use clap::Args;
 use crate::cli::DataDirArg;
 use crate::cli::args::{ClassifierArgs, DeviceArg};
 use crate::error::{Error, Result};
-use crate::pipeline::{self, Probed, Session};
+use crate::experiment::Experiment;
+use crate::pipeline::{self, Session};
 use crate::train::live_log::RunLogs;
 use crate::config::RunConfig;
-use crate::report::artifacts::{CLASSIFIER_WEIGHTS, PRETEXT_WEIGHTS, RunFolder, TIMINGS};
-use crate::report::timings::Timings;
+use crate::report::artifacts::{CLASSIFIER_WEIGHTS, PRETEXT_WEIGHTS, RunFolder};
 use crate::semi::SemiMethod;
 
 /// Flags of `pretext probe`.
@@ -58,47 +58,34 @@ pub fn execute(args: ProbeArgs) -> Result<()> {
 }
 
 /// Trains the classifier in `folder` and writes its results there.
-fn train(args: &ProbeArgs, mut config: RunConfig, run: &RunFolder, folder: &RunFolder, session: &Session) -> Result<()> {
-    let method = config.semi.method;
+fn train(args: &ProbeArgs, config: RunConfig, run: &RunFolder, folder: &RunFolder, session: &Session) -> Result<()> {
     let session = &Session { logs: Some(RunLogs { dir: folder.dir().to_path_buf(), tensorboard: None }), ..session.clone() };
-    let mut timings = Timings::start();
-    let data = pipeline::load_data(&mut config, run.data_dir(args.data.data_dir.as_deref()).as_deref())?;
-    data.dataset.warn_skipped(run.read_dataset().ok().as_ref());
+    let mut experiment = Experiment::new(config, session, Some(folder));
+    let data = experiment.load_data(run.data_dir(args.data.data_dir.as_deref()).as_deref(), run.read_dataset().ok().as_ref())?;
+    let config = &experiment.config;
     let inference = session.device.clone().without_autodiff();
-    let pretext = pipeline::load_pretext(&config, data.shape(), &run.path(PRETEXT_WEIGHTS), &inference)?;
+    let pretext = pipeline::load_pretext(config, data.shape(), &run.path(PRETEXT_WEIGHTS), &inference)?;
     let encoder = pretext.encoder();
     // The teacher is read before its file may be replaced (`--force` without `--out`).
-    let teacher = match method {
-        SemiMethod::Distill => Some(pipeline::load_classifier(&config, data.shape(), data.num_classes(), &run.path(CLASSIFIER_WEIGHTS), &inference)?),
+    let teacher = match config.semi.method {
+        SemiMethod::Distill => Some(pipeline::load_classifier(config, data.shape(), data.num_classes(), &run.path(CLASSIFIER_WEIGHTS), &inference)?),
         _ => None,
     };
     folder.clear_classifier()?;
     if folder.dir() != run.dir() {
         pretext.save(&folder.path(PRETEXT_WEIGHTS))?;
     }
-    folder.write_config(&config)?;
-    folder.write_dataset(&data.dataset)?;
-    timings.lap("load_data");
+    experiment.record(&data)?;
     let base = match teacher {
         Some(teacher) => teacher,
-        None => {
-            let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), session)?;
-            folder.write_downstream(&probed)?;
-            timings.lap("downstream");
-            probed.model
-        }
+        None => experiment.downstream(encoder.clone(), &data)?.model,
     };
-    let kept: Probed = pipeline::semi_supervise(&config, method, base, encoder, &data, session)?;
-    if method != SemiMethod::None {
-        folder.write_semi(&kept, method)?;
-        timings.lap("semi");
-    }
-    let predictions = pipeline::evaluate(&kept.model, &data.test, data.num_classes(), data.pixels);
-    folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
-    timings.lap("test");
-    // Written before the report, which shows them.
-    timings.write(&folder.path(TIMINGS))?;
-    crate::report::html::write_report(folder)?;
+    let kept = match experiment.semi_supervise(base.clone(), encoder, &data)? {
+        Some(semi) => semi.model,
+        None => base,
+    };
+    let predictions = experiment.test(&kept, &data)?;
+    experiment.finish()?;
     println!(
         "test accuracy {:.4} on {} held-out images; classifier in {}",
         predictions.evaluation().accuracy,

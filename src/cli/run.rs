@@ -6,13 +6,12 @@ use crate::cli::DataDirArg;
 use crate::cli::args::{ConfigArgs, DeviceArg};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
-use crate::eval::payoff::{Payoff, RunContext};
-use crate::eval::protocols::{Protocol, markdown_table};
-use crate::pipeline::{self, Pretrained, RunData, Session};
+use crate::eval::protocols::markdown_table;
+use crate::experiment::{Comparison, Experiment};
+use crate::pipeline::{Pretrained, RunData, Session};
 use crate::data::registry::DataSource;
 use crate::semi::SemiMethod;
-use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TENSORBOARD, TIMINGS};
-use crate::report::timings::Timings;
+use crate::report::artifacts::{CHECKPOINTS, CONFIG, RunFolder, TENSORBOARD};
 use crate::train::checkpoint::Checkpoints;
 use crate::train::interrupt;
 use crate::train::live_log::RunLogs;
@@ -102,17 +101,12 @@ impl RunArgs {
 
     /// The steps `run` and `pretrain` share: the data (the settings and the data set recorded
     /// in the folder), then the pretext phase, its results written.
-    pub fn pretrain(&self, config: &mut RunConfig, folder: &RunFolder, session: &Session, timings: &mut Timings) -> Result<(RunData, Pretrained)> {
-        let data = pipeline::load_data(config, self.data_dir(folder).as_deref())?;
+    pub fn pretrain(&self, experiment: &mut Experiment, folder: &RunFolder) -> Result<(RunData, Pretrained)> {
         // A resumed run warned when it first read the data.
-        data.dataset.warn_skipped(self.resume.as_ref().and_then(|_| folder.read_dataset().ok()).as_ref());
-        folder.write_config(config)?;
-        folder.write_dataset(&data.dataset)?;
-        timings.lap("load_data");
-        let pretrained = pipeline::pretrain(config, &data, &session.phase("pretext"))?;
-        timings.lap("pretext");
-        folder.write_pretext(&pretrained, &config.method, &data.unlabeled)?;
-        timings.lap("write_pretext");
+        let recorded = self.resume.as_ref().and_then(|_| folder.read_dataset().ok());
+        let data = experiment.load_data(self.data_dir(folder).as_deref(), recorded.as_ref())?;
+        experiment.record(&data)?;
+        let pretrained = experiment.pretrain(&data)?;
         Ok((data, pretrained))
     }
 
@@ -147,72 +141,24 @@ pub fn execute(args: RunArgs) -> Result<()> {
 }
 
 /// The whole pipeline in `folder`.
-fn run(args: &RunArgs, mut config: RunConfig, folder: &RunFolder, session: &Session) -> Result<()> {
-    let mut timings = Timings::start();
-    let (data, pretrained) = args.pretrain(&mut config, folder, session, &mut timings)?;
+fn run(args: &RunArgs, config: RunConfig, folder: &RunFolder, session: &Session) -> Result<()> {
+    let mut experiment = Experiment::new(config, session, Some(folder));
+    let (data, pretrained) = args.pretrain(&mut experiment, folder)?;
     let encoder = pretrained.model.encoder().clone();
-    let own = Protocol::of_run(config.fine_tune);
-    let probed = pipeline::probe(&config, encoder.clone(), &data.labelled, data.num_classes(), &session.phase(own.id()))?;
-    timings.lap("downstream");
-    folder.write_downstream(&probed)?;
-    let semi_method = config.semi.method;
-    let semi_own = Protocol::of_semi_run(config.fine_tune, semi_method);
-    let semi = match semi_method {
-        SemiMethod::None => None,
-        method => {
-            let semi = pipeline::semi_supervise(&config, method, probed.model.clone(), &encoder, &data, &session.phase(semi_own.id()))?;
-            timings.lap("semi");
-            folder.write_semi(&semi, method)?;
-            Some(semi)
-        }
-    };
+    let probed = experiment.downstream(encoder.clone(), &data)?;
+    let semi = experiment.semi_supervise(probed.model.clone(), &encoder, &data)?;
     let kept = semi.as_ref().unwrap_or(&probed);
-    let predictions = pipeline::evaluate(&kept.model, &data.test, data.num_classes(), data.pixels);
-    folder.write_evaluation(&predictions, &data.test, &data.dataset.classes)?;
-    timings.lap("test");
-    // The downstream classifier is a row of the table too when the semi-supervised one is kept.
-    let base_predictions = semi.as_ref().map(|_| pipeline::evaluate(&probed.model, &data.test, data.num_classes(), data.pixels));
-    let known = match (&semi, &base_predictions) {
-        (Some(semi), Some(base)) => vec![(own, &probed, base), (semi_own, semi, &predictions)],
-        _ => vec![(own, &probed, &predictions)],
-    };
-    let protocols: Vec<Protocol> = if config.baselines {
-        Protocol::ALL.iter().chain(Protocol::semi_supervised(semi_method)).copied().collect()
-    } else {
-        known.iter().map(|&(protocol, ..)| protocol).collect()
-    };
-    if session.verbose && config.baselines {
-        println!("training the baselines on the same {} labelled images...", data.labelled.len());
-    }
-    let results = pipeline::compare_protocols(&config, &protocols, &encoder, &known, &data, &session)?;
-    folder.write_protocols(&results)?;
-    let context = RunContext {
-        method: config.method.name().to_string(),
-        channels: data.shape().channels,
-        pretext_epochs: config.pretext.epochs,
-        unlabeled: data.unlabeled.len(),
-        semi_supervised: semi_method != SemiMethod::None,
-    };
-    let payoff = Payoff::judge(&pretrained.history, &results, &context);
-    folder.write_payoff(&payoff)?;
-    timings.lap("baselines");
-    let features = pipeline::encode(&kept.model.encoder, &data.test, data.num_classes(), data.pixels);
-    let kept_protocol = if semi.is_some() { semi_own } else { own };
-    folder.write_embedding(&features, &data.dataset.classes, kept_protocol.description())?;
-    timings.lap("embedding");
-    // Written before the report, which shows them.
-    timings.write(&folder.path(TIMINGS))?;
-    crate::report::html::write_report(folder)?;
-    session.remove_checkpoints()?;
+    let predictions = experiment.test(&kept.model, &data)?;
+    let Comparison { results, payoff } = experiment.compare(&pretrained, (&probed, semi.as_ref()), &predictions, &data)?;
+    let seconds = experiment.finish()?;
     println!("{}", markdown_table(&results));
     let eval = predictions.evaluation();
     println!(
-        "test accuracy {:.4} on {} held-out images (loss {:.4}); results in {} ({:.1}s)",
+        "test accuracy {:.4} on {} held-out images (loss {:.4}); results in {} ({seconds:.1}s)",
         eval.accuracy,
         predictions.len(),
         eval.loss,
         folder.path("").display(),
-        timings.total()
     );
     // Last, where nobody misses it.
     for line in payoff.console_lines() {

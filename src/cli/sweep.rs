@@ -11,6 +11,7 @@ use crate::eval::monitor::{FEATURE_SPREAD, KNN_ACCURACY};
 use crate::eval::protocols::Protocol;
 use crate::eval::sweep::{NO_METHOD, SweepRow, best_per_budget, markdown, summarize};
 use crate::methods::MethodName;
+use crate::experiment::Experiment;
 use crate::files::write_atomically;
 use crate::pipeline::{self, Session};
 use crate::report::artifacts::RunFolder;
@@ -100,9 +101,9 @@ pub fn execute(args: SweepArgs) -> Result<()> {
             let method = seeded.method.name();
             println!("seed {seed}: {method} pretraining on {} unlabeled images", data.unlabeled.len());
             // One pretext model per seed and method serves every label budget.
-            let started = std::time::Instant::now();
-            let pretrained = pipeline::pretrain(&seeded, &data, &session)?;
-            pretraining.push(PretrainingRow::new(seed, method, started.elapsed().as_secs_f64(), &pretrained));
+            let mut experiment = Experiment::new(seeded.clone(), &session, None);
+            let pretrained = experiment.pretrain(&data)?;
+            pretraining.push(PretrainingRow::new(seed, method, experiment.finish()?, &pretrained));
             // The baselines do not depend on the method (every method starts from the same
             // encoder for a seed): they run with the first method only.
             let semi_protocols = semi_methods.iter().flat_map(|&m| Protocol::semi_supervised(m));
