@@ -217,7 +217,7 @@ impl RunState {
     /// What is wrong, and what a library user does about it.
     pub fn problem(self) -> &'static str {
         match self {
-            RunState::NotARun => "is not a run folder (no config.toml); pretraining writes one",
+            RunState::NotARun => "is not a run folder (no config.toml); a run or a pretraining writes one",
             RunState::Unfinished => "holds a run that did not finish (interrupted, or still running); continue it from its checkpoints first",
             RunState::NoClassifier => "holds a pretrained encoder but no classifier; train one first",
             RunState::NoDatasetRecord => "has no dataset.json (written by pretext before it knew image shapes); evaluate the run once to record it",

@@ -1,8 +1,8 @@
 //! How the library names a setting in the advice it prints or stores (payoff suggestions,
 //! warnings). The library names settings by their key in backticks (`pretext.learning_rate`),
-//! which a Rust user sets in a [`crate::config::RunConfig`] and a command-line user with
-//! `--set`. A front end that names them otherwise (the command line, by its flags) installs
-//! its wording once at start, as a program installs its logger for the `log` crate.
+//! as a [`crate::config::RunConfig`] and its TOML files spell them. A front end that names
+//! them otherwise (the command line, by its flags) installs its wording once at start, as a
+//! program installs its logger for the `log` crate.
 
 use std::sync::OnceLock;
 
