@@ -56,7 +56,8 @@ impl<'a> Experiment<'a> {
         Ok(data)
     }
 
-    /// Records the settings and the data set in the folder.
+    /// Records the settings and the data set in the folder; the `load_data` lap ends here,
+    /// since a command may load more (the weights it starts from) between the two.
     pub fn record(&mut self, data: &RunData) -> Result<()> {
         if let Some(folder) = self.folder {
             folder.write_config(&self.config)?;
