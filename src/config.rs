@@ -19,6 +19,7 @@ use crate::methods::rotation::RotationConfig;
 use crate::methods::{MethodConfig, MethodName};
 use crate::model::encoders::{EncoderName, ModelConfig};
 use crate::semi::SemiConfig;
+use crate::settings::named;
 use crate::train::early_stopping::{EarlyStoppingConfig, Monitor};
 use crate::train::optimizer::{OptimizerKind, TrainConfig};
 
@@ -319,14 +320,14 @@ impl RunConfig {
         upgrade_model_keys(&mut overlay);
         if let Some(name) = overlay.get("method").and_then(|m| m.get("name")) {
             let name: String = name.clone().try_into().map_err(|e: toml::de::Error| error("method.name", e.message()))?;
-            let method = parse_name::<MethodName>(&name)
+            let method = named::<MethodName>(&name)
                 .ok_or_else(|| error("method.name", &format!("unknown method '{name}' (see `pretext methods`)")))?;
             base = base.with_method(method);
         }
         if let Some(name) = overlay.get("model").and_then(|m| m.get("encoder")).and_then(|e| e.get("name")) {
             let name: String = name.clone().try_into().map_err(|e: toml::de::Error| error("model.encoder.name", e.message()))?;
             let known = EncoderName::ALL.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            let encoder = parse_name::<EncoderName>(&name)
+            let encoder = named::<EncoderName>(&name)
                 .ok_or_else(|| error("model.encoder.name", &format!("unknown encoder '{name}' (one of {known})")))?;
             base.model = base.model.with_encoder(encoder);
         }
@@ -384,11 +385,6 @@ impl RunConfig {
 
 fn rotation() -> MethodConfig {
     MethodConfig::Rotation(RotationConfig::default())
-}
-
-/// The variant of `T` that serde names `name`.
-fn parse_name<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
-    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name)).ok()
 }
 
 /// The 1-based line where TOML `text` sets the dotted `key` (`pretext.epochs`), under its

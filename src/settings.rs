@@ -27,6 +27,11 @@ pub fn name_of<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// The unit variant of `T` that serde names `name`, the inverse of [`name_of`].
+pub fn named<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name)).ok()
+}
+
 /// Every key but `name` of `defaults`, a variant of a table tagged by `name` (a
 /// `MethodConfig`, an `EncoderConfig`), in the schema's (alphabetical) order, nested tables'
 /// keys dotted.

@@ -8,7 +8,8 @@ use std::marker::PhantomData;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde::de::value::{Error as ValueError, StrDeserializer};
+
+use crate::settings::named;
 
 /// The value parser of a flag that takes one of `T`'s names.
 pub fn choice<T: JsonSchema + DeserializeOwned + Clone + Send + Sync + 'static>() -> Choice<T> {
@@ -25,7 +26,7 @@ impl<T: JsonSchema + DeserializeOwned + Clone + Send + Sync + 'static> TypedValu
     fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<T, clap::Error> {
         // clap words a refusal, naming the flag and listing the values.
         let name = PossibleValuesParser::new(possible_values::<T>()).parse_ref(cmd, arg, value)?;
-        Ok(T::deserialize(StrDeserializer::<ValueError>::new(&name)).expect("every name the schema lists deserialises"))
+        Ok(named(&name).expect("every name the schema lists deserialises"))
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
