@@ -158,8 +158,8 @@ impl ConvGeometry {
     }
 }
 
-/// The fewest im2col columns (output positions) a work item's GEMM gets, when its images have
-/// that many.
+/// The fewest im2col columns (output positions) a work item's GEMM gets, unless the whole
+/// batch has fewer.
 const MIN_GEMM_COLUMNS: usize = 256;
 
 /// The [`ConvGeometry::tap_offsets`] entry of a tap that reads padding: past every plane's end.
