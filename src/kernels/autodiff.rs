@@ -13,6 +13,7 @@ use burn::backend::{Autodiff, AutodiffBackend, Flex};
 
 use super::conv::{self, Columns, ConvGeometry, ConvGradients, Im2col, Winners};
 use super::norm::{self, NormGeometry, Statistics};
+use super::short_patch;
 use super::{KernelOps, NormOutput, flex_tensor, pool, pool_geometry, shape, shape4, values};
 
 /// What the backward pass of `conv2d_relu` needs: the geometry, weight, (post-ReLU) output and
@@ -102,13 +103,22 @@ impl Backward<Flex, 1> for PoolBackward {
 }
 
 /// What the backward pass of `conv2d_relu_pool` needs: the geometry, weight, the pooling
-/// windows' winners and the im2col matrices (shared, not copied, if the state is cloned).
+/// windows' winners and what its weight gradient is summed from.
 #[derive(Debug, Clone)]
 struct ConvReluPoolState {
     geometry: ConvGeometry,
     weight: FlexTensor,
     winners: Arc<Winners>,
-    columns: Arc<Columns>,
+    patches: Patches,
+}
+
+/// Where a pooled convolution's backward pass finds the patches its outputs saw.
+#[derive(Debug, Clone)]
+enum Patches {
+    /// The forward pass's im2col matrices (shared, not copied, if the state is cloned).
+    Columns(Arc<Columns>),
+    /// The input of a short-patch convolution whose input takes no gradient ([`short_patch`]).
+    Input(FlexTensor),
 }
 
 #[derive(Debug)]
@@ -119,9 +129,12 @@ impl Backward<Flex, 3> for ConvReluPoolBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dpooled = grads.consume::<Flex>(&ops.node);
-        let ConvReluPoolState { geometry, weight, winners, columns } = &ops.state;
+        let ConvReluPoolState { geometry, weight, winners, patches } = &ops.state;
         let nodes = ops.parents.map(|node| node.map(|n| n.id));
-        let computed = conv::backward_pooled(Im2col::Kept(columns), &values(weight), winners, &values(&dpooled), geometry, nodes[0].is_some());
+        let computed = match patches {
+            Patches::Columns(columns) => conv::backward_pooled(Im2col::Kept(columns), &values(weight), winners, &values(&dpooled), geometry, nodes[0].is_some()),
+            Patches::Input(x) => short_patch::backward_pooled(&values(x), winners, &values(&dpooled), geometry),
+        };
         register_conv_grads(geometry, computed, nodes, grads);
     }
 }
@@ -205,14 +218,20 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
     }
 
     fn conv2d_relu_pool(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
+        // The short-patch kernel computes no input gradient, which the data never needs.
+        let x_tracked = x.is_tracked();
         let prep = ConvReluPoolBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful();
         let (x, weight, bias) = (x.into_primitive(), weight.into_primitive(), bias.into_primitive());
         match prep {
             OpsKind::Tracked(prep) => {
                 let geometry = ConvGeometry::same(shape4(&x), shape4(&weight), stride).cropped_for_pool();
-                let (pooled, winners, columns) = conv::forward_pooled(&values(&x), &values(&weight), &values(&bias), &geometry, true);
-                let columns = Arc::new(columns.expect("columns were asked for"));
-                let state = ConvReluPoolState { geometry, weight, winners: Arc::new(winners), columns };
+                let short = short_patch::suits(&geometry) && !x_tracked;
+                let (pooled, winners, columns) = conv::forward_pooled(&values(&x), &values(&weight), &values(&bias), &geometry, !short);
+                let patches = match columns {
+                    Some(columns) => Patches::Columns(Arc::new(columns)),
+                    None => Patches::Input(x),
+                };
+                let state = ConvReluPoolState { geometry, weight, winners: Arc::new(winners), patches };
                 prep.finish(state, flex_tensor(pooled, geometry.pooled_shape()))
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu_pool(x, weight, bias, stride)),

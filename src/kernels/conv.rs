@@ -88,22 +88,22 @@ impl ConvGeometry {
     }
 
     /// Pooled values per image and channel.
-    fn pooled_positions(&self) -> usize {
+    pub(super) fn pooled_positions(&self) -> usize {
         self.positions() / 4
     }
 
     /// Length of one im2col column: the input values one output value sees.
-    fn patch(&self) -> usize {
+    pub(super) fn patch(&self) -> usize {
         self.in_channels * self.kernel * self.kernel
     }
 
     /// Output positions per image and channel.
-    fn positions(&self) -> usize {
+    pub(super) fn positions(&self) -> usize {
         self.out_height * self.out_width
     }
 
     /// Input values per image.
-    fn image_len(&self) -> usize {
+    pub(super) fn image_len(&self) -> usize {
         self.in_channels * self.height * self.width
     }
 
@@ -119,7 +119,7 @@ impl ConvGeometry {
     /// of 8, the seed preset's pretext epoch took 0.302 s instead of 0.259 s). It depends only
     /// on the shapes, never on the thread count, so the order in which weight gradients are
     /// summed is fixed.
-    fn images_per_chunk(&self) -> usize {
+    pub(super) fn images_per_chunk(&self) -> usize {
         let per_image = (self.patch() + self.out_channels) * self.positions();
         let cache_fit = 65_536 / per_image;
         let gemm_width = MIN_GEMM_COLUMNS.div_ceil(self.positions());
@@ -141,7 +141,7 @@ impl ConvGeometry {
     /// For each kernel tap `(ky, kx)` (row-major) and each output position of a plane, the
     /// input-plane offset the tap reads there, or [`PADDING`] where it reads padding. im2col and
     /// col2im gather and scatter through it, so no geometry is left in their inner loops.
-    fn tap_offsets(&self) -> Vec<u32> {
+    pub(super) fn tap_offsets(&self) -> Vec<u32> {
         let taps = (0..self.kernel).flat_map(|ky| (0..self.kernel).map(move |kx| (ky, kx)));
         let positions = (0..self.out_height).flat_map(|oy| (0..self.out_width).map(move |ox| (oy, ox)));
         let offsets = taps.flat_map(|tap| positions.clone().map(move |position| (tap, position)));
@@ -325,7 +325,7 @@ pub fn forward<const RELU: bool>(x: &[f32], weight: &[f32], bias: &[f32], g: &Co
 pub type Winners = Vec<u8>;
 
 /// The [`Winners`] entry of a window whose ReLU outputs are all 0.
-const NO_GRADIENT: u8 = u8::MAX;
+pub(super) const NO_GRADIENT: u8 = u8::MAX;
 
 /// The [`Winners`] entry of a pooling window of ReLU outputs from its `left` and `right`
 /// column maxima and whether each came from the lower row: the first maximum in row-major

@@ -7,7 +7,8 @@
 //! Burn flex's generic convolution and batch norm spend most of a training step on layout
 //! copies and element-wise passes for these small shapes; ours run GEMMs on cache-sized
 //! im2col blocks (`conv.rs`), or one GEMM per kernel tap over a padded copy of the input where
-//! planes are big (`shifted.rs`), and a batch norm in a few passes that also adds the
+//! planes are big (`shifted.rs`); a pooled first layer sums its weight gradient from the pool's
+//! winners alone (`short_patch.rs`); and a batch norm in a few passes that also adds the
 //! residual and applies the ReLU (`norm.rs`). The extension is implemented for Flex and
 //! Autodiff over Flex, the backends this crate builds.
 
@@ -16,6 +17,7 @@ mod conv;
 mod norm;
 mod pool;
 mod shifted;
+mod short_patch;
 mod simd;
 
 use conv::ConvGeometry;
@@ -270,11 +272,13 @@ mod tests {
     }
 
     /// For a convolution made from `config` (random bias, if it has one), `ours` and
-    /// `reference` give the same values and the same gradients for input, weight and bias.
+    /// `reference` give the same values and the same gradients for weight, bias and, when
+    /// `input_grad` (else the input takes none, as a first layer's data), input.
     fn check_conv_op(
         batch_shape: [usize; 4],
         config: Conv2dConfig,
         rng: &mut ChaCha12Rng,
+        input_grad: bool,
         ours: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
         reference: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
     ) {
@@ -282,14 +286,17 @@ mod tests {
         let mut conv = config.init(&device);
         let stride = conv.stride[0];
         conv.bias = conv.bias.map(|_| Param::from_tensor(random([config.channels[1]], rng, &device)));
-        let x = random(batch_shape, rng, &device).require_grad();
+        let x = random(batch_shape, rng, &device);
+        let x = if input_grad { x.require_grad() } else { x };
         let (ours, reference) = (ours(&conv, x.clone()), reference(&conv, x.clone()));
         let upstream = random(reference.dims(), rng, &device);
         let ours_grads = (ours.clone() * upstream.clone()).sum().backward();
         let reference_grads = (reference.clone() * upstream).sum().backward();
         let label = format!("{batch_shape:?} stride {stride}");
         assert_close(ours, reference, &format!("{label} output"));
-        assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
+        if input_grad {
+            assert_close(x.grad(&ours_grads).unwrap(), x.grad(&reference_grads).unwrap(), &format!("{label} input grad"));
+        }
         let weight = &conv.weight;
         assert_close(weight.grad(&ours_grads).unwrap(), weight.grad(&reference_grads).unwrap(), &format!("{label} weight grad"));
         if let Some(bias) = &conv.bias {
@@ -303,21 +310,25 @@ mod tests {
     fn conv2d_relu_matches_burns_convolution_and_gradients() {
         let mut rng = ChaCha12Rng::seed_from_u64(7);
         for (batch_shape, out_channels, stride) in [([3, 1, 28, 28], 64, 2), ([3, 64, 7, 7], 32, 1), ([3, 32, 3, 3], 16, 2)] {
-            check_conv_op(batch_shape, same([batch_shape[1], out_channels], stride), &mut rng, conv2d_relu, |conv, x| relu(conv.forward(x)));
+            check_conv_op(batch_shape, same([batch_shape[1], out_channels], stride), &mut rng, true, conv2d_relu, |conv, x| relu(conv.forward(x)));
         }
     }
 
     /// The fused kernel skips the convolution outputs the pool drops (row and column 7 of 7);
-    /// values and gradients must equal Burn's conv, ReLU and pool, layer by layer.
+    /// values and gradients must equal Burn's conv, ReLU and pool, layer by layer. A first
+    /// layer on data that takes no gradient (the last two cases: grey and RGB, a part block of
+    /// channels) sums its weight gradient from the pool's winners (`short_patch.rs`).
     #[test]
     fn conv2d_relu_pool_matches_burns_layers_and_gradients() {
         let mut rng = ChaCha12Rng::seed_from_u64(9);
         let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
-        for (batch_shape, out_channels, stride) in [([3, 1, 28, 28], 8, 2), ([3, 16, 7, 7], 8, 1)] {
+        let cases = [([3, 1, 28, 28], 8, 2, true), ([3, 16, 7, 7], 8, 1, true), ([3, 1, 28, 28], 64, 2, false), ([2, 3, 9, 9], 20, 1, false)];
+        for (batch_shape, out_channels, stride, input_grad) in cases {
             check_conv_op(
                 batch_shape,
                 same([batch_shape[1], out_channels], stride),
                 &mut rng,
+                input_grad,
                 |conv, x| conv2d_relu_pool(conv, &pool, x),
                 |conv, x| pool.forward(relu(conv.forward(x))),
             );
@@ -336,7 +347,7 @@ mod tests {
                 .with_stride([stride; 2])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .with_bias(bias);
-            check_conv_op(batch_shape, config, &mut rng, conv2d, |conv, x| conv.forward(x));
+            check_conv_op(batch_shape, config, &mut rng, true, conv2d, |conv, x| conv.forward(x));
         }
     }
 
