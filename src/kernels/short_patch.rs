@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::conv::{ConvGeometry, ConvGradients, NO_GRADIENT, sum_shares, transpose};
+use super::conv::{ConvGeometry, ConvGradients, NO_GRADIENT, sum_shares};
 
 /// Output channels summed side by side: one 512-bit vector, two 256-bit ones.
 const LANES: usize = 16;
@@ -65,14 +65,13 @@ pub fn backward_pooled(x: &[f32], winners: &[u8], dpooled: &[f32], g: &ConvGeome
     let pooled_len = g.out_channels * g.pooled_positions();
     let items = x.par_chunks(per_item * g.image_len()).zip(winners.par_chunks(per_item * pooled_len)).zip(dpooled.par_chunks(per_item * pooled_len));
     let shares: Vec<(Vec<f32>, Vec<f32>)> = items.map(|((x, winners), dpooled)| g.simd.run(#[inline(always)] || item_gradients(x, winners, dpooled, g, &offsets))).collect();
-    // Shares come as `[patch, out_channels]`.
-    let (by_patch, bias) = sum_shares(shares, g.patch() * g.out_channels, g.out_channels);
-    ConvGradients { x: None, weight: transpose(&by_patch, g.patch(), g.out_channels), bias }
+    let (weight, bias) = sum_shares(shares, g.out_channels * g.patch(), g.out_channels);
+    ConvGradients { x: None, weight, bias }
 }
 
-/// One work item's shares of the weight (`[patch, out_channels]`) and bias gradients: each
-/// pooled value's gradient times the patch of its window's winner, summed image by image and
-/// window by window.
+/// One work item's shares of the weight (in its `[out_channels, patch]` layout) and bias
+/// gradients: each pooled value's gradient times the patch of its window's winner, summed
+/// image by image and window by window.
 #[inline(always)]
 fn item_gradients(x: &[f32], winners: &[u8], dpooled: &[f32], g: &ConvGeometry, offsets: &[u32]) -> (Vec<f32>, Vec<f32>) {
     let (pooled_len, pooled_positions) = (g.out_channels * g.pooled_positions(), g.pooled_positions());
@@ -108,7 +107,7 @@ fn item_gradients(x: &[f32], winners: &[u8], dpooled: &[f32], g: &ConvGeometry, 
     }
     // Padding channels only ever end the last block, and padding patch values the last tile.
     let sum_of = |k: usize, o: usize| weight_sums[o / LANES * tiles + k / TILE][k % TILE][o % LANES];
-    let weight = (0..g.patch()).flat_map(|k| (0..g.out_channels).map(move |o| sum_of(k, o))).collect();
+    let weight = (0..g.out_channels).flat_map(|o| (0..g.patch()).map(move |k| sum_of(k, o))).collect();
     (weight, bias_sums.into_iter().flatten().take(g.out_channels).collect())
 }
 
