@@ -143,11 +143,13 @@ mod tests {
     use super::super::simd::Level;
     use super::*;
 
+    type Case = (ConvGeometry, Vec<f32>, Vec<f32>, Vec<f32>);
+
     /// Grey images at stride 2 (the notebook's first layer, 64 channels) and RGB ones at stride
     /// 1 with a channel count that leaves a part block and a patch of three tiles; inputs on a
     /// coarse grid, so that windows hold ties and all-zero ReLU outputs. Each case: geometry,
     /// input, weight, and the loss gradient for the pooled output.
-    fn cases() -> Vec<(ConvGeometry, Vec<f32>, Vec<f32>, Vec<f32>)> {
+    fn cases() -> Vec<Case> {
         let grid = |i: usize, modulus: usize| (i * 7919 % modulus) as f32 * 0.5 - 1.0;
         [([3, 1, 12, 12], [64, 1, 3, 3], 2), ([2, 3, 9, 8], [20, 3, 3, 3], 1)]
             .into_iter()
